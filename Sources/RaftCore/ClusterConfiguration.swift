@@ -1,0 +1,90 @@
+/// The membership of a cluster: voters decide elections and commits; learners only replicate.
+public struct ClusterConfiguration: Sendable, Hashable {
+    /// Members that vote and count towards quorums.
+    public var voters: Set<NodeID>
+    /// Non-voting (read-only) members: they receive the log but never vote, campaign or count in a quorum.
+    public var learners: Set<NodeID>
+
+    /// Creates a configuration. A node listed as both voter and learner is treated as a voter.
+    public init(voters: Set<NodeID> = [], learners: Set<NodeID> = []) {
+        self.voters = voters
+        self.learners = learners.subtracting(voters)
+    }
+
+    /// Every member, sorted so iteration is deterministic.
+    public var members: [NodeID] { (self.voters.union(self.learners)).sorted() }
+
+    /// Voters, sorted.
+    public var sortedVoters: [NodeID] { self.voters.sorted() }
+
+    /// Whether `id` is a voter or a learner.
+    public func contains(_ id: NodeID) -> Bool { self.voters.contains(id) || self.learners.contains(id) }
+
+    /// The number of votes that form a strict majority of the voters (3 of 4, 3 of 5).
+    public var quorum: Int { self.voters.count / 2 + 1 }
+
+    /// Applies a single-server change, or explains why it is not allowed.
+    public func applying(_ change: ConfigurationChange) throws(RaftCoreError) -> ClusterConfiguration {
+        var next = self
+        let id = change.node
+        guard id != 0 else { throw RaftCoreError(.invalidConfigurationChange, "node id 0 is reserved") }
+        switch change.kind {
+        case .addLearner:
+            guard !self.contains(id) else {
+                throw RaftCoreError(.invalidConfigurationChange, "node \(id) is already a member")
+            }
+            next.learners.insert(id)
+        case .promote:
+            guard self.learners.contains(id) else {
+                throw RaftCoreError(.invalidConfigurationChange, "node \(id) is not a learner")
+            }
+            next.learners.remove(id)
+            next.voters.insert(id)
+        case .demote:
+            guard self.voters.contains(id) else {
+                throw RaftCoreError(.invalidConfigurationChange, "node \(id) is not a voter")
+            }
+            guard self.voters.count > 1 else {
+                throw RaftCoreError(.invalidConfigurationChange, "cannot demote the last voter")
+            }
+            next.voters.remove(id)
+            next.learners.insert(id)
+        case .remove:
+            guard self.contains(id) else {
+                throw RaftCoreError(.invalidConfigurationChange, "node \(id) is not a member")
+            }
+            guard !(self.voters.contains(id) && self.voters.count == 1) else {
+                throw RaftCoreError(.invalidConfigurationChange, "cannot remove the last voter")
+            }
+            next.voters.remove(id)
+            next.learners.remove(id)
+        }
+        return next
+    }
+}
+
+/// A single-server membership change (Raft thesis §4.1): at most one is in flight at a time.
+public struct ConfigurationChange: Sendable, Hashable {
+    /// The kind of change.
+    public enum Kind: Sendable, Hashable {
+        /// Add a node as a non-voting learner. New nodes always join this way, then get promoted.
+        case addLearner
+        /// Turn a learner into a voter.
+        case promote
+        /// Turn a voter into a learner.
+        case demote
+        /// Remove a voter or learner from the cluster.
+        case remove
+    }
+
+    /// The kind of change.
+    public var kind: Kind
+    /// The node it applies to.
+    public var node: NodeID
+
+    /// Creates a change.
+    public init(_ kind: Kind, node: NodeID) {
+        self.kind = kind
+        self.node = node
+    }
+}

@@ -1,0 +1,95 @@
+/// The leader's view of one follower's replication (etcd's tracker.Progress).
+struct Progress: Sendable, Hashable {
+    enum State: Sendable, Hashable {
+        /// Sends one append at a time until it learns where the logs match.
+        case probe
+        /// Streams appends optimistically, bounded by the in-flight window.
+        case replicate
+        /// Waits for the follower to install the snapshot at `pendingIndex`.
+        case snapshot(pendingIndex: UInt64)
+    }
+
+    var match: UInt64 = 0
+    var next: UInt64
+    var state: State = .probe
+    /// In probe state: an append is outstanding.
+    var probeSent = false
+    /// Last index of each in-flight append, oldest first.
+    var inflights: [UInt64] = []
+    let maxInflight: Int
+    /// Heard from since the last check-quorum round.
+    var recentActive = false
+    /// Tick at which a snapshot was last sent (to retry a lost one).
+    var snapshotSentTick: UInt64 = 0
+    /// Highest read-confirmation round acknowledged in this term.
+    var ackedRound: UInt64 = 0
+    /// Highest heartbeat send tick acknowledged in this term (for the lease).
+    var ackedSentTick: UInt64?
+
+    init(next: UInt64, maxInflight: Int) {
+        self.next = next
+        self.maxInflight = maxInflight
+    }
+
+    var isPaused: Bool {
+        switch self.state {
+        case .probe: self.probeSent
+        case .replicate: self.inflights.count >= self.maxInflight
+        case .snapshot: true
+        }
+    }
+
+    /// Records an acknowledgement up to `index`; returns whether `match` moved.
+    mutating func maybeUpdate(_ index: UInt64) -> Bool {
+        var updated = false
+        if self.match < index {
+            self.match = index
+            updated = true
+            self.probeSent = false
+        }
+        self.next = max(self.next, index + 1)
+        return updated
+    }
+
+    /// Handles a rejection of the append whose `prevLogIndex` was `rejected`; returns false for a stale one.
+    mutating func maybeDecrease(rejected: UInt64, matchHint: UInt64) -> Bool {
+        if case .replicate = self.state {
+            if rejected <= self.match { return false }
+            self.next = self.match + 1
+            return true
+        }
+        if self.next - 1 != rejected { return false }
+        self.next = max(min(rejected, matchHint + 1), self.match + 1)
+        self.probeSent = false
+        return true
+    }
+
+    mutating func becomeProbe() {
+        if case .snapshot(let pending) = self.state {
+            self.next = max(self.match + 1, pending + 1)
+        } else {
+            self.next = self.match + 1
+        }
+        self.state = .probe
+        self.probeSent = false
+        self.inflights.removeAll()
+    }
+
+    mutating func becomeReplicate() {
+        self.state = .replicate
+        self.next = self.match + 1
+        self.inflights.removeAll()
+    }
+
+    mutating func becomeSnapshot(_ index: UInt64, tick: UInt64) {
+        self.state = .snapshot(pendingIndex: index)
+        self.snapshotSentTick = tick
+        self.probeSent = false
+        self.inflights.removeAll()
+    }
+
+    /// Frees in-flight slots for appends acknowledged up to `index`.
+    mutating func freeInflights(upTo index: UInt64) {
+        self.inflights.removeAll { $0 <= index }
+    }
+}

@@ -1,0 +1,92 @@
+extension RawNode {
+    /// Tuning of the algorithm, in ticks and counts. The host decides how long a tick is.
+    public struct Configuration: Sendable, Hashable {
+        /// This node's id (non-zero).
+        public var id: NodeID
+        /// Ticks without hearing from a leader before a follower campaigns; the actual timeout is
+        /// randomized in `electionTimeout ..< 2 * electionTimeout`. Default 10.
+        public var electionTimeout: Int = 10
+        /// Ticks between leader heartbeats; must be less than `electionTimeout`. Default 1.
+        public var heartbeatInterval: Int = 1
+        /// Run a pre-vote before a real election (Raft thesis §9.6). Default true.
+        public var preVote: Bool = true
+        /// A leader that has not heard from a majority within an election timeout steps down. Default true.
+        /// Lease reads require it.
+        public var checkQuorum: Bool = true
+        /// At most this many entries per append message. Default 64.
+        public var maxAppendEntries: Int = 64
+        /// About this many bytes of entries per append message (at least one entry is sent). Default 1 MiB.
+        public var maxMessageBytes: Int = 1 << 20
+        /// At most this many unacknowledged appends per follower in replicate state. Default 256.
+        public var maxInflightMessages: Int = 256
+        /// Ticks subtracted from the election timeout to bound a leader lease, covering clock drift
+        /// between nodes. Must be in `1 ..< electionTimeout`. Default 2.
+        public var leaseDriftMargin: Int = 2
+        /// Seed of the generator that randomizes election timeouts.
+        public var randomSeed: UInt64 = 0
+
+        /// Creates a configuration with defaults for everything but the id.
+        public init(id: NodeID) {
+            self.id = id
+        }
+
+        /// Rejects out-of-range values with an error naming the field and the allowed range.
+        public func validate() throws(RaftCoreError) {
+            func fail(_ message: String) -> RaftCoreError { RaftCoreError(.invalidConfiguration, message) }
+            guard self.id != 0 else { throw fail("id must be non-zero") }
+            guard self.heartbeatInterval >= 1 else { throw fail("heartbeatInterval must be >= 1 tick") }
+            guard self.electionTimeout > self.heartbeatInterval else {
+                throw fail("electionTimeout (\(self.electionTimeout)) must be greater than heartbeatInterval (\(self.heartbeatInterval))")
+            }
+            guard self.maxAppendEntries >= 1 else { throw fail("maxAppendEntries must be >= 1") }
+            guard self.maxMessageBytes >= 1 else { throw fail("maxMessageBytes must be >= 1") }
+            guard self.maxInflightMessages >= 1 else { throw fail("maxInflightMessages must be >= 1") }
+            guard self.leaseDriftMargin >= 1, self.leaseDriftMargin < self.electionTimeout else {
+                throw fail("leaseDriftMargin must be in 1..<electionTimeout (\(self.electionTimeout))")
+            }
+        }
+    }
+
+    /// What a node had persisted when it stopped: the input for a restart.
+    public struct PersistentState: Sendable, Hashable {
+        /// The stored hard state.
+        public var hardState: HardState
+        /// The newest stored snapshot, if any.
+        public var snapshot: SnapshotMetadata?
+        /// Stored entries, consecutive; entries at or below the snapshot index are ignored.
+        public var entries: [Entry]
+
+        /// Creates persistent state.
+        public init(hardState: HardState = HardState(), snapshot: SnapshotMetadata? = nil, entries: [Entry] = []) {
+            self.hardState = hardState
+            self.snapshot = snapshot
+            self.entries = entries
+        }
+    }
+
+    /// A read-only summary of the node's state.
+    public struct Status: Sendable, Hashable {
+        /// This node's id.
+        public var id: NodeID
+        /// Current term.
+        public var term: UInt64
+        /// Vote in the current term.
+        public var vote: NodeID?
+        /// Current role.
+        public var role: Role
+        /// Known leader.
+        public var leader: NodeID?
+        /// Commit index.
+        public var commitIndex: UInt64
+        /// Highest index handed out for applying.
+        public var appliedIndex: UInt64
+        /// First index still held in memory.
+        public var firstIndex: UInt64
+        /// Last log index.
+        public var lastIndex: UInt64
+        /// Active configuration (the last one appended).
+        public var configuration: ClusterConfiguration
+        /// On a leader: each follower's match index.
+        public var matchIndex: [NodeID: UInt64]
+    }
+}
