@@ -39,7 +39,11 @@ extension RawNode {
         return active.count >= self.configuration.quorum
     }
 
-    mutating func becomeFollower(term: UInt64, leader: NodeID?) {
+    /// - Parameter keepTimer: keep the election timer running (a newer term learned from a vote
+    ///   request we may reject must not postpone our own campaign, or a candidate with a stale log
+    ///   could keep the cluster leaderless; Raft §5.2 resets the timer only on granting a vote).
+    mutating func becomeFollower(term: UInt64, leader: NodeID?, keepTimer: Bool = false) {
+        let elapsed = self.electionElapsed
         if term > self.term {
             self.term = term
             self.vote = nil
@@ -53,6 +57,7 @@ extension RawNode {
         self.role = .follower
         self.leader = leader
         self.resetRoleState()
+        if keepTimer { self.electionElapsed = elapsed }
     }
 
     mutating func becomePreCandidate() {

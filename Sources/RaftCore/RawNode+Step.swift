@@ -18,6 +18,8 @@ extension RawNode {
                 break  // granted pre-votes carry the term we would campaign in
             case .append, .heartbeat, .installSnapshot:
                 self.becomeFollower(term: message.term, leader: message.from)
+            case .vote:
+                self.becomeFollower(term: message.term, leader: nil, keepTimer: self.role == .follower)
             default:
                 self.becomeFollower(term: message.term, leader: nil)
             }

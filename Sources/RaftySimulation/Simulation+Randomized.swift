@@ -1,0 +1,142 @@
+import RaftCore
+
+/// The outcome of one randomized run.
+public struct SimulationReport: Sendable, CustomStringConvertible {
+    /// The run's seed.
+    public var seed: UInt64
+    /// Nodes in the cluster.
+    public var nodeCount: Int
+    /// Events processed.
+    public var steps: Int
+    /// Client operations recorded (and checked for linearizability).
+    public var operations: Int
+    /// Operations that completed with a result.
+    public var completedOperations: Int
+    /// Entries committed.
+    public var committedEntries: UInt64
+    /// The faults injected, in order (for the failure report).
+    public var faults: [String]
+    /// The safety violation, stuck cluster or linearizability failure, if any.
+    public var failure: SimulationFailure?
+
+    /// Whether the run found nothing wrong.
+    public var passed: Bool { self.failure == nil }
+
+    /// One line per run, or the failure with its replay command.
+    public var description: String {
+        if let failure { return "FAILED \(failure)\nfaults: \(self.faults.suffix(20).joined(separator: ", "))" }
+        return "seed \(self.seed) (\(self.nodeCount) nodes): \(self.steps) steps, \(self.operations) ops "
+            + "(\(self.completedOperations) completed), \(self.committedEntries) entries committed"
+    }
+}
+
+extension Simulation {
+    /// Runs a cluster under random faults — message loss, duplication, reordering, partitions,
+    /// crashes (also in the middle of persisting), clock skew — with a client workload, checking
+    /// the safety invariants after every step, then heals everything, checks that the cluster
+    /// converges, and checks the client history for linearizability.
+    public static func randomizedRun(seed: UInt64, nodeCount: Int, ticks: Int = 300) -> SimulationReport {
+        var options = SimulationOptions(nodeCount: nodeCount, seed: seed)
+        var rng = SplitMix64(seed: seed ^ 0xA076_1D64_78BD_642F)
+        options.messageLoss = [0, 0.02, 0.1, 0.2].randomElement(using: &rng)!
+        options.duplication = [0, 0.05].randomElement(using: &rng)!
+        options.longDelay = [0, 0.02, 0.1].randomElement(using: &rng)!
+        options.clockSkew = 0.05
+        options.snapshotThreshold = [nil, 10, 40].randomElement(using: &rng)!
+        options.preVote = Int.random(in: 0..<4, using: &rng) != 0
+        options.maxAppendEntries = [1, 4, 64].randomElement(using: &rng)!
+        var simulation = Simulation(options: options)
+        simulation.startClients(Int.random(in: 2...6, using: &rng), keys: Int.random(in: 1...4, using: &rng))
+
+        var faults: [String] = []
+        let end = simulation.now + UInt64(ticks) * options.tickInterval
+        let maxDown = (nodeCount - 1) / 2
+        while simulation.failure == nil && simulation.now < end {
+            simulation.run(until: simulation.now + UInt64.random(in: 1...15, using: &rng) * options.tickInterval)
+            let ids = simulation.nodeIDs
+            let down = ids.filter { simulation.core($0) == nil }
+            let up = ids.filter { simulation.isHealthy($0) }
+            switch Int.random(in: 0..<12, using: &rng) {
+            case 0, 1:
+                if nodeCount - up.count < maxDown, let victim = up.randomElement(using: &rng) {
+                    if Bool.random(using: &rng) {
+                        simulation.crash(victim)
+                        faults.append("t\(simulation.now) crash \(victim)")
+                    } else {
+                        simulation.crashBeforeNextPersist(victim)
+                        faults.append("t\(simulation.now) crash-before-persist \(victim)")
+                    }
+                }
+            case 2, 3:
+                if let node = down.randomElement(using: &rng) {
+                    simulation.restart(node)
+                    faults.append("t\(simulation.now) restart \(node)")
+                }
+            case 4:
+                let shuffled = ids.shuffled(using: &rng)
+                let cut = Int.random(in: 1..<nodeCount, using: &rng)
+                let groups = [Array(shuffled[..<cut]), Array(shuffled[cut...])]
+                simulation.partition(groups)
+                faults.append("t\(simulation.now) partition \(groups)")
+            case 5:
+                if let leader = ids.first(where: { simulation.core($0)?.role == .leader }) {
+                    simulation.isolate(leader)
+                    faults.append("t\(simulation.now) isolate leader \(leader)")
+                }
+            case 6:
+                let a = ids.randomElement(using: &rng)!
+                let b = ids.filter { $0 != a }.randomElement(using: &rng)!
+                simulation.blockOneWay(from: a, to: b)
+                faults.append("t\(simulation.now) block \(a)->\(b)")
+            case 7, 8, 9:
+                simulation.healNetwork()
+                faults.append("t\(simulation.now) heal")
+            default:
+                break
+            }
+        }
+
+        // Heal everything, let the cluster settle, and require that it converged.
+        simulation.stopClients()
+        simulation.healNetwork()
+        simulation.options.messageLoss = 0
+        simulation.options.duplication = 0
+        simulation.options.longDelay = 0
+        for id in simulation.nodeIDs {
+            simulation.cancelPendingCrash(id)
+            simulation.restart(id)
+        }
+        simulation.run(ticks: 100)
+        if simulation.failure == nil { simulation.checkConverged() }
+
+        let history = simulation.clientHistory
+        if simulation.failure == nil {
+            let result = LinearizabilityChecker.check(history)
+            if !result.isLinearizable {
+                simulation.fail(
+                    "history is not linearizable\(result.timedOut ? " (checker gave up)" : ""): key \(result.failingKey ?? "?")\n\(result.explanation ?? "")")
+            }
+        }
+        return SimulationReport(
+            seed: seed, nodeCount: nodeCount, steps: simulation.steps, operations: history.count,
+            completedOperations: history.filter { if case .ok = $0.outcome { true } else { false } }.count,
+            committedEntries: simulation.highestCommittedIndex, faults: faults, failure: simulation.failure)
+    }
+
+    /// Liveness after healing: one leader, and every node applied everything committed.
+    mutating func checkConverged() {
+        let leaders = self.nodeIDs.filter { self.core($0)?.role == .leader }
+        guard leaders.count == 1, let leader = leaders.first, let leaderCore = self.core(leader) else {
+            self.fail("cluster did not converge to one leader after healing (leaders: \(leaders))\n\(self.describeNodes())")
+            return
+        }
+        for id in self.nodeIDs {
+            guard let core = self.core(id) else { continue }
+            if core.term != leaderCore.term || self.appliedIndex(id) != leaderCore.commitIndex {
+                self.fail(
+                    "node \(id) did not catch up after healing: term \(core.term) applied \(self.appliedIndex(id)); leader \(leader) term \(leaderCore.term) commit \(leaderCore.commitIndex)")
+                return
+            }
+        }
+    }
+}
