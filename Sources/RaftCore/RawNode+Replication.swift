@@ -95,9 +95,10 @@ extension RawNode {
         if response.rejected {
             // A rejection at index 0 only carries a newer term (handled before dispatch).
             guard response.index > 0 else { return }
-            var hint = response.hintIndex
+            // The hint lies at or below the rejected index; a larger one is bogus.
+            var hint = min(response.hintIndex, response.index)
             if response.hintTerm > 0 {
-                hint = self.log.findConflict(atOrBelow: response.hintIndex, term: response.hintTerm).index
+                hint = self.log.findConflict(atOrBelow: hint, term: response.hintTerm).index
             }
             if pr.maybeDecrease(rejected: response.index, matchHint: hint) {
                 if case .replicate = pr.state { pr.becomeProbe() }
@@ -185,7 +186,7 @@ extension RawNode {
         var expectedIndex = request.prevLogIndex
         var previousTerm = request.prevLogTerm
         for entry in request.entries {
-            guard expectedIndex < UInt64.max, entry.index == expectedIndex + 1, entry.term >= previousTerm,
+            guard expectedIndex < Self.maxTermOrIndex, entry.index == expectedIndex + 1, entry.term >= previousTerm,
                 entry.term <= self.term
             else { return }
             expectedIndex = entry.index
@@ -220,7 +221,9 @@ extension RawNode {
     }
 
     mutating func handleSnapshot(from leader: NodeID, _ metadata: SnapshotMetadata, term: UInt64) {
-        guard metadata.index > 0, metadata.term > 0, metadata.term <= term, !metadata.configuration.voters.isEmpty else {
+        guard metadata.index > 0, metadata.index <= Self.maxTermOrIndex, metadata.term > 0, metadata.term <= term,
+            !metadata.configuration.voters.isEmpty
+        else {
             return
         }
         if metadata.index <= self.log.committed {

@@ -1,7 +1,9 @@
 extension RawNode {
     /// Feeds a message from another node. Messages that are stale, misaddressed or malformed are ignored.
     public mutating func step(_ message: Message) {
-        guard message.to == self.id, message.from != self.id, message.from != 0, message.term != 0 else { return }
+        guard message.to == self.id, message.from != self.id, message.from != 0, message.term != 0,
+            message.term <= Self.maxTermOrIndex
+        else { return }
         if message.term > self.term {
             switch message.body {
             case .vote(let request), .preVote(let request):
@@ -50,9 +52,16 @@ extension RawNode {
         }
     }
 
-    /// Whether this node heard from a leader (or restarted) less than an election timeout ago.
+    /// The largest term or log index accepted from the network. No honest cluster gets anywhere near
+    /// it, and refusing anything larger leaves room for every `term + 1` and `lastIndex + 1`.
+    static let maxTermOrIndex = UInt64(Int64.max)
+
+    /// Whether this node heard from a leader (or restarted) less than an election timeout ago. Only
+    /// with check-quorum: without it a leader that hears nobody never steps down, and followers that
+    /// still hear it must be able to elect a replacement.
     var inLeaderLease: Bool {
-        (self.leader != nil || self.startupLeaseGuard) && self.electionElapsed < self.options.electionTimeout
+        self.options.checkQuorum && (self.leader != nil || self.startupLeaseGuard)
+            && self.electionElapsed < self.options.electionTimeout
     }
 
     mutating func handleVoteRequest(_ message: Message, _ request: VoteRequest, isPreVote: Bool) {

@@ -46,17 +46,17 @@ extension Simulation {
         options.preVote = Int.random(in: 0..<4, using: &rng) != 0
         options.maxAppendEntries = [1, 4, 64].randomElement(using: &rng)!
         var simulation = Simulation(options: options)
-        simulation.startClients(Int.random(in: 2...6, using: &rng), keys: Int.random(in: 1...4, using: &rng))
+        simulation.startClients(Int.random(in: 3...8, using: &rng), keys: Int.random(in: 1...3, using: &rng))
 
         var faults: [String] = []
         let end = simulation.now + UInt64(ticks) * options.tickInterval
         let maxDown = (nodeCount - 1) / 2
         while simulation.failure == nil && simulation.now < end {
-            simulation.run(until: simulation.now + UInt64.random(in: 1...15, using: &rng) * options.tickInterval)
+            simulation.run(until: simulation.now + UInt64.random(in: 2...25, using: &rng) * options.tickInterval)
             let ids = simulation.nodeIDs
             let down = ids.filter { simulation.core($0) == nil }
             let up = ids.filter { simulation.isHealthy($0) }
-            switch Int.random(in: 0..<12, using: &rng) {
+            switch Int.random(in: 0..<14, using: &rng) {
             case 0, 1:
                 if nodeCount - up.count < maxDown, let victim = up.randomElement(using: &rng) {
                     if Bool.random(using: &rng) {
@@ -67,28 +67,35 @@ extension Simulation {
                         faults.append("t\(simulation.now) crash-before-persist \(victim)")
                     }
                 }
-            case 2, 3:
+            case 2:
+                // Leader churn (Figure 8): crash the leader soon after it took over.
+                if nodeCount - up.count < maxDown, let leader = up.first(where: { simulation.core($0)?.role == .leader }) {
+                    simulation.crashBeforeNextPersist(leader)
+                    faults.append("t\(simulation.now) crash-before-persist leader \(leader)")
+                }
+            case 3, 4:
                 if let node = down.randomElement(using: &rng) {
                     simulation.restart(node)
                     faults.append("t\(simulation.now) restart \(node)")
                 }
-            case 4:
+            case 5:
                 let shuffled = ids.shuffled(using: &rng)
                 let cut = Int.random(in: 1..<nodeCount, using: &rng)
                 let groups = [Array(shuffled[..<cut]), Array(shuffled[cut...])]
                 simulation.partition(groups)
                 faults.append("t\(simulation.now) partition \(groups)")
-            case 5:
+            case 6, 7:
+                // A stale leader: cut off from its peers but still reachable by clients.
                 if let leader = ids.first(where: { simulation.core($0)?.role == .leader }) {
                     simulation.isolate(leader)
                     faults.append("t\(simulation.now) isolate leader \(leader)")
                 }
-            case 6:
+            case 8:
                 let a = ids.randomElement(using: &rng)!
                 let b = ids.filter { $0 != a }.randomElement(using: &rng)!
                 simulation.blockOneWay(from: a, to: b)
                 faults.append("t\(simulation.now) block \(a)->\(b)")
-            case 7, 8, 9:
+            case 9, 10:
                 simulation.healNetwork()
                 faults.append("t\(simulation.now) heal")
             default:

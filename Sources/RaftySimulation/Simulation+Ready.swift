@@ -45,7 +45,7 @@ extension Simulation {
 
     mutating func persist(_ id: NodeID, _ ready: Ready) {
         let index = Int(id - 1)
-        var disk = self.nodes[index].disk
+        // The disk is mutated in place: a copy would duplicate the whole log on every Ready.
         if let snapshot = ready.snapshot {
             guard let bytes = self.nodes[index].inboundSnapshots[snapshot.index],
                 let machine = KVStateMachine(snapshot: bytes)
@@ -57,21 +57,27 @@ extension Simulation {
                 self.fail("node \(id) installs a snapshot at \(snapshot.index) that differs from the state other nodes had there")
                 return
             }
-            disk.snapshot = snapshot
-            disk.snapshotData = bytes
-            disk.entries = []
+            self.nodes[index].disk.snapshot = snapshot
+            self.nodes[index].disk.snapshotData = bytes
+            self.nodes[index].disk.entries = []
             self.nodes[index].inboundSnapshots = [:]
             self.nodes[index].stateMachine = machine
             self.nodes[index].applied = snapshot.index
             self.failProposals(id, through: snapshot.index)
         }
         if let first = ready.entries.first {
-            disk.entries.removeAll { $0.index >= first.index }
-            if let last = disk.entries.last, last.index + 1 != first.index {
-                self.fail("node \(id) would store a gap: last stored \(last.index), next \(first.index)")
+            if let firstStored = self.nodes[index].disk.entries.first?.index, first.index >= firstStored {
+                self.nodes[index].disk.entries.removeSubrange(Int(first.index - firstStored)...)
+            } else {
+                self.nodes[index].disk.entries.removeAll()
+            }
+            let expected = self.nodes[index].disk.entries.last.map { $0.index + 1 }
+                ?? (self.nodes[index].disk.snapshot?.index ?? 0) + 1
+            if first.index > expected {
+                self.fail("node \(id) would store a gap: next stored index \(expected), got \(first.index)")
                 return
             }
-            disk.entries.append(contentsOf: ready.entries)
+            self.nodes[index].disk.entries.append(contentsOf: ready.entries)
             self.checkLogMatching(id, ready.entries)
         }
         if let hard = ready.hardState {
@@ -83,10 +89,9 @@ extension Simulation {
             }
             self.durableTerm[id] = hard.term
             self.durableCommit[id] = max(hard.commit, self.durableCommit[id] ?? 0)
-            disk.hardState = hard
+            self.nodes[index].disk.hardState = hard
             self.checkCommitted(id, through: hard.commit)
         }
-        self.nodes[index].disk = disk
     }
 
     mutating func apply(_ id: NodeID, _ entry: Entry) {
@@ -152,21 +157,19 @@ extension Simulation {
     mutating func maybeSnapshot(_ id: NodeID) {
         guard let threshold = self.options.snapshotThreshold else { return }
         let index = Int(id - 1)
-        guard var core = self.nodes[index].core else { return }
+        guard self.nodes[index].isUp else { return }
         let applied = self.nodes[index].applied
-        let last = core.snapshot?.index ?? 0
-        guard applied >= last + threshold else { return }
+        guard applied >= (self.nodes[index].core!.snapshot?.index ?? 0) + threshold else { return }
         do {
-            try core.compact(snapshotAt: applied, trailingEntries: self.options.trailingEntries)
+            try self.nodes[index].core!.compact(snapshotAt: applied, trailingEntries: self.options.trailingEntries)
         } catch {
             self.fail("node \(id) cannot compact at \(applied): \(error)")
             return
         }
-        self.nodes[index].disk.snapshot = core.snapshot
+        self.nodes[index].disk.snapshot = self.nodes[index].core!.snapshot
         self.nodes[index].disk.snapshotData = self.nodes[index].stateMachine.snapshot()
-        let first = core.firstIndex
+        let first = self.nodes[index].core!.firstIndex
         self.nodes[index].disk.entries.removeAll { $0.index < first }
-        self.nodes[index].core = core
     }
 
     // MARK: - Invariants

@@ -54,7 +54,7 @@ extension Simulation {
         let op = self.history.invoke(client: client, operation: operation, time: self.now)
         self.clients[client].currentOperation = op
         self.operationClient[op] = client
-        self.queue.push(.clientTimeout(op: op), at: self.now + 30 * self.options.tickInterval)
+        self.queue.push(.clientTimeout(op: op), at: self.now + 20 * self.options.tickInterval)
         self.submit(op, operation, to: target, client: client)
     }
 

@@ -49,6 +49,7 @@ public struct Simulation: Sendable {
     var operationClient: [Int: Int] = [:]
     var workloadKeys = 3
     var nextValue = 1
+    var sentMessageCount = 0
 
     struct Link: Hashable, Sendable {
         var from: NodeID
@@ -246,6 +247,7 @@ public struct Simulation: Sendable {
     // MARK: - Sending
 
     mutating func send(_ message: Message) {
+        self.sentMessageCount += 1
         guard !self.blockedLinks.contains(Link(from: message.from, to: message.to)) else { return }
         if Double.random(in: 0..<1, using: &self.rng) < self.options.messageLoss { return }
         var snapshot: [UInt8]?
