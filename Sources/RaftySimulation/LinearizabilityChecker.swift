@@ -6,11 +6,15 @@
 // the history is split per key (P-compositionality) and each key is searched on its own.
 //
 // Operations with an unknown outcome may take effect at any time after their invocation, or never.
-// They therefore never appear as return events (that would force them to be linearized); they sit
-// in a second list and are offered as candidates whenever their invocation precedes the first
-// pending return. Because skipping one is always allowed, a state that has linearized a superset
-// of the unknown operations of an explored state (same completed ops, same value) can do nothing
-// new; the cache exploits that dominance so unknown writes cannot blow up the search.
+// They never appear as return events (that would force them to be linearized); they sit in a
+// second list and are offered as candidates whenever their invocation precedes the first pending
+// return. They are what makes checking hard (each one stays a candidate forever), so:
+//  - skipping one is always allowed, so a state that used a superset of the unknown ops of an
+//    explored state (same completed ops, same value) is dominated, and the cache prunes it;
+//  - identical unknown ops are interchangeable, so only the earliest unused one is tried;
+//  - one is only tried when the next operation could observe the value it produces;
+//  - a cheap relaxed pass, in which unknown ops may be reused, refutes most violations quickly
+//    (see `RegisterSearch.run`).
 
 /// The verdict of `LinearizabilityChecker.check`.
 public struct LinearizabilityResult: Sendable, Hashable {
@@ -51,6 +55,12 @@ public enum LinearizabilityChecker {
     /// key proven non-linearizable is reported; a key that exhausts `maxStatesPerKey` cached states
     /// is reported as timed out only if no other key is proven non-linearizable.
     public static func check(_ history: [HistoryEntry], maxStatesPerKey: Int = 2_000_000) -> LinearizabilityResult {
+        check(history, maxStatesPerKey: maxStatesPerKey, firstPassStates: nil)
+    }
+
+    /// `firstPassStates` overrides the budget of the initial exact pass (tests use 0 to force the
+    /// relaxed and final passes on small histories).
+    static func check(_ history: [HistoryEntry], maxStatesPerKey: Int, firstPassStates: Int?) -> LinearizabilityResult {
         var byKey: [String: [HistoryEntry]] = [:]
         for entry in history {
             byKey[entry.operation.key, default: []].append(entry)
@@ -61,9 +71,9 @@ public enum LinearizabilityChecker {
         for key in byKey.keys.sorted() {
             // Sorting makes the search independent of the caller's ordering.
             let entries = byKey[key, default: []].sorted { ($0.invokeTime, $0.id) < ($1.invokeTime, $1.id) }
-            var search = RegisterSearch(entries: entries)
+            let search = RegisterSearch(entries: entries)
             checked += search.operationCount
-            switch search.run(maxStates: maxStatesPerKey) {
+            switch search.run(maxStates: maxStatesPerKey, firstPassStates: firstPassStates) {
             case .linearizable:
                 continue
             case .notLinearizable(let stuckAt, let best):
@@ -157,7 +167,7 @@ private struct EventTime: Comparable {
 
 /// A register operation stripped of its key, with the result it must produce (nil = unconstrained).
 private struct RegisterOperation {
-    enum Kind {
+    enum Kind: Hashable {
         case read
         case write(Int)
         case cas(expected: Int?, new: Int)
@@ -190,17 +200,38 @@ private struct RegisterOperation {
 /// A fixed-size set of operation indices.
 private struct OperationSet: Hashable {
     private(set) var words: [UInt64]
+    /// Zobrist-style fingerprint kept up to date on every change, so hashing is O(1) instead of
+    /// O(words) for the millions of cache probes a search can make.
+    private var fingerprint: UInt64 = 0
 
     init(capacity: Int) {
         words = Array(repeating: 0, count: (capacity + 63) / 64)
     }
 
+    /// SplitMix64 finaliser: a fixed pseudo-random key per index (deterministic across runs).
+    private static func key(_ index: Int) -> UInt64 {
+        var z = UInt64(truncatingIfNeeded: index) &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
     mutating func insert(_ index: Int) {
-        words[index >> 6] |= 1 << UInt64(index & 63)
+        let bit: UInt64 = 1 << UInt64(index & 63)
+        guard words[index >> 6] & bit == 0 else { return }
+        words[index >> 6] |= bit
+        fingerprint ^= Self.key(index)
     }
 
     mutating func remove(_ index: Int) {
-        words[index >> 6] &= ~(1 << UInt64(index & 63))
+        let bit: UInt64 = 1 << UInt64(index & 63)
+        guard words[index >> 6] & bit != 0 else { return }
+        words[index >> 6] &= ~bit
+        fingerprint ^= Self.key(index)
+    }
+
+    func contains(_ index: Int) -> Bool {
+        words[index >> 6] & (1 << UInt64(index & 63)) != 0
     }
 
     func isSubset(of other: OperationSet) -> Bool {
@@ -208,6 +239,14 @@ private struct OperationSet: Hashable {
             return false
         }
         return true
+    }
+
+    static func == (lhs: OperationSet, rhs: OperationSet) -> Bool {
+        lhs.fingerprint == rhs.fingerprint && lhs.words == rhs.words
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(fingerprint)
     }
 }
 
@@ -224,25 +263,51 @@ private enum SearchOutcome {
     case timedOut(states: Int, stuckAt: Int?)
 }
 
-/// The WGL search over one key's sub-history.
+/// Circular doubly linked list over nodes 0..<count (node 0 is the head sentinel) with
+/// dancing-links removal: `restore` undoes `remove` exactly when calls are undone in LIFO order.
+private struct Links {
+    var next: [Int]
+    var prev: [Int]
+
+    init(count: Int) {
+        next = (0..<count).map { ($0 + 1) % count }
+        prev = (0..<count).map { ($0 + count - 1) % count }
+    }
+
+    mutating func remove(_ node: Int) {
+        next[prev[node]] = next[node]
+        prev[next[node]] = prev[node]
+    }
+
+    mutating func restore(_ node: Int) {
+        prev[next[node]] = node
+        next[prev[node]] = node
+    }
+}
+
+/// The WGL search over one key's sub-history. Immutable once built; each pass works on its own
+/// copies of the lists. (Methods are non-mutating on purpose: in debug builds a mutating method
+/// calling a non-mutating one copies `self`, retaining every array, on each call.)
 private struct RegisterSearch {
     /// Operations that must be linearized (outcome `.ok`).
     private var completed: [RegisterOperation] = []
     /// Writes and CASes with unknown outcome: may be linearized any time after invocation, or never.
     private var uncertain: [RegisterOperation] = []
 
-    // Main list: node 0 is the head sentinel, then one call and one return event per completed op.
-    // Circular, so `next` of the last event is 0.
-    private var next: [Int] = []
-    private var prev: [Int] = []
+    // Main list: node 0 is the head sentinel, then one call and one return event per completed op,
+    // sorted by time.
+    private var events = Links(count: 1)
     private var eventOp: [Int] = []
     private var eventIsCall: [Bool] = []
     private var eventTime: [EventTime] = []
     private var match: [Int] = []  // call event -> its return event
 
     // Uncertain list: node 0 is the head sentinel, node i + 1 is uncertain[i], sorted by invoke time.
-    private var uNext: [Int] = []
-    private var uPrev: [Int] = []
+    private var pendingUncertain = Links(count: 1)
+    /// For each uncertain op, the previous uncertain op with the identical operation, or -1.
+    private var identicalBefore: [Int] = []
+    /// Values some uncertain CAS could act on (so an uncertain op producing one may start a chain).
+    private var uncertainCASExpected: Set<Int?> = []
 
     var operationCount: Int { completed.count + uncertain.count }
     var completedCount: Int { completed.count }
@@ -282,29 +347,26 @@ private struct RegisterSearch {
 
     private mutating func buildLists() {
         // Events sorted by time; at equal times calls come first so equal-time operations overlap.
-        var events: [(time: EventTime, isReturn: Bool, op: Int)] = []
-        events.reserveCapacity(completed.count * 2)
+        var order: [(time: EventTime, isReturn: Bool, op: Int)] = []
+        order.reserveCapacity(completed.count * 2)
         for (index, op) in completed.enumerated() {
-            events.append((EventTime(raw: op.invoke, isInfinite: false), false, index))
-            events.append((op.complete, true, index))
+            order.append((EventTime(raw: op.invoke, isInfinite: false), false, index))
+            order.append((op.complete, true, index))
         }
-        events.sort { lhs, rhs in
+        order.sort { lhs, rhs in
             if lhs.time != rhs.time { return lhs.time < rhs.time }
             if lhs.isReturn != rhs.isReturn { return !lhs.isReturn }
             return lhs.op < rhs.op
         }
-        let count = events.count + 1
-        next = Array(repeating: 0, count: count)
-        prev = Array(repeating: 0, count: count)
+        let count = order.count + 1
+        events = Links(count: count)
         eventOp = Array(repeating: -1, count: count)
         eventIsCall = Array(repeating: false, count: count)
         eventTime = Array(repeating: EventTime(raw: 0, isInfinite: false), count: count)
         match = Array(repeating: -1, count: count)
         var callEvent = Array(repeating: 0, count: completed.count)
-        for (offset, event) in events.enumerated() {
+        for (offset, event) in order.enumerated() {
             let node = offset + 1
-            next[node] = (node + 1) % count
-            prev[node] = node - 1
             eventOp[node] = event.op
             eventIsCall[node] = !event.isReturn
             eventTime[node] = event.time
@@ -314,30 +376,104 @@ private struct RegisterSearch {
                 callEvent[event.op] = node
             }
         }
-        next[0] = count > 1 ? 1 : 0
-        prev[0] = count - 1
 
         // `uncertain` is already in invoke order because entries were sorted by invoke time.
-        let uCount = uncertain.count + 1
-        uNext = (0..<uCount).map { ($0 + 1) % uCount }
-        uPrev = (0..<uCount).map { ($0 + uCount - 1) % uCount }
+        pendingUncertain = Links(count: uncertain.count + 1)
+        for op in uncertain {
+            if case .cas(let expected, _) = op.kind { uncertainCASExpected.insert(expected) }
+        }
+        var lastOfKind: [RegisterOperation.Kind: Int] = [:]
+        identicalBefore = uncertain.indices.map { index in
+            defer { lastOfKind[uncertain[index].kind] = index }
+            return lastOfKind[uncertain[index].kind] ?? -1
+        }
     }
 
-    // Dancing-links removal/reinsertion; reinsertion must undo removals in LIFO order.
-    private mutating func lift(_ call: Int) {
-        let ret = match[call]
-        next[prev[call]] = next[call]
-        prev[next[call]] = prev[call]
-        next[prev[ret]] = next[ret]
-        prev[next[ret]] = prev[ret]
+    /// Decides this key.
+    ///
+    /// Uncertain ops are what make the search expensive: the exact pass must remember which ones
+    /// were used. A relaxed pass, in which they may take effect any number of times, only needs
+    /// (completed set, value) states: if even it finds no order, none exists, and it refutes most
+    /// violations cheaply. So: a bounded exact pass first (valid histories usually finish here),
+    /// then the relaxed pass; if its order uses no uncertain op twice it is real, otherwise a final
+    /// exact pass runs, skipping every state the relaxed pass proved dead.
+    func run(maxStates: Int, firstPassStates: Int?) -> SearchOutcome {
+        if uncertain.isEmpty {
+            return search(relaxed: false, maxStates: maxStates, dead: [:]).outcome
+        }
+        // Linearizable histories typically need only a few states per operation.
+        let firstBudget = firstPassStates ?? max(2_000, 10 * operationCount)
+        let first = search(relaxed: false, maxStates: min(maxStates, firstBudget), dead: [:])
+        guard case .timedOut = first.outcome, first.states < maxStates else { return first.outcome }
+        var used = first.states
+
+        let relaxed = search(relaxed: true, maxStates: maxStates - used, dead: [:])
+        used += relaxed.states
+        switch relaxed.outcome {
+        case .notLinearizable:
+            return relaxed.outcome
+        case .timedOut(_, let stuckAt):
+            return .timedOut(states: used, stuckAt: stuckAt)
+        case .linearizable:
+            if isRealizable(relaxed.uncertainUses) { return .linearizable }
+        }
+
+        let exact = search(relaxed: false, maxStates: maxStates - used, dead: relaxed.dead)
+        if case .timedOut(let states, let stuckAt) = exact.outcome {
+            return .timedOut(states: used + states, stuckAt: stuckAt)
+        }
+        return exact.outcome
     }
 
-    private mutating func unlift(_ call: Int) {
-        let ret = match[call]
-        prev[next[ret]] = ret
-        next[prev[ret]] = ret
-        prev[next[call]] = call
-        next[prev[call]] = call
+    /// Whether a relaxed order's uses of uncertain ops can be served by distinct, already invoked ops
+    /// of the same kind. Barriers never decrease along an order, so earliest-first assignment is optimal.
+    private func isRealizable(_ uses: [(op: Int, barrier: EventTime)]) -> Bool {
+        var nextMember: [RegisterOperation.Kind: Int] = [:]
+        for use in uses {
+            let kind = uncertain[use.op].kind
+            var member = nextMember[kind] ?? use.op
+            while member < uncertain.count, uncertain[member].kind != kind { member += 1 }
+            guard member < uncertain.count,
+                  EventTime(raw: uncertain[member].invoke, isInfinite: false) <= use.barrier
+            else { return false }
+            nextMember[kind] = member + 1
+        }
+        return true
+    }
+
+    /// Whether linearizing uncertain op `op` next can be skipped because another choice from the same
+    /// state reaches everything it could.
+    private func isRedundant(uncertain op: Int, linearized: OperationSet, relaxed: Bool, afterUncertain: Bool) -> Bool {
+        // Identical uncertain ops are interchangeable once both are invoked, so only the earliest
+        // pending one is tried; otherwise k identical timed-out writes explode into 2^k states.
+        // (Linearized ops of one kind always form a prefix, so the immediate predecessor suffices.
+        // When ops are reusable, the earliest one always stands for all of them.)
+        let earlier = identicalBefore[op]
+        if earlier >= 0, relaxed || !linearized.contains(earlier) { return true }
+        // A blind write straight after another uncertain op erases it: same as skipping that op.
+        if afterUncertain, case .write = uncertain[op].kind { return true }
+        return false
+    }
+
+    /// What the completed ops that may go next (calls before the first pending return) would accept
+    /// as the current value without overwriting it. An uncertain op is only worth linearizing now if
+    /// one of them, or an uncertain CAS, can observe its result: followed directly by a write, it is
+    /// dominated by doing that write without it (explored first); by an uncertain write, likewise.
+    /// Returns true when some op accepts almost any value (a failed CAS).
+    private func nextObservers(_ events: Links, into values: inout [Int?]) -> Bool {
+        values.removeAll(keepingCapacity: true)
+        var node = events.next[0]
+        while eventIsCall[node] {
+            let op = completed[eventOp[node]]
+            switch (op.required, op.kind) {
+            case (.read(let value)?, _): values.append(value)
+            case (.cas(swapped: true)?, .cas(let expected, _)): values.append(expected)
+            case (.cas(swapped: false)?, _): return true
+            default: break
+            }
+            node = events.next[node]
+        }
+        return false
     }
 
     private enum Cursor {
@@ -354,10 +490,22 @@ private struct RegisterSearch {
         var barrier: EventTime
     }
 
-    /// Runs the search, caching at most `maxStates` states.
-    mutating func run(maxStates: Int) -> SearchOutcome {
+    private struct Pass {
+        var outcome: SearchOutcome
+        var states: Int
+        /// After a successful relaxed pass: every explored state not on the final order (all failed).
+        var dead: [CompletedState: [OperationSet]]
+        /// After a success: the uncertain ops in the order, with the barrier each was chosen under.
+        var uncertainUses: [(op: Int, barrier: EventTime)]
+    }
+
+    /// One WGL search caching at most `maxStates` states; `relaxed` lets uncertain ops be reused.
+    /// States whose (completed set, value) is in `dead` are known to fail and are skipped.
+    private func search(relaxed: Bool, maxStates: Int, dead: [CompletedState: [OperationSet]]) -> Pass {
+        var events = self.events
+        var pending = pendingUncertain
         var linearized = OperationSet(capacity: completed.count)
-        var linearizedUncertain = OperationSet(capacity: uncertain.count)
+        var linearizedUncertain = OperationSet(capacity: relaxed ? 0 : uncertain.count)
         // For each (completed set, value): the antichain of uncertain sets explored with it.
         var cache: [CompletedState: [OperationSet]] = [:]
         var states = 1
@@ -368,30 +516,31 @@ private struct RegisterSearch {
         var remaining = completed.count
         var best = 0
         var stuckAt: Int? = nil
-        var cursor = Cursor.main(next[0])
+        var cursor = Cursor.main(events.next[0])
+        // Values the next completed op could observe, for the current barrier (see `nextObservers`).
+        var observable: [Int?] = []
+        var observesAnything = false
 
-        // Returns false when an explored state dominates (same completed set and value, subset of uncertain ops).
+        // Returns false when an explored state dominates (same completed set and value, subset of
+        // uncertain ops: skipping an uncertain op is always allowed, so fewer used can only help).
         func remember(_ completedSet: OperationSet, _ newValue: Int?, _ uncertainSet: OperationSet) -> Bool {
             let key = CompletedState(linearized: completedSet, value: newValue)
-            var isNew = true
+            if dead[key] != nil { return false }
             if let explored = cache[key] {
-                if explored.contains(where: { $0.isSubset(of: uncertainSet) }) {
-                    isNew = false
-                } else {
-                    var antichain = explored.filter { !uncertainSet.isSubset(of: $0) }
-                    antichain.append(uncertainSet)
-                    cache[key] = antichain
-                }
+                if explored.contains(where: { $0.isSubset(of: uncertainSet) }) { return false }
+                var antichain = explored.filter { !uncertainSet.isSubset(of: $0) }
+                antichain.append(uncertainSet)
+                cache[key] = antichain
             } else {
                 cache[key] = [uncertainSet]
             }
-            if isNew { states += 1 }
-            return isNew
+            states += 1
+            return true
         }
 
         while remaining > 0 {
             if states > maxStates {
-                return .timedOut(states: states, stuckAt: stuckAt)
+                return Pass(outcome: .timedOut(states: states, stuckAt: stuckAt), states: states, dead: [:], uncertainUses: [])
             }
             switch cursor {
             case .main(let node):
@@ -402,14 +551,15 @@ private struct RegisterSearch {
                         if remember(linearized, newValue, linearizedUncertain) {
                             stack.append(Frame(isUncertain: false, node: node, previousValue: value, barrier: eventTime[node]))
                             value = newValue
-                            lift(node)
+                            events.remove(node)
+                            events.remove(match[node])
                             remaining -= 1
-                            cursor = .main(next[0])
+                            cursor = .main(events.next[0])
                             continue
                         }
                         linearized.remove(op)
                     }
-                    cursor = .main(next[node])
+                    cursor = .main(events.next[node])
                 } else {
                     // First pending return: only uncertain ops invoked by then may still go first.
                     let done = completed.count - remaining
@@ -417,47 +567,70 @@ private struct RegisterSearch {
                         best = max(best, done)
                         stuckAt = completed[eventOp[node]].entryIndex
                     }
-                    cursor = .uncertain(uNext[0], barrier: eventTime[node])
+                    observesAnything = nextObservers(events, into: &observable)
+                    cursor = .uncertain(pending.next[0], barrier: eventTime[node])
                 }
             case .uncertain(let node, let barrier):
                 if node != 0, EventTime(raw: uncertain[node - 1].invoke, isInfinite: false) <= barrier {
                     let op = node - 1
-                    // Unconstrained result, so step never fails; a no-op is dominated by the current state.
-                    if let newValue = uncertain[op].step(value), newValue != value {
-                        linearizedUncertain.insert(op)
+                    let afterUncertain = stack.last?.isUncertain == true
+                    if !isRedundant(uncertain: op, linearized: linearizedUncertain, relaxed: relaxed, afterUncertain: afterUncertain),
+                       let newValue = uncertain[op].step(value),
+                       newValue != value,  // a no-op is dominated by the current state
+                       observesAnything || observable.contains(newValue) || uncertainCASExpected.contains(newValue)
+                    {
+                        if !relaxed { linearizedUncertain.insert(op) }
                         if remember(linearized, newValue, linearizedUncertain) {
                             stack.append(Frame(isUncertain: true, node: node, previousValue: value, barrier: barrier))
                             value = newValue
-                            uNext[uPrev[node]] = uNext[node]
-                            uPrev[uNext[node]] = uPrev[node]
-                            cursor = .main(next[0])
+                            if !relaxed { pending.remove(node) }
+                            cursor = .main(events.next[0])
                             continue
                         }
-                        linearizedUncertain.remove(op)
+                        if !relaxed { linearizedUncertain.remove(op) }
                     }
-                    cursor = .uncertain(uNext[node], barrier: barrier)
+                    cursor = .uncertain(pending.next[node], barrier: barrier)
                 } else {
                     // Every candidate failed: undo the most recent choice and try its successor.
                     guard let frame = stack.popLast() else {
-                        return .notLinearizable(stuckAt: stuckAt, best: best)
+                        return Pass(outcome: .notLinearizable(stuckAt: stuckAt, best: best), states: states, dead: [:], uncertainUses: [])
                     }
                     value = frame.previousValue
                     if frame.isUncertain {
-                        let node = frame.node
-                        linearizedUncertain.remove(node - 1)
-                        uPrev[uNext[node]] = node
-                        uNext[uPrev[node]] = node
+                        if !relaxed {
+                            linearizedUncertain.remove(frame.node - 1)
+                            pending.restore(frame.node)
+                        }
                         // The main list is back to how it was when this op was chosen, so is the barrier.
-                        cursor = .uncertain(uNext[node], barrier: frame.barrier)
+                        observesAnything = nextObservers(events, into: &observable)
+                        cursor = .uncertain(pending.next[frame.node], barrier: frame.barrier)
                     } else {
                         linearized.remove(eventOp[frame.node])
-                        unlift(frame.node)
+                        events.restore(match[frame.node])
+                        events.restore(frame.node)
                         remaining += 1
-                        cursor = .main(next[frame.node])
+                        cursor = .main(events.next[frame.node])
                     }
                 }
             }
         }
-        return .linearizable
+
+        // Success: record the uncertain ops used and, for a later exact pass, which states failed.
+        var uses: [(op: Int, barrier: EventTime)] = []
+        var pathSet = OperationSet(capacity: completed.count)
+        var pathValue: Int? = nil
+        cache[CompletedState(linearized: pathSet, value: nil)] = nil
+        for frame in stack {
+            if frame.isUncertain {
+                uses.append((frame.node - 1, frame.barrier))
+                pathValue = uncertain[frame.node - 1].step(pathValue) ?? pathValue
+            } else {
+                pathSet.insert(eventOp[frame.node])
+                pathValue = completed[eventOp[frame.node]].step(pathValue) ?? pathValue
+            }
+            // States on the successful path were never refuted; every other cached state was.
+            cache[CompletedState(linearized: pathSet, value: pathValue)] = nil
+        }
+        return Pass(outcome: .linearizable, states: states, dead: relaxed ? cache : [:], uncertainUses: uses)
     }
 }

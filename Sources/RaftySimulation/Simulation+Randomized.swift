@@ -46,17 +46,21 @@ extension Simulation {
         options.preVote = Int.random(in: 0..<4, using: &rng) != 0
         options.maxAppendEntries = [1, 4, 64].randomElement(using: &rng)!
         var simulation = Simulation(options: options)
-        simulation.startClients(Int.random(in: 3...8, using: &rng), keys: Int.random(in: 1...3, using: &rng))
+        simulation.startClients(
+            Int.random(in: 3...8, using: &rng), keys: Int.random(in: 1...3, using: &rng), pinnedReaders: nodeCount)
+        // One run in four is a leader-churn run (Figure 8): short intervals, leaders crash often.
+        let churn = Int.random(in: 0..<4, using: &rng) == 0
 
         var faults: [String] = []
         let end = simulation.now + UInt64(ticks) * options.tickInterval
         let maxDown = (nodeCount - 1) / 2
         while simulation.failure == nil && simulation.now < end {
-            simulation.run(until: simulation.now + UInt64.random(in: 2...25, using: &rng) * options.tickInterval)
+            let interval = churn ? UInt64.random(in: 1...6, using: &rng) : UInt64.random(in: 2...25, using: &rng)
+            simulation.run(until: simulation.now + interval * options.tickInterval)
             let ids = simulation.nodeIDs
             let down = ids.filter { simulation.core($0) == nil }
             let up = ids.filter { simulation.isHealthy($0) }
-            switch Int.random(in: 0..<14, using: &rng) {
+            switch churn && Bool.random(using: &rng) ? [2, 3].randomElement(using: &rng)! : Int.random(in: 0..<14, using: &rng) {
             case 0, 1:
                 if nodeCount - up.count < maxDown, let victim = up.randomElement(using: &rng) {
                     if Bool.random(using: &rng) {
@@ -70,8 +74,13 @@ extension Simulation {
             case 2:
                 // Leader churn (Figure 8): crash the leader soon after it took over.
                 if nodeCount - up.count < maxDown, let leader = up.first(where: { simulation.core($0)?.role == .leader }) {
-                    simulation.crashBeforeNextPersist(leader)
-                    faults.append("t\(simulation.now) crash-before-persist leader \(leader)")
+                    if Bool.random(using: &rng) {
+                        simulation.crash(leader)
+                        faults.append("t\(simulation.now) crash leader \(leader)")
+                    } else {
+                        simulation.crashBeforeNextPersist(leader)
+                        faults.append("t\(simulation.now) crash-before-persist leader \(leader)")
+                    }
                 }
             case 3, 4:
                 if let node = down.randomElement(using: &rng) {

@@ -4,15 +4,20 @@ extension Simulation {
     struct ClientState: Sendable {
         var currentOperation: Int?
         var preferredNode: NodeID
+        /// A pinned reader only reads, always from the same node: it keeps asking a stale leader.
+        var pinnedReader = false
         var active = true
     }
 
     /// Starts `count` clients that each issue one operation at a time (read, write or
-    /// compare-and-set on `keys` keys) against random nodes, recording a history.
-    public mutating func startClients(_ count: Int, keys: Int = 3) {
+    /// compare-and-set on `keys` keys) against random nodes, plus `pinnedReaders` clients that only
+    /// read, each always from the same node; all record one history.
+    public mutating func startClients(_ count: Int, keys: Int = 3, pinnedReaders: Int = 0) {
         self.clientKeys = keys
-        for client in 0..<count {
-            self.clients.append(ClientState(preferredNode: UInt64(client % self.options.nodeCount) + 1))
+        for client in 0..<(count + pinnedReaders) {
+            var state = ClientState(preferredNode: UInt64(client % self.options.nodeCount) + 1)
+            state.pinnedReader = client >= count
+            self.clients.append(state)
             self.queue.push(.clientStep(client: client), at: self.now + UInt64.random(in: 1...50, using: &self.rng))
         }
     }
@@ -34,7 +39,7 @@ extension Simulation {
         guard self.clients[client].active, self.clients[client].currentOperation == nil else { return }
         let key = "k\(Int.random(in: 0..<self.clientKeys, using: &self.rng))"
         let operation: KVOperation
-        switch Int.random(in: 0..<10, using: &self.rng) {
+        switch self.clients[client].pinnedReader ? 0 : Int.random(in: 0..<10, using: &self.rng) {
         case 0..<4:
             operation = .read(key: key)
         case 4..<8:
@@ -48,7 +53,7 @@ extension Simulation {
         }
         // Mostly go to the node that last worked, sometimes anywhere (a client that lost track).
         var target = self.clients[client].preferredNode
-        if Int.random(in: 0..<4, using: &self.rng) == 0 {
+        if !self.clients[client].pinnedReader && Int.random(in: 0..<4, using: &self.rng) == 0 {
             target = UInt64.random(in: 1...UInt64(self.options.nodeCount), using: &self.rng)
         }
         let op = self.history.invoke(client: client, operation: operation, time: self.now)
@@ -78,7 +83,11 @@ extension Simulation {
             } catch {
                 // Refused before it reached any log: it can never take effect.
                 self.resolve(op, .failed)
-                if let leader = error.leader { self.clients[client].preferredNode = leader } else { self.retarget(client) }
+                if let leader = error.leader, !self.clients[client].pinnedReader {
+                    self.clients[client].preferredNode = leader
+                } else {
+                    self.retarget(client)
+                }
                 self.clientFinished(op: op)
                 return
             }
@@ -87,6 +96,7 @@ extension Simulation {
     }
 
     mutating func retarget(_ client: Int) {
+        guard !self.clients[client].pinnedReader else { return }
         self.clients[client].preferredNode = UInt64.random(in: 1...UInt64(self.options.nodeCount), using: &self.rng)
     }
 
