@@ -16,6 +16,9 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var committedEntries: UInt64
     /// The faults injected, in order (for the failure report).
     public var faults: [String]
+    /// A fingerprint of the committed log and the client history: equal for runs that replayed
+    /// identically (computed without `Hasher`, whose seed differs per process).
+    public var digest: UInt64
     /// The safety violation, stuck cluster or linearizability failure, if any.
     public var failure: SimulationFailure?
 
@@ -133,10 +136,16 @@ extension Simulation {
                     "history is not linearizable\(result.timedOut ? " (checker gave up)" : ""): key \(result.failingKey ?? "?")\n\(result.explanation ?? "")")
             }
         }
+        var digest = FNV1a()
+        for index in 1...max(1, simulation.highestCommittedIndex) {
+            if let entry = simulation.committedEntry(at: index) { digest.add("\(entry.index):\(entry.term):\(entry.payload)") }
+        }
+        for entry in history { digest.add("\(entry)") }
         return SimulationReport(
             seed: seed, nodeCount: nodeCount, steps: simulation.steps, operations: history.count,
             completedOperations: history.filter { if case .ok = $0.outcome { true } else { false } }.count,
-            committedEntries: simulation.highestCommittedIndex, faults: faults, failure: simulation.failure)
+            committedEntries: simulation.highestCommittedIndex, faults: faults, digest: digest.value,
+            failure: simulation.failure)
     }
 
     /// Liveness after healing: one leader, and every node applied everything committed.
@@ -153,6 +162,18 @@ extension Simulation {
                     "node \(id) did not catch up after healing: term \(core.term) applied \(self.appliedIndex(id)); leader \(leader) term \(leaderCore.term) commit \(leaderCore.commitIndex)")
                 return
             }
+        }
+    }
+}
+
+/// 64-bit FNV-1a, a stable fingerprint across processes.
+struct FNV1a {
+    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+
+    mutating func add(_ text: String) {
+        for byte in text.utf8 {
+            self.value ^= UInt64(byte)
+            self.value &*= 0x0000_0100_0000_01B3
         }
     }
 }
