@@ -69,9 +69,10 @@ extension RawNode {
             self.vote == message.from
             || (self.vote == nil && self.leader == nil)
             || (isPreVote && message.term > self.term)
-        if canVote && self.isVoter && self.configuration.voters.contains(message.from)
-            && self.log.isUpToDate(lastIndex: request.lastLogIndex, lastTerm: request.lastLogTerm)
-        {
+        // The configuration is not consulted (Raft thesis §4.1): a node may not have heard yet that it
+        // or the candidate was promoted, and its vote may be the one the cluster needs. Candidates only
+        // ask, and only count, the voters of their own configuration.
+        if canVote && self.log.isUpToDate(lastIndex: request.lastLogIndex, lastTerm: request.lastLogTerm) {
             self.send(to: message.from, term: message.term, isPreVote ? .preVoteResponse(granted: true) : .voteResponse(granted: true))
             if !isPreVote {
                 self.electionElapsed = 0
