@@ -31,6 +31,8 @@ struct SimulatedNode: Sendable {
     /// Per-incarnation monotonicity checks.
     var highestTerm: UInt64 = 0
     var highestCommit: UInt64 = 0
+    /// While leading: the term and the commit index at the start of the leadership.
+    var leadership: (term: UInt64, initialCommit: UInt64)?
 
     var isUp: Bool { self.core != nil }
 

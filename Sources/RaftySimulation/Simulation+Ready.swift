@@ -39,6 +39,8 @@ extension Simulation {
 
             self.nodes[index].core!.advance(ready)
             self.checkMonotonic(id)
+            self.checkLeaderCommitRule(id)
+            self.checkAcknowledgedEntriesAreDurable(id)
             self.maybeSnapshot(id)
         }
     }
@@ -230,6 +232,41 @@ extension Simulation {
                 return
             }
             index += 1
+        }
+    }
+
+    /// §5.4.2: a leader advances its commit index only to an entry of its own term.
+    mutating func checkLeaderCommitRule(_ id: NodeID) {
+        let index = Int(id - 1)
+        guard let core = self.nodes[index].core, core.role == .leader else {
+            self.nodes[index].leadership = nil
+            return
+        }
+        guard let leadership = self.nodes[index].leadership, leadership.term == core.term else {
+            self.nodes[index].leadership = (core.term, core.commitIndex)
+            return
+        }
+        if core.commitIndex > leadership.initialCommit, core.term(at: core.commitIndex) != core.term {
+            self.fail("leader \(id) of term \(core.term) committed index \(core.commitIndex) of term \(core.term(at: core.commitIndex) ?? 0) by counting replicas")
+        }
+    }
+
+    /// What a leader counts as replicated on a follower of its term must be on that follower's disk.
+    mutating func checkAcknowledgedEntriesAreDurable(_ id: NodeID) {
+        guard let core = self.nodes[Int(id - 1)].core, core.role == .leader else { return }
+        for (peer, match) in core.status.matchIndex.sorted(by: { $0.key < $1.key }) where match > 0 {
+            let disk = self.nodes[Int(peer - 1)].disk
+            guard disk.hardState.term == core.term, match > (disk.snapshot?.index ?? 0),
+                let expectedTerm = core.term(at: match)
+            else { continue }
+            let stored = disk.entries.first.flatMap { first in
+                match >= first.index && match - first.index < UInt64(disk.entries.count)
+                    ? disk.entries[Int(match - first.index)] : nil
+            }
+            if stored?.term != expectedTerm {
+                self.fail("leader \(id) counts index \(match) as replicated on node \(peer), which does not have it on disk")
+                return
+            }
         }
     }
 

@@ -150,6 +150,7 @@ public struct Simulation: Sendable {
         for read in self.nodes[index].confirmedReads { self.resolve(read.op, .failed) }
         var node = self.nodes[index]
         node.core = nil
+        node.leadership = nil
         node.stateMachine = KVStateMachine()
         node.applied = 0
         node.pendingProposals = [:]
