@@ -63,26 +63,19 @@ extension Simulation {
             let ids = simulation.nodeIDs
             let down = ids.filter { simulation.core($0) == nil }
             let up = ids.filter { simulation.isHealthy($0) }
-            switch churn && Bool.random(using: &rng) ? [2, 3].randomElement(using: &rng)! : Int.random(in: 0..<14, using: &rng) {
-            case 0, 1:
-                if nodeCount - up.count < maxDown, let victim = up.randomElement(using: &rng) {
+            let choice = churn && Bool.random(using: &rng) ? [2, 3].randomElement(using: &rng)! : Int.random(in: 0..<14, using: &rng)
+            switch choice {
+            case 0, 1, 2:
+                // Case 2 is leader churn (Figure 8): crash the leader soon after it took over.
+                let leader = up.first { simulation.core($0)?.role == .leader }
+                if nodeCount - up.count < maxDown, let victim = choice == 2 ? leader : up.randomElement(using: &rng) {
+                    let name = victim == leader ? "leader \(victim)" : "\(victim)"
                     if Bool.random(using: &rng) {
                         simulation.crash(victim)
-                        faults.append("t\(simulation.now) crash \(victim)")
+                        faults.append("t\(simulation.now) crash \(name)")
                     } else {
                         simulation.crashBeforeNextPersist(victim)
-                        faults.append("t\(simulation.now) crash-before-persist \(victim)")
-                    }
-                }
-            case 2:
-                // Leader churn (Figure 8): crash the leader soon after it took over.
-                if nodeCount - up.count < maxDown, let leader = up.first(where: { simulation.core($0)?.role == .leader }) {
-                    if Bool.random(using: &rng) {
-                        simulation.crash(leader)
-                        faults.append("t\(simulation.now) crash leader \(leader)")
-                    } else {
-                        simulation.crashBeforeNextPersist(leader)
-                        faults.append("t\(simulation.now) crash-before-persist leader \(leader)")
+                        faults.append("t\(simulation.now) crash-before-persist \(name)")
                     }
                 }
             case 3, 4:
