@@ -20,7 +20,7 @@ struct RandomizedSimulationTests {
         return (1...UInt64(max(count, 1))).map { $0 * 1000 + UInt64(nodeCount) }
     }
 
-    @Test("Random faults, 3 and 5 nodes", arguments: [3, 5])
+    @Test("Random faults, 3, 4 and 5 nodes", arguments: [3, 4, 5])
     func randomFaults(nodeCount: Int) {
         let seeds = Self.seeds(nodeCount: nodeCount)
         var steps = 0
