@@ -14,13 +14,24 @@ let package = Package(
     products: [
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "RaftySimulation", targets: ["RaftySimulation"]),
+        .library(name: "Rafty", targets: ["Rafty"]),
+        .executable(name: "rafty-storage-bench", targets: ["RaftyStorageBenchmark"]),
     ],
     targets: [
         // The Raft algorithm: a deterministic value type, standard library only.
         .target(name: "RaftCore", swiftSettings: swiftSettings),
         // Seeded cluster simulator, fault injection and linearizability checking (test support).
         .target(name: "RaftySimulation", dependencies: ["RaftCore"], swiftSettings: swiftSettings),
+        // The node runtime; for now its storage layer (WAL, stable state, snapshots).
+        .target(name: "Rafty", dependencies: ["RaftCore"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "RaftyStorageBenchmark",
+            dependencies: ["Rafty", "RaftCore"],
+            path: "Benchmarks/RaftyStorageBenchmark",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "RaftyTests", dependencies: ["Rafty", "RaftCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RaftySimulationTests",
             dependencies: ["RaftySimulation", "RaftCore"],

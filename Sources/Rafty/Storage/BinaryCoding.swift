@@ -1,0 +1,120 @@
+public import RaftCore
+
+/// Appends little-endian integers and length-prefixed bytes to a buffer.
+struct BinaryWriter {
+    var bytes: [UInt8] = []
+
+    init(capacity: Int = 0) { self.bytes.reserveCapacity(capacity) }
+
+    mutating func write(_ value: UInt8) { self.bytes.append(value) }
+
+    mutating func write(_ value: UInt32) {
+        withUnsafeBytes(of: value.littleEndian) { self.bytes.append(contentsOf: $0) }
+    }
+
+    mutating func write(_ value: UInt64) {
+        withUnsafeBytes(of: value.littleEndian) { self.bytes.append(contentsOf: $0) }
+    }
+
+    /// A 32-bit length, then the bytes.
+    mutating func writeBlob(_ blob: [UInt8]) {
+        self.write(UInt32(blob.count))
+        self.bytes.append(contentsOf: blob)
+    }
+
+    mutating func write(_ configuration: ClusterConfiguration) {
+        self.write(UInt32(configuration.voters.count))
+        for id in configuration.voters.sorted() { self.write(id) }
+        self.write(UInt32(configuration.learners.count))
+        for id in configuration.learners.sorted() { self.write(id) }
+    }
+
+    mutating func write(_ entry: Entry) {
+        self.write(entry.index)
+        self.write(entry.term)
+        switch entry.payload {
+        case .command(let command):
+            self.write(UInt8(0))
+            self.writeBlob(command)
+        case .noop:
+            self.write(UInt8(1))
+        case .configuration(let configuration):
+            self.write(UInt8(2))
+            self.write(configuration)
+        }
+    }
+}
+
+/// Reads what ``BinaryWriter`` wrote; every read is bounds-checked, so damaged input throws
+/// instead of crashing.
+struct BinaryReader {
+    struct Truncated: Error {}
+
+    private let bytes: [UInt8]
+    private(set) var position: Int
+    private let end: Int
+
+    init(_ bytes: [UInt8], from start: Int = 0, to end: Int? = nil) {
+        self.bytes = bytes
+        self.position = start
+        self.end = min(end ?? bytes.count, bytes.count)
+    }
+
+    var isAtEnd: Bool { self.position >= self.end }
+    var remaining: Int { self.end - self.position }
+
+    mutating func readByte() throws(Truncated) -> UInt8 {
+        guard self.position < self.end else { throw Truncated() }
+        defer { self.position += 1 }
+        return self.bytes[self.position]
+    }
+
+    mutating func readUInt32() throws(Truncated) -> UInt32 {
+        guard self.remaining >= 4 else { throw Truncated() }
+        var value: UInt32 = 0
+        for shift in 0..<4 { value |= UInt32(self.bytes[self.position + shift]) << (8 * UInt32(shift)) }
+        self.position += 4
+        return value
+    }
+
+    mutating func readUInt64() throws(Truncated) -> UInt64 {
+        guard self.remaining >= 8 else { throw Truncated() }
+        var value: UInt64 = 0
+        for shift in 0..<8 { value |= UInt64(self.bytes[self.position + shift]) << (8 * UInt64(shift)) }
+        self.position += 8
+        return value
+    }
+
+    mutating func readBytes(_ count: Int) throws(Truncated) -> [UInt8] {
+        guard count >= 0, self.remaining >= count else { throw Truncated() }
+        defer { self.position += count }
+        return Array(self.bytes[self.position..<(self.position + count)])
+    }
+
+    mutating func readBlob() throws(Truncated) -> [UInt8] {
+        try self.readBytes(Int(try self.readUInt32()))
+    }
+
+    mutating func readConfiguration() throws(Truncated) -> ClusterConfiguration {
+        var voters = Set<NodeID>()
+        let voterCount = Int(try self.readUInt32())
+        guard voterCount <= self.remaining / 8 else { throw Truncated() }
+        for _ in 0..<voterCount { voters.insert(try self.readUInt64()) }
+        var learners = Set<NodeID>()
+        let learnerCount = Int(try self.readUInt32())
+        guard learnerCount <= self.remaining / 8 else { throw Truncated() }
+        for _ in 0..<learnerCount { learners.insert(try self.readUInt64()) }
+        return ClusterConfiguration(voters: voters, learners: learners)
+    }
+
+    mutating func readEntry() throws(Truncated) -> Entry {
+        let index = try self.readUInt64()
+        let term = try self.readUInt64()
+        switch try self.readByte() {
+        case 0: return Entry(term: term, index: index, payload: .command(try self.readBlob()))
+        case 1: return Entry(term: term, index: index, payload: .noop)
+        case 2: return Entry(term: term, index: index, payload: .configuration(try self.readConfiguration()))
+        default: throw Truncated()
+        }
+    }
+}
