@@ -76,7 +76,12 @@ public final class FileLogStore: LogStore {
         while directory.count > 1 && directory.hasSuffix("/") { directory.removeLast() }
         self.directory = directory
         self.segmentSize = segmentSize
-        try FileSystem.makeDirectory(directory)
+        if !FileSystem.isDirectory(directory) {
+            try FileSystem.makeDirectory(directory)
+            // Make the new directory's own entry durable.
+            let parent = directory.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            try FileSystem.syncDirectory(parent.isEmpty ? (directory.hasPrefix("/") ? "/" : ".") : parent)
+        }
         self.state = Mutex(try Self.recover(directory: directory))
     }
 
@@ -114,7 +119,6 @@ public final class FileLogStore: LogStore {
                 throw error
             }
             segment.size += batch.bytes.count
-            state.locations.reserveCapacity(state.locations.count + entries.count)
             for (entry, span) in zip(entries, batch.spans) {
                 state.locations.append(
                     Location(

@@ -247,7 +247,9 @@ enum WALFormat {
             }
             guard crc == header.payloadCRC else {
                 scan.damage = "batch payload checksum mismatch"
-                scan.damageIsFollowed = Self.hasBatchHeader(bytes, from: payloadEnd)
+                // Scan from just after this header, not from the payload end the header claims: a
+                // valid batch must never be discarded, even if bytes went missing before it.
+                scan.damageIsFollowed = Self.hasBatchHeader(bytes, from: offset + 1)
                 return scan
             }
             var reader = BinaryReader(bytes, from: payloadStart, to: payloadEnd)
