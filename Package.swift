@@ -17,13 +17,20 @@ let package = Package(
         .library(name: "Rafty", targets: ["Rafty"]),
         .executable(name: "rafty-storage-bench", targets: ["RaftyStorageBenchmark"]),
     ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    ],
     targets: [
         // The Raft algorithm: a deterministic value type, standard library only.
         .target(name: "RaftCore", swiftSettings: swiftSettings),
         // Seeded cluster simulator, fault injection and linearizability checking (test support).
         .target(name: "RaftySimulation", dependencies: ["RaftCore"], swiftSettings: swiftSettings),
-        // The node runtime; for now its storage layer (WAL, stable state, snapshots).
-        .target(name: "Rafty", dependencies: ["RaftCore"], swiftSettings: swiftSettings),
+        // The node runtime: event loop, storage, transport protocol.
+        .target(
+            name: "Rafty",
+            dependencies: ["RaftCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "RaftyStorageBenchmark",
             dependencies: ["Rafty", "RaftCore"],

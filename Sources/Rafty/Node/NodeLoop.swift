@@ -1,0 +1,160 @@
+import Logging
+import RaftCore
+
+/// The state owned by a node's event loop, and the loop itself. Only the loop task touches it.
+struct NodeLoop {
+    let node: RaftNode
+    let storage: RaftStorage
+    var core: RawNode?
+    var logger: Logger
+    /// Known peers: id → address (and whether they vote).
+    var addresses: [NodeID: String] = [:]
+    var voters: Set<NodeID> = []
+    var learners: Set<NodeID> = []
+    var applied: UInt64 = 0
+    var lastSnapshotIndex: UInt64 = 0
+    var proposals: [UInt64: [(term: UInt64, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<RaftNode.Answer, Never>)]] = [:]
+    var readsWaitingForIndex: [UInt64: (query: [UInt8], deadline: ContinuousClock.Instant, continuation: CheckedContinuation<RaftNode.Answer, Never>)] = [:]
+    var readsWaitingForApply: [(index: UInt64, query: [UInt8], deadline: ContinuousClock.Instant, continuation: CheckedContinuation<RaftNode.Answer, Never>)] = []
+    var nextReadContext: UInt64 = 1
+    var inboundSnapshots: [UInt64: [UInt8]] = [:]
+    var lastLeaderContact: ContinuousClock.Instant?
+    var stopping = false
+    var stopDeadline: ContinuousClock.Instant?
+
+    init(node: RaftNode) throws {
+        self.node = node
+        let configuration = node.configuration
+        do {
+            self.storage = configuration.persistDataOnDisk
+                ? try RaftStorage.open(dataDirectory: configuration.resolvedDataDirectory)
+                : try RaftStorage.inMemory()
+        } catch {
+            throw RaftError(.storage, "cannot open storage: \(error)")
+        }
+        self.logger = configuration.logger
+        self.logger[metadataKey: "raft.node_id"] = "\(configuration.id)"
+        let stable = self.storage.stable.state
+        if let stored = stable.nodeID, stored != configuration.id {
+            throw RaftError(
+                .invalidConfiguration,
+                "the data directory \(configuration.resolvedDataDirectory) belongs to node \(stored), not \(configuration.id)")
+        }
+        if configuration.isVoter { self.voters.insert(configuration.id) } else { self.learners.insert(configuration.id) }
+    }
+
+    // MARK: - Running
+
+    mutating func run() async throws {
+        if let membership = self.storage.stable.state.configuration {
+            // A restarted node resumes from disk, whatever the configuration says about peers.
+            try await self.startCore(membership: membership)
+        } else {
+            try await self.maybeStartCore()  // a node without peers needs no discovery
+        }
+        self.publish()
+        for await _ in self.node.wakeups {
+            for event in self.node.takePending() { try await self.handle(event) }
+            try await self.processReady()
+            self.publish()
+            if self.stopping, self.readyToStop() { break }
+        }
+        await self.failAll(RaftError(.shuttingDown, "the node stopped"))
+        self.storage.close()
+    }
+
+    /// A stopping leader waits (briefly) until leadership moved on.
+    func readyToStop() -> Bool {
+        guard let core = self.core, core.role == .leader, core.configuration.voters.count > 1 else { return true }
+        return ContinuousClock.now >= self.stopDeadline!
+    }
+
+    mutating func failAll(_ error: RaftError) async {
+        for event in self.node.takePending(close: true) { RaftNode.fail(event, error) }
+        for (_, waiting) in self.proposals { for proposal in waiting { proposal.continuation.resume(returning: .failure(error)) } }
+        self.proposals = [:]
+        for (_, read) in self.readsWaitingForIndex { read.continuation.resume(returning: .failure(error)) }
+        self.readsWaitingForIndex = [:]
+        for read in self.readsWaitingForApply { read.continuation.resume(returning: .failure(error)) }
+        self.readsWaitingForApply = []
+    }
+
+    mutating func handle(_ event: RaftNode.Event) async throws {
+        switch event {
+        case .tick:
+            self.core?.tick()
+            self.expireWaiters()
+        case .message(let message, let snapshot):
+            guard self.core != nil else { return }
+            if case .installSnapshot(let metadata) = message.body, let snapshot {
+                self.inboundSnapshots[metadata.index] = snapshot
+            }
+            if message.term >= (self.core?.term ?? 0), self.isFromLeader(message) { self.lastLeaderContact = .now }
+            self.core!.step(message)
+        case .discovered(let address, let info):
+            self.addresses[info.id] = address
+            if info.isVoter { self.voters.insert(info.id) } else { self.learners.insert(info.id) }
+            try await self.maybeStartCore()
+        case .propose(let command, let deadline, let continuation):
+            self.propose(command, deadline: deadline, continuation)
+        case .read(let query, let consistency, let deadline, let continuation):
+            self.read(query, consistency: consistency, deadline: deadline, continuation)
+        case .stop:
+            self.beginStop()
+        }
+    }
+
+    func isFromLeader(_ message: Message) -> Bool {
+        switch message.body {
+        case .append, .heartbeat, .installSnapshot: true
+        default: false
+        }
+    }
+
+    // MARK: - Start-up and discovery
+
+    /// A fresh node starts its core once it knows every peer and at least `minimumClusterSize` voters.
+    mutating func maybeStartCore() async throws {
+        guard self.core == nil else { return }
+        let configuration = self.node.configuration
+        guard self.addresses.count == self.node.peerAddresses.count,
+            self.voters.count >= configuration.minimumClusterSize
+        else { return }
+        let membership = ClusterConfiguration(voters: self.voters, learners: self.learners)
+        do {
+            try self.storage.stable.save(StableState(nodeID: configuration.id, configuration: membership))
+        } catch {
+            throw RaftError(.storage, "cannot persist the cluster membership: \(error)")
+        }
+        try await self.startCore(membership: membership)
+        self.logger.debug("cluster membership known, starting", metadata: ["raft.members": "\(membership.members)"])
+    }
+
+    mutating func startCore(membership: ClusterConfiguration) async throws {
+        let configuration = self.node.configuration
+        var options = RawNode.Configuration(id: configuration.id)
+        options.preVote = configuration.preVote
+        options.maxAppendEntries = configuration.maxAppendEntries
+        options.randomSeed = UInt64.random(in: 0...UInt64.max)
+        let stable = self.storage.stable.state
+        do {
+            var snapshot: SnapshotMetadata?
+            if let reader = try self.storage.snapshots.openNewest() {
+                snapshot = reader.snapshot.metadata
+                try await self.node.stateMachine.restore(from: try reader.readAll())
+            }
+            let state = RawNode.PersistentState(
+                hardState: stable.hardState, snapshot: snapshot, entries: try self.storage.log.allEntries())
+            self.core = try RawNode(configuration: options, membership: membership, restoring: state)
+            self.applied = snapshot?.index ?? 0
+            self.lastSnapshotIndex = self.applied
+        } catch let error as RaftError {
+            throw error
+        } catch {
+            throw RaftError(.storage, "cannot restore from \(configuration.resolvedDataDirectory): \(error)")
+        }
+        if membership.voters.count == 1, membership.voters.contains(configuration.id) {
+            self.core!.campaign()  // a single-server cluster leads at once
+        }
+    }
+}

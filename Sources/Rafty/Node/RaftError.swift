@@ -1,0 +1,53 @@
+public import RaftCore
+
+/// An error from the node runtime's public API.
+public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What went wrong, as an extensible set of codes.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Value: Sendable, Hashable {
+            case invalidConfiguration, notLeader, noLeader, timedOut, shuttingDown, alreadyRunning, storage
+            case rejected, unreachable
+        }
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        /// A configuration value is out of range; the message names the field and the range.
+        public static let invalidConfiguration = Code(.invalidConfiguration)
+        /// The request needs the leader and this node is not it.
+        public static let notLeader = Code(.notLeader)
+        /// No leader is known; the request was not applied.
+        public static let noLeader = Code(.noLeader)
+        /// The deadline passed; the outcome is unknown (the command may still be applied).
+        public static let timedOut = Code(.timedOut)
+        /// The node is stopping or stopped; the request was not applied.
+        public static let shuttingDown = Code(.shuttingDown)
+        /// `run()` was called twice.
+        public static let alreadyRunning = Code(.alreadyRunning)
+        /// The storage layer failed (see the cause).
+        public static let storage = Code(.storage)
+        /// The cluster refused the request (for example a leadership transfer in progress); not applied.
+        public static let rejected = Code(.rejected)
+        /// A peer could not be reached.
+        public static let unreachable = Code(.unreachable)
+
+        /// The code's name.
+        public var description: String { "\(self.value)" }
+    }
+
+    /// What went wrong.
+    public var code: Code
+    /// A human-readable explanation.
+    public var message: String
+    /// The leader, when known (for ``Code/notLeader``).
+    public var leader: NodeID?
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, leader: NodeID? = nil) {
+        self.code = code
+        self.message = message
+        self.leader = leader
+    }
+
+    /// `code: message`.
+    public var description: String { "\(self.code): \(self.message)" }
+}

@@ -1,0 +1,155 @@
+public import Logging
+public import RaftCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension RaftNode {
+    /// How a node runs. Every field has a sound default but ``id``; out-of-range values are
+    /// rejected by ``validate()`` with a ``RaftError`` naming the field and its range.
+    public struct Configuration: Sendable {
+        /// This node's id (non-zero, unique in the cluster).
+        public var id: NodeID
+        /// Where this node listens: `ip` or `ip:port` (port 50051 if omitted). Default `127.0.0.1:50051`.
+        public var address: String = "127.0.0.1:50051"
+        /// The other nodes' addresses, `ip` or `ip:port`.
+        public var peers: [String] = []
+        /// Scales every timeout (tick, election, heartbeat, RPC deadlines); 1...10, default 1.
+        public var timeMultiplier: Int = 1
+        /// Voters (this node included) whose ids a fresh node must know before it campaigns; default 3.
+        public var minimumClusterSize: Int = 3
+        /// Entries per replication message; 1...100_000, default 1000.
+        public var maxAppendEntries: Int = 1000
+        /// Where state is kept; default `<system temp>/rafty/<id>`.
+        public var dataDirectory: String?
+        /// Keep state on disk (default) or in memory only (lost when the process ends).
+        public var persistDataOnDisk: Bool = true
+        /// A read-only node replicates but never votes or campaigns.
+        public var isVoter: Bool = true
+        /// Run a pre-vote before elections (default true).
+        public var preVote: Bool = true
+        /// Take a snapshot after this many applied entries; default 10_000, at least 1.
+        public var snapshotThreshold: UInt64 = 10_000
+        /// Entries kept behind a snapshot for slow followers; default 1_000.
+        public var trailingLogs: UInt64 = 1_000
+        /// Base tick length before the multiplier; default 50 ms. The election timeout is 10 ticks
+        /// (randomized up to 20), the heartbeat interval 1 tick.
+        public var tickInterval: Duration = .milliseconds(50)
+        /// Where the runtime logs (debug: elections and role changes). Default: no logging.
+        public var logger: Logger = Logger(label: "rafty", factory: { _ in SwiftLogNoOpLogHandler() })
+
+        /// Creates a configuration with defaults for everything but the id.
+        public init(id: NodeID) {
+            self.id = id
+        }
+
+        /// The data directory actually used.
+        public var resolvedDataDirectory: String {
+            if let dataDirectory { return dataDirectory }
+            let temporary = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+            return "\(temporary)/rafty/\(self.id)"
+        }
+
+        /// One tick, multiplier applied.
+        var tick: Duration { self.tickInterval * self.timeMultiplier }
+
+        /// Rejects out-of-range values.
+        public func validate() throws(RaftError) {
+            func fail(_ message: String) -> RaftError { RaftError(.invalidConfiguration, message) }
+            guard self.id != 0 else { throw fail("id must be non-zero") }
+            guard (1...10).contains(self.timeMultiplier) else {
+                throw fail("timeMultiplier must be in 1...10, got \(self.timeMultiplier)")
+            }
+            guard self.minimumClusterSize >= 1 else {
+                throw fail("minimumClusterSize must be at least 1, got \(self.minimumClusterSize)")
+            }
+            guard (1...100_000).contains(self.maxAppendEntries) else {
+                throw fail("maxAppendEntries must be in 1...100000, got \(self.maxAppendEntries)")
+            }
+            guard self.snapshotThreshold >= 1 else { throw fail("snapshotThreshold must be at least 1") }
+            guard self.tickInterval > .zero else { throw fail("tickInterval must be positive") }
+            _ = try Self.normalize(address: self.address, field: "address")
+            for peer in self.peers { _ = try Self.normalize(address: peer, field: "peers") }
+        }
+
+        /// `ip` or `ip:port` → `ip:port` (port 50051 by default).
+        static func normalize(address: String, field: String) throws(RaftError) -> String {
+            let parts = address.split(separator: ":", omittingEmptySubsequences: false)
+            guard (1...2).contains(parts.count), !parts[0].isEmpty else {
+                throw RaftError(.invalidConfiguration, "\(field): '\(address)' is not 'ip' or 'ip:port'")
+            }
+            if parts.count == 1 { return address + ":50051" }
+            guard let port = Int(parts[1]), (1...65_535).contains(port) else {
+                throw RaftError(.invalidConfiguration, "\(field): port in '\(address)' must be in 1...65535")
+            }
+            return address
+        }
+    }
+
+    /// A node's externally visible state.
+    public struct Status: Sendable, Hashable {
+        /// The node's id.
+        public var id: NodeID
+        /// The node's address.
+        public var address: String
+        /// `down` before start and after stop, else the Raft role.
+        public var state: State
+        /// Current term.
+        public var term: UInt64
+        /// Highest committed index.
+        public var commitIndex: UInt64
+        /// Highest index applied to the state machine.
+        public var lastApplied: UInt64
+        /// The known leader's id and address.
+        public var leader: (id: NodeID, address: String)? {
+            get { self.leaderID.map { ($0, self.leaderAddress ?? "") } }
+            set { self.leaderID = newValue?.id; self.leaderAddress = newValue?.address }
+        }
+        /// The known leader's id.
+        public var leaderID: NodeID?
+        /// The known leader's address.
+        public var leaderAddress: String?
+        /// When this node last heard from a leader.
+        public var lastLeaderContact: ContinuousClock.Instant?
+        /// Members of the active configuration: id → voter?
+        public var members: [NodeID: Bool]
+
+        /// A node's state.
+        public enum State: String, Sendable, Hashable {
+            /// Not running.
+            case down
+            /// Following (or waiting for) a leader.
+            case follower
+            /// Running a pre-vote or an election.
+            case candidate
+            /// Leading.
+            case leader
+            /// A non-voting member.
+            case readOnly
+        }
+
+        /// Compares all fields but the leader-contact time.
+        public static func == (a: Status, b: Status) -> Bool {
+            (a.id, a.address, a.state, a.term, a.commitIndex, a.lastApplied) == (b.id, b.address, b.state, b.term, b.commitIndex, b.lastApplied)
+                && a.leaderID == b.leaderID && a.leaderAddress == b.leaderAddress && a.members == b.members
+        }
+
+        /// Hashes all fields but the leader-contact time.
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(self.id)
+            hasher.combine(self.term)
+            hasher.combine(self.commitIndex)
+        }
+    }
+
+    /// How a read is served.
+    public enum ReadConsistency: Sendable, Hashable {
+        /// Confirmed with the leader (ReadIndex): sees every write acknowledged before it started.
+        case linearizable
+        /// Served by the leader from its lease when valid, else as linearizable.
+        case lease
+        /// From this node's state machine, which may lag.
+        case stale
+    }
+}

@@ -1,0 +1,246 @@
+public import RaftCore
+private import Synchronization
+
+/// A Raft node: runs ``RawNode`` on one serial event loop over durable storage and a transport,
+/// applies committed commands to the user's ``StateMachine`` and serves commands and reads from
+/// any node (followers forward to the leader).
+///
+/// ```swift
+/// let node = try RaftNode(configuration: configuration, stateMachine: MyMachine(), transport: network)
+/// try await withThrowingDiscardingTaskGroup { group in
+///     group.addTask { try await node.run() }
+///     let result = try await node.submitCommand(Array("set x 1".utf8))
+///     await node.stop()
+/// }
+/// ```
+public final class RaftNode: Sendable {
+    enum Event: Sendable {
+        case tick
+        case message(Message, snapshot: [UInt8]?)
+        case discovered(address: String, PeerInfo)
+        case propose([UInt8], deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
+        case read([UInt8], ReadConsistency, deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
+        case stop
+    }
+
+    /// What the loop answers a caller: a result, or an error, or "ask the leader at this address".
+    enum Answer: Sendable {
+        case success([UInt8])
+        case failure(RaftError)
+        case forward(to: String)
+    }
+
+    /// The validated configuration.
+    public let configuration: Configuration
+    let address: String
+    let peerAddresses: [String]
+    let transport: any RaftTransport
+    let stateMachine: any StateMachine
+
+    private struct Shared {
+        var pending: [Event] = []
+        var running = false
+        var stopping = false
+        /// False once the loop ended: new requests fail at once.
+        var accepting = true
+        var status: Status
+    }
+
+    private let shared: Mutex<Shared>
+    let wakeups: AsyncStream<Void>
+    private let wakeup: AsyncStream<Void>.Continuation
+
+    /// Creates a node; nothing runs until ``run()``.
+    ///
+    /// - Throws: ``RaftError/Code/invalidConfiguration`` naming the field that is out of range.
+    public init(configuration: Configuration, stateMachine: any StateMachine, transport: any RaftTransport) throws(RaftError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.address = try Configuration.normalize(address: configuration.address, field: "address")
+        var peers: [String] = []
+        for peer in configuration.peers {
+            let normalized = try Configuration.normalize(address: peer, field: "peers")
+            if normalized != self.address && !peers.contains(normalized) { peers.append(normalized) }
+        }
+        self.peerAddresses = peers
+        self.transport = transport
+        self.stateMachine = stateMachine
+        let status = Status(
+            id: configuration.id, address: self.address, state: .down, term: 0, commitIndex: 0, lastApplied: 0,
+            leaderID: nil, leaderAddress: nil, lastLeaderContact: nil, members: [:])
+        self.shared = Mutex(Shared(status: status))
+        (self.wakeups, self.wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// The node's current state.
+    public var status: Status { self.shared.withLock { $0.status } }
+
+    /// Runs the node until ``stop()`` (or cancellation). Call it once.
+    public func run() async throws {
+        let alreadyRunning = self.shared.withLock { shared in
+            defer { shared.running = true }
+            return shared.running
+        }
+        guard !alreadyRunning else { throw RaftError(.alreadyRunning, "run() may be called only once") }
+        var loop = try NodeLoop(node: self)
+        try await self.transport.register(self, at: self.address)
+        defer { self.shared.withLock { $0.status.state = .down } }
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await self.tickForever() }
+            group.addTask { await self.discoverPeers() }
+            do {
+                try await loop.run()
+            } catch {
+                await self.transport.unregister(self.address)
+                await loop.failAll(RaftError(.shuttingDown, "the node stopped: \(error)"))
+                throw error
+            }
+            await self.transport.unregister(self.address)
+            group.cancelAll()
+        }
+    }
+
+    /// Stops the node gracefully: a leader first hands leadership to another voter; calls in flight
+    /// fail with ``RaftError/Code/shuttingDown``. Idempotent.
+    public func stop() async {
+        let first = self.shared.withLock { shared in
+            defer { shared.stopping = true }
+            return !shared.stopping
+        }
+        if first { self.enqueue(.stop) }
+    }
+
+    /// Submits a command from any node; a follower forwards it to the leader. Returns the state
+    /// machine's result once the command is committed and applied.
+    ///
+    /// - Throws: ``RaftError`` — ``RaftError/Code/timedOut`` means the outcome is unknown; every
+    ///   other code means the command was not applied.
+    public func submitCommand(_ command: [UInt8], timeout: Duration = .seconds(5)) async throws(RaftError) -> [UInt8] {
+        let deadline = ContinuousClock.now + timeout
+        let answer = await withCheckedContinuation { continuation in
+            self.enqueue(.propose(command, deadline: deadline, continuation))
+        }
+        return try await self.resolve(answer, .submit(command), deadline: deadline)
+    }
+
+    /// Reads through the state machine's `query` with the given consistency.
+    public func read(
+        _ query: [UInt8], consistency: ReadConsistency = .linearizable, timeout: Duration = .seconds(5)
+    ) async throws(RaftError) -> [UInt8] {
+        if consistency == .stale {
+            do {
+                return try await self.stateMachine.query(query)
+            } catch {
+                throw RaftError(.rejected, "query failed: \(error)")
+            }
+        }
+        let deadline = ContinuousClock.now + timeout
+        let answer = await withCheckedContinuation { continuation in
+            self.enqueue(.read(query, consistency, deadline: deadline, continuation))
+        }
+        return try await self.resolve(answer, .read(query), deadline: deadline)
+    }
+
+    private func resolve(_ answer: Answer, _ request: ForwardedRequest, deadline: ContinuousClock.Instant) async throws(RaftError) -> [UInt8] {
+        switch answer {
+        case .success(let result): return result
+        case .failure(let error): throw error
+        case .forward(let leader):
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { throw RaftError(.timedOut, "the deadline passed before the leader was reached") }
+            return try await self.transport.forward(request, to: leader, timeout: remaining)
+        }
+    }
+
+    // MARK: - Event intake
+
+    func enqueue(_ event: Event) {
+        let accepted = self.shared.withLock { shared in
+            guard shared.accepting else { return false }
+            shared.pending.append(event)
+            return true
+        }
+        if accepted {
+            self.wakeup.yield()
+        } else {
+            Self.fail(event, RaftError(.shuttingDown, "the node is not running"))
+        }
+    }
+
+    /// Takes every pending event (the loop handles them as one batch); with `close`, stops
+    /// accepting new ones.
+    func takePending(close: Bool = false) -> [Event] {
+        self.shared.withLock { shared in
+            defer { shared.pending = [] }
+            if close { shared.accepting = false }
+            return shared.pending
+        }
+    }
+
+    func publish(_ update: (inout Status) -> Void) {
+        self.shared.withLock { update(&$0.status) }
+    }
+
+    static func fail(_ event: Event, _ error: RaftError) {
+        switch event {
+        case .propose(_, _, let continuation), .read(_, _, _, let continuation):
+            continuation.resume(returning: .failure(error))
+        default:
+            break
+        }
+    }
+
+    private func tickForever() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: self.configuration.tick)
+            self.enqueue(.tick)
+        }
+    }
+
+    /// Asks every peer for its id until all answered (ids are also persisted by the loop).
+    private func discoverPeers() async {
+        var unresolved = self.peerAddresses
+        while !unresolved.isEmpty && !Task.isCancelled {
+            var stillUnresolved: [String] = []
+            for address in unresolved {
+                do {
+                    let info = try await self.transport.askNodeID(at: address)
+                    self.enqueue(.discovered(address: address, info))
+                } catch {
+                    stillUnresolved.append(address)
+                }
+            }
+            unresolved = stillUnresolved
+            if !unresolved.isEmpty { try? await Task.sleep(for: self.configuration.tick) }
+        }
+    }
+}
+
+extension RaftNode: RaftTransportHandler {
+    /// This node's id.
+    public var nodeID: NodeID { self.configuration.id }
+
+    /// This node's id and role.
+    public var peerInfo: PeerInfo { PeerInfo(id: self.configuration.id, isVoter: self.configuration.isVoter) }
+
+    /// Queues an inbound Raft message for the event loop.
+    public func receive(_ message: Message, snapshot: [UInt8]?) async {
+        self.enqueue(.message(message, snapshot: snapshot))
+    }
+
+    /// Serves a forwarded request locally; never forwards again.
+    public func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] {
+        let deadline = ContinuousClock.now + timeout
+        let answer = await withCheckedContinuation { continuation in
+            switch request {
+            case .submit(let command): self.enqueue(.propose(command, deadline: deadline, continuation))
+            case .read(let query): self.enqueue(.read(query, .linearizable, deadline: deadline, continuation))
+            }
+        }
+        switch answer {
+        case .success(let result): return result
+        case .failure(let error): throw error
+        case .forward: throw RaftError(.notLeader, "node \(self.configuration.id) is no longer the leader")
+        }
+    }
+}

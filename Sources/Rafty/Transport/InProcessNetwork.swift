@@ -1,0 +1,72 @@
+public import RaftCore
+private import Synchronization
+
+/// A ``RaftTransport`` inside one process: nodes registered under an address reach each other
+/// directly. For tests and examples; addresses can be cut off to simulate partitions.
+public final class InProcessNetwork: RaftTransport {
+    private struct State {
+        var handlers: [String: any RaftTransportHandler] = [:]
+        var isolated: Set<String> = []
+    }
+
+    private let state = Mutex(State())
+
+    /// Creates an empty network.
+    public init() {}
+
+    /// Registers a node.
+    public func register(_ handler: any RaftTransportHandler, at address: String) async throws(RaftError) {
+        try self.state.withLock { state throws(RaftError) in
+            guard state.handlers[address] == nil else {
+                throw RaftError(.invalidConfiguration, "address \(address) is already in use")
+            }
+            state.handlers[address] = handler
+        }
+    }
+
+    /// Removes a node.
+    public func unregister(_ address: String) async {
+        _ = self.state.withLock { $0.handlers.removeValue(forKey: address) }
+    }
+
+    /// Cuts `address` off from everyone (messages and calls to and from it fail) or reconnects it.
+    public func setIsolated(_ address: String, _ isolated: Bool) {
+        self.state.withLock { state in
+            if isolated { state.isolated.insert(address) } else { state.isolated.remove(address) }
+        }
+    }
+
+    private func handler(for address: String, from sender: String? = nil) -> (any RaftTransportHandler)? {
+        self.state.withLock { state in
+            if state.isolated.contains(address) { return nil }
+            if let sender, state.isolated.contains(sender) { return nil }
+            return state.handlers[address]
+        }
+    }
+
+    private func address(of id: NodeID) -> String? {
+        self.state.withLock { state in state.handlers.first { $0.value.nodeID == id }?.key }
+    }
+
+    /// Delivers a message (dropped if either side is isolated or unknown).
+    public func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
+        guard let handler = self.handler(for: address, from: self.address(of: message.from)) else { return }
+        await handler.receive(message, snapshot: snapshot)
+    }
+
+    /// The id of the node at `address`.
+    public func askNodeID(at address: String) async throws(RaftError) -> PeerInfo {
+        guard let handler = self.handler(for: address) else {
+            throw RaftError(.unreachable, "no node answers at \(address)")
+        }
+        return handler.peerInfo
+    }
+
+    /// Forwards a request to the node at `address`.
+    public func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
+        guard let handler = self.handler(for: address) else {
+            throw RaftError(.unreachable, "no node answers at \(address)")
+        }
+        return try await handler.handleForwarded(request, timeout: timeout)
+    }
+}

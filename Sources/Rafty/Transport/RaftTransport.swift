@@ -1,0 +1,49 @@
+public import RaftCore
+
+/// A request forwarded from a follower to the leader.
+public enum ForwardedRequest: Sendable, Hashable {
+    /// Submit a command; the answer is the state machine's result.
+    case submit([UInt8])
+    /// A linearizable read; the answer is the state machine's query result.
+    case read([UInt8])
+}
+
+/// Who a node is, as AskNodeID answers.
+public struct PeerInfo: Sendable, Hashable {
+    /// The node's id.
+    public var id: NodeID
+    /// Whether it votes (false: a read-only node).
+    public var isVoter: Bool
+
+    /// Creates peer information.
+    public init(id: NodeID, isVoter: Bool) {
+        self.id = id
+        self.isVoter = isVoter
+    }
+}
+
+/// What a node offers to its transport: inbound Raft messages and the unary RPCs.
+public protocol RaftTransportHandler: Sendable {
+    /// This node's id.
+    var nodeID: NodeID { get }
+    /// This node's id and role (AskNodeID).
+    var peerInfo: PeerInfo { get }
+    /// Delivers a Raft message (with the snapshot bytes for InstallSnapshot).
+    func receive(_ message: Message, snapshot: [UInt8]?) async
+    /// Serves a request a follower forwarded to this node as leader.
+    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8]
+}
+
+/// How nodes reach each other. ``InProcessNetwork`` implements it in memory; RaftyGRPC over HTTP/2.
+public protocol RaftTransport: Sendable {
+    /// Starts serving `handler` at `address`.
+    func register(_ handler: any RaftTransportHandler, at address: String) async throws(RaftError)
+    /// Stops serving `address`.
+    func unregister(_ address: String) async
+    /// Sends a Raft message; delivery is best effort (Raft tolerates loss).
+    func send(_ message: Message, snapshot: [UInt8]?, to address: String) async
+    /// Asks the node at `address` for its id and role.
+    func askNodeID(at address: String) async throws(RaftError) -> PeerInfo
+    /// Forwards a request to the node at `address`.
+    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8]
+}

@@ -1,0 +1,173 @@
+import RaftCore
+import Rafty
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("RaftNode on an in-process network", .timeLimit(.minutes(1)))
+struct RaftNodeTests {
+    @Test("Three nodes elect a leader; commands from the leader and from followers apply everywhere in one order")
+    func replicateFromAnyNode() async throws {
+        let cluster = TestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+            let leader = try await cluster.leader()
+            var expected: [String] = []
+            for (i, id) in [leader, leader % 3 + 1, (leader + 1) % 3 + 1].enumerated() {
+                let command = "k\(i)=v\(i)"
+                let result = try await cluster.node(id).submitCommand(Array(command.utf8))
+                #expect(String(decoding: result, as: UTF8.self) == "ok \(i + 1)")
+                expected.append(command)
+            }
+            try await eventually("every node applied the commands") {
+                cluster.ids.allSatisfy { cluster.machine($0).appliedCommands == expected }
+            }
+            let follower = leader % 3 + 1
+            #expect(try await cluster.node(follower).read(Array("k1".utf8)) == Array("v1".utf8))
+            #expect(try await cluster.node(leader).read(Array("k2".utf8), consistency: .lease) == Array("v2".utf8))
+            await cluster.stopAll()
+        }
+    }
+
+    @Test("A stopped leader is replaced and every acknowledged command survives")
+    func leaderStops() async throws {
+        let cluster = TestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+            let leader = try await cluster.leader()
+            var acknowledged: [String] = []
+            for i in 0..<5 {
+                _ = try await cluster.node(leader).submitCommand(Array("a\(i)=\(i)".utf8))
+                acknowledged.append("a\(i)=\(i)")
+            }
+            await cluster.node(leader).stop()
+            let next = try await cluster.leader(excluding: [leader])
+            #expect(next != leader)
+            _ = try await cluster.node(next).submitCommand(Array("after=1".utf8))
+            acknowledged.append("after=1")
+            try await eventually("the remaining nodes applied everything") {
+                cluster.ids.filter { $0 != leader }.allSatisfy { cluster.machine($0).appliedCommands == acknowledged }
+            }
+            await cluster.stopAll()
+        }
+    }
+
+    @Test("A follower that was down restarts from its data directory and catches up")
+    func followerRestarts() async throws {
+        let cluster = TestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+            let leader = try await cluster.leader()
+            let follower = leader % 3 + 1
+            _ = try await cluster.node(leader).submitCommand(Array("before=1".utf8))
+            try await eventually("the follower applied the first command") {
+                cluster.machine(follower).appliedCommands == ["before=1"]
+            }
+            await cluster.node(follower).stop()
+            try await eventually("the follower stopped") { cluster.node(follower).status.state == .down }
+            for i in 0..<3 { _ = try await cluster.node(leader).submitCommand(Array("missed\(i)=\(i)".utf8)) }
+            try cluster.start(follower, in: &group)
+            let expected = ["before=1", "missed0=0", "missed1=1", "missed2=2"]
+            try await eventually("the restarted follower caught up") {
+                cluster.machine(follower).appliedCommands == expected
+            }
+            await cluster.stopAll()
+        }
+    }
+
+    @Test("A follower behind a compacted log catches up from a snapshot")
+    func snapshotCatchUp() async throws {
+        let cluster = TestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 {
+                try cluster.start(id, in: &group) { configuration in
+                    configuration.snapshotThreshold = 5
+                    configuration.trailingLogs = 1
+                }
+            }
+            let leader = try await cluster.leader()
+            let follower = leader % 3 + 1
+            cluster.network.setIsolated(cluster.address(follower), true)
+            var expected: [String] = []
+            for i in 0..<20 {
+                _ = try await cluster.node(leader).submitCommand(Array("s\(i)=\(i)".utf8))
+                expected.append("s\(i)=\(i)")
+            }
+            cluster.network.setIsolated(cluster.address(follower), false)
+            try await eventually("the isolated follower caught up") {
+                cluster.machine(follower).appliedCommands == expected
+            }
+            await cluster.stopAll()
+        }
+    }
+
+    @Test("With minimumClusterSize 3 a lone node never campaigns")
+    func loneNodeWaits() async throws {
+        let cluster = TestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            try cluster.start(1, in: &group)
+            try await Task.sleep(for: .milliseconds(300))  // 30 ticks: three election timeouts
+            #expect(cluster.node(1).status.state == .follower)
+            #expect(cluster.node(1).status.term == 0)
+            await expectError(.noLeader) { _ = try await cluster.node(1).submitCommand([1], timeout: .seconds(1)) }
+            await cluster.stopAll()
+        }
+    }
+
+    @Test("A single-server cluster leads at once and serves writes")
+    func singleServer() async throws {
+        let cluster = TestCluster(size: 1)
+        try await withThrowingDiscardingTaskGroup { group in
+            try cluster.start(1, in: &group) { $0.minimumClusterSize = 1 }
+            _ = try await cluster.leader()
+            _ = try await cluster.node(1).submitCommand(Array("x=1".utf8))
+            #expect(try await cluster.node(1).read(Array("x".utf8)) == Array("1".utf8))
+            await cluster.stopAll()
+        }
+    }
+
+    @Test("persistDataOnDisk = false works and leaves no files")
+    func inMemory() async throws {
+        let cluster = TestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) { $0.persistDataOnDisk = false } }
+            let leader = try await cluster.leader()
+            _ = try await cluster.node(leader).submitCommand(Array("m=1".utf8))
+            await cluster.stopAll()
+        }
+        #expect(access(cluster.directory.path + "/node-1", F_OK) != 0)
+    }
+
+    @Test("Out-of-range configuration values are rejected, naming the field")
+    func invalidConfiguration() throws {
+        for (field, change) in [
+            ("timeMultiplier", { (c: inout RaftNode.Configuration) in c.timeMultiplier = 11 }),
+            ("minimumClusterSize", { (c: inout RaftNode.Configuration) in c.minimumClusterSize = 0 }),
+            ("maxAppendEntries", { (c: inout RaftNode.Configuration) in c.maxAppendEntries = 0 }),
+            ("peers", { (c: inout RaftNode.Configuration) in c.peers = ["10.0.0.1:99999"] }),
+            ("address", { (c: inout RaftNode.Configuration) in c.address = ":1" }),
+        ] {
+            var configuration = RaftNode.Configuration(id: 1)
+            change(&configuration)
+            #expect {
+                _ = try RaftNode(configuration: configuration, stateMachine: RecordingStateMachine(), transport: InProcessNetwork())
+            } throws: { error in
+                let error = error as? RaftError
+                return error?.code == .invalidConfiguration && error?.message.contains(field) == true
+            }
+        }
+    }
+
+    func expectError(_ code: RaftError.Code, _ body: () async throws -> Void) async {
+        do {
+            try await body()
+            Issue.record("expected \(code)")
+        } catch let error as RaftError {
+            #expect(error.code == code)
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}
