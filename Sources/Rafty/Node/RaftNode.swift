@@ -83,19 +83,18 @@ public final class RaftNode: Sendable {
         }
         guard !alreadyRunning else { throw RaftError(.alreadyRunning, "run() may be called only once") }
         var loop = try NodeLoop(node: self)
-        try await self.transport.register(self, at: self.address)
         defer { self.shared.withLock { $0.status.state = .down } }
         try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await self.transport.serve(self, at: self.address) }
             group.addTask { await self.tickForever() }
             group.addTask { await self.discoverPeers() }
             do {
                 try await loop.run()
             } catch {
-                await self.transport.unregister(self.address)
                 await loop.failAll(RaftError(.shuttingDown, "the node stopped: \(error)"))
+                group.cancelAll()
                 throw error
             }
-            await self.transport.unregister(self.address)
             group.cancelAll()
         }
     }

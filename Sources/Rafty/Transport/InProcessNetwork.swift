@@ -14,19 +14,22 @@ public final class InProcessNetwork: RaftTransport {
     /// Creates an empty network.
     public init() {}
 
-    /// Registers a node.
-    public func register(_ handler: any RaftTransportHandler, at address: String) async throws(RaftError) {
+    /// Registers a node at `address` until the calling task is cancelled.
+    public func serve(_ handler: any RaftTransportHandler, at address: String) async throws {
         try self.state.withLock { state throws(RaftError) in
             guard state.handlers[address] == nil else {
                 throw RaftError(.invalidConfiguration, "address \(address) is already in use")
             }
             state.handlers[address] = handler
         }
-    }
-
-    /// Removes a node.
-    public func unregister(_ address: String) async {
-        _ = self.state.withLock { $0.handlers.removeValue(forKey: address) }
+        defer { _ = self.state.withLock { $0.handlers.removeValue(forKey: address) } }
+        // Wait for cancellation without polling.
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self)
+        await withTaskCancellationHandler {
+            for await _ in stream {}
+        } onCancel: {
+            continuation.finish()
+        }
     }
 
     /// Cuts `address` off from everyone (messages and calls to and from it fail) or reconnects it.

@@ -36,10 +36,9 @@ public protocol RaftTransportHandler: Sendable {
 
 /// How nodes reach each other. ``InProcessNetwork`` implements it in memory; RaftyGRPC over HTTP/2.
 public protocol RaftTransport: Sendable {
-    /// Starts serving `handler` at `address`.
-    func register(_ handler: any RaftTransportHandler, at address: String) async throws(RaftError)
-    /// Stops serving `address`.
-    func unregister(_ address: String) async
+    /// Serves `handler` at `address` until the calling task is cancelled. It returns once the node
+    /// can be reached (or throws if it cannot listen), so call it in a child task.
+    func serve(_ handler: any RaftTransportHandler, at address: String) async throws
     /// Sends a Raft message; delivery is best effort (Raft tolerates loss).
     func send(_ message: Message, snapshot: [UInt8]?, to address: String) async
     /// Asks the node at `address` for its id and role.
