@@ -43,6 +43,7 @@ public final class RaftNode: Sendable {
         var stopping = false
         /// False once the loop ended: new requests fail at once.
         var accepting = true
+        var subscribers: [AsyncStream<NodeEvent>.Continuation] = []
         var status: Status
     }
 
@@ -83,7 +84,14 @@ public final class RaftNode: Sendable {
         }
         guard !alreadyRunning else { throw RaftError(.alreadyRunning, "run() may be called only once") }
         var loop = try NodeLoop(node: self)
-        defer { self.shared.withLock { $0.status.state = .down } }
+        defer {
+            self.publish { $0.state = .down }
+            let subscribers = self.shared.withLock { shared in
+                defer { shared.subscribers = [] }
+                return shared.subscribers
+            }
+            for subscriber in subscribers { subscriber.finish() }
+        }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.transport.serve(self, at: self.address) }
             group.addTask { await self.tickForever() }
@@ -176,8 +184,26 @@ public final class RaftNode: Sendable {
         }
     }
 
+    /// Updates the published status and announces state and leader changes to subscribers.
     func publish(_ update: (inout Status) -> Void) {
-        self.shared.withLock { update(&$0.status) }
+        let (events, subscribers) = self.shared.withLock { shared in
+            let before = shared.status
+            update(&shared.status)
+            var events: [NodeEvent] = []
+            if before.state != shared.status.state { events.append(.stateChanged(shared.status.state, term: shared.status.term)) }
+            if before.leaderID != shared.status.leaderID { events.append(.leaderChanged(shared.status.leaderID, term: shared.status.term)) }
+            return (events, shared.subscribers)
+        }
+        for event in events { for subscriber in subscribers { subscriber.yield(event) } }
+    }
+
+    func subscribe(_ continuation: AsyncStream<NodeEvent>.Continuation) {
+        let accepted = self.shared.withLock { shared in
+            guard shared.accepting || !shared.running else { return false }
+            shared.subscribers.append(continuation)
+            return true
+        }
+        if !accepted { continuation.finish() }
     }
 
     static func fail(_ event: Event, _ error: RaftError) {

@@ -31,6 +31,25 @@ struct RaftNodeTests {
         }
     }
 
+    @Test("Subscribers see state and leader changes")
+    func events() async throws {
+        let cluster = TestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+            let events = cluster.node(1).events()
+            let leader = try await cluster.leader()
+            var sawLeader = false
+            for await event in events {
+                if case .leaderChanged(let id?, _) = event, id == leader {
+                    sawLeader = true
+                    break
+                }
+            }
+            #expect(sawLeader)
+            await cluster.stopAll()
+        }
+    }
+
     @Test("A stopped leader is replaced and every acknowledged command survives")
     func leaderStops() async throws {
         let cluster = TestCluster(size: 3)
