@@ -19,6 +19,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         // The Raft algorithm: a deterministic value type, standard library only.
@@ -28,7 +30,12 @@ let package = Package(
         // The node runtime: event loop, storage, transport protocol.
         .target(
             name: "Rafty",
-            dependencies: ["RaftCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "RaftCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -38,7 +45,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "RaftyTests", dependencies: ["Rafty", "RaftCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RaftyTests",
+            dependencies: [
+                "Rafty", "RaftCore",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RaftySimulationTests",
             dependencies: ["RaftySimulation", "RaftCore"],

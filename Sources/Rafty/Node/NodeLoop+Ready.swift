@@ -1,4 +1,6 @@
+import CoreMetrics
 import Logging
+import Metrics
 import RaftCore
 
 extension NodeLoop {
@@ -8,7 +10,14 @@ extension NodeLoop {
             let ready = self.core!.ready()
             // The leader's replication traffic goes out while it persists.
             for message in ready.messages { await self.send(message) }
-            try self.persist(ready)
+            if ready.mustSync {
+                let started = ContinuousClock.now
+                try self.persist(ready)
+                self.metrics.fsyncLatency.record(duration: ContinuousClock.now - started)
+                if !ready.entries.isEmpty { self.metrics.appendBatchSize.record(ready.entries.count) }
+            } else {
+                try self.persist(ready)
+            }
             for message in ready.persistedMessages { await self.send(message) }
             if let snapshot = ready.snapshot { try await self.installSnapshot(snapshot) }
             try await self.apply(ready.committedEntries)
@@ -29,6 +38,7 @@ extension NodeLoop {
                     metadata: ["raft.role": "\(soft.role)", "raft.leader": "\(soft.leader.map(String.init) ?? "none")",
                                "raft.term": "\(self.core!.term)"])
                 if soft.role != .leader { self.dropProposals() }
+                if soft.role == .preCandidate || soft.role == .candidate { self.metrics.electionsStarted.increment() }
             }
             self.core!.advance(ready)
             try await self.maybeSnapshot()
@@ -120,6 +130,7 @@ extension NodeLoop {
             guard let waiting = self.proposals.removeValue(forKey: entry.index) else { continue }
             for proposal in waiting {
                 if proposal.term == entry.term {
+                    self.metrics.proposalLatency.record(duration: ContinuousClock.now - proposal.started)
                     proposal.continuation.resume(returning: .success(results[entry.index] ?? []))
                 } else {
                     proposal.continuation.resume(
@@ -170,8 +181,24 @@ extension NodeLoop {
         self.lastSnapshotIndex = self.applied
     }
 
-    /// Publishes the status for ``RaftNode/status``.
-    func publish() {
+    /// Publishes the status for ``RaftNode/status`` and the gauges.
+    mutating func publish() {
+        if let core = self.core {
+            self.metrics.term.record(Double(core.term))
+            self.metrics.commitIndex.record(Double(core.commitIndex))
+            self.metrics.appliedIndex.record(Double(self.applied))
+            let state: Double = switch core.role {
+            case .follower: core.isVoter ? 0 : 3
+            case .preCandidate, .candidate: 1
+            case .leader: 2
+            }
+            self.metrics.state.record(state)
+            if core.role == .leader {
+                for (peer, match) in core.status.matchIndex.sorted(by: { $0.key < $1.key }) {
+                    self.metrics.recordLag(of: peer, core.lastIndex - min(match, core.lastIndex))
+                }
+            }
+        }
         let core = self.core
         let id = self.node.configuration.id
         let addresses = self.addresses

@@ -1,4 +1,6 @@
+import CoreMetrics
 import Logging
+import Metrics
 import RaftCore
 
 extension NodeLoop {
@@ -24,7 +26,9 @@ extension NodeLoop {
         do {
             let (index, term) = try core.propose(command)
             self.core = core
-            self.proposals[index, default: []].append((term, deadline, continuation))
+            self.proposals[index, default: []].append(
+                PendingProposal(term: term, deadline: deadline, started: .now, continuation: continuation))
+            self.metrics.proposals.increment()
         } catch {
             self.core = core
             if error.code == .notLeader {

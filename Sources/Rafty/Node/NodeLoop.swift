@@ -1,7 +1,16 @@
+import CoreMetrics
 import Logging
 import RaftCore
 
 /// The state owned by a node's event loop, and the loop itself. Only the loop task touches it.
+/// A proposal waiting to be applied.
+struct PendingProposal {
+    var term: UInt64
+    var deadline: ContinuousClock.Instant
+    var started: ContinuousClock.Instant
+    var continuation: CheckedContinuation<RaftNode.Answer, Never>
+}
+
 struct NodeLoop {
     let node: RaftNode
     let storage: RaftStorage
@@ -13,7 +22,8 @@ struct NodeLoop {
     var learners: Set<NodeID> = []
     var applied: UInt64 = 0
     var lastSnapshotIndex: UInt64 = 0
-    var proposals: [UInt64: [(term: UInt64, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<RaftNode.Answer, Never>)]] = [:]
+    var proposals: [UInt64: [PendingProposal]] = [:]
+    var metrics: NodeMetrics
     var readsWaitingForIndex: [UInt64: (query: [UInt8], deadline: ContinuousClock.Instant, continuation: CheckedContinuation<RaftNode.Answer, Never>)] = [:]
     var readsWaitingForApply: [(index: UInt64, query: [UInt8], deadline: ContinuousClock.Instant, continuation: CheckedContinuation<RaftNode.Answer, Never>)] = []
     var nextReadContext: UInt64 = 1
@@ -33,6 +43,7 @@ struct NodeLoop {
             throw RaftError(.storage, "cannot open storage: \(error)")
         }
         self.logger = configuration.logger
+        self.metrics = NodeMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory, nodeID: configuration.id)
         self.logger[metadataKey: "raft.node_id"] = "\(configuration.id)"
         let stable = self.storage.stable.state
         if let stored = stable.nodeID, stored != configuration.id {

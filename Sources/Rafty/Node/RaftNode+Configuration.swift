@@ -1,3 +1,4 @@
+public import CoreMetrics
 public import Logging
 public import RaftCore
 
@@ -38,6 +39,11 @@ extension RaftNode {
         public var tickInterval: Duration = .milliseconds(50)
         /// Where the runtime logs (debug: elections and role changes). Default: no logging.
         public var logger: Logger = Logger(label: "rafty", factory: { _ in SwiftLogNoOpLogHandler() })
+        /// Where the runtime reports metrics (`raft.term`, `raft.commit_index`, `raft.applied_index`,
+        /// `raft.state`, `raft.elections`, `raft.proposals`, `raft.proposal.duration`,
+        /// `raft.storage.fsync.duration`, `raft.storage.append.batch_size`, `raft.replication.lag`).
+        /// Default: the global `MetricsSystem.factory`.
+        public var metricsFactory: (any MetricsFactory)?
 
         /// Creates a configuration with defaults for everything but the id.
         public init(id: NodeID) {

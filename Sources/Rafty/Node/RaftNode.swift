@@ -1,4 +1,5 @@
 public import RaftCore
+public import ServiceLifecycle
 private import Synchronization
 
 /// A Raft node: runs ``RawNode`` on one serial event loop over durable storage and a transport,
@@ -13,7 +14,7 @@ private import Synchronization
 ///     await node.stop()
 /// }
 /// ```
-public final class RaftNode: Sendable {
+public final class RaftNode: Service {
     enum Event: Sendable {
         case tick
         case message(Message, snapshot: [UInt8]?)
@@ -76,8 +77,17 @@ public final class RaftNode: Sendable {
     /// The node's current state.
     public var status: Status { self.shared.withLock { $0.status } }
 
-    /// Runs the node until ``stop()`` (or cancellation). Call it once.
+    /// Runs the node until ``stop()``, a graceful shutdown of its `ServiceGroup`, or cancellation.
+    /// Call it once; a second call throws ``RaftError/Code/alreadyRunning``.
     public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await self.runLoop()
+        } onGracefulShutdown: {
+            self.beginStop()
+        }
+    }
+
+    private func runLoop() async throws {
         let alreadyRunning = self.shared.withLock { shared in
             defer { shared.running = true }
             return shared.running
@@ -110,6 +120,10 @@ public final class RaftNode: Sendable {
     /// Stops the node gracefully: a leader first hands leadership to another voter; calls in flight
     /// fail with ``RaftError/Code/shuttingDown``. Idempotent.
     public func stop() async {
+        self.beginStop()
+    }
+
+    private func beginStop() {
         let first = self.shared.withLock { shared in
             defer { shared.stopping = true }
             return !shared.stopping

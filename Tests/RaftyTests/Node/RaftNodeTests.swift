@@ -1,6 +1,9 @@
 import RaftCore
 import Rafty
 import Testing
+import Logging
+import MetricsTestKit
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -188,5 +191,45 @@ struct RaftNodeTests {
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+}
+
+@Suite("RaftNode metrics and lifecycle", .timeLimit(.minutes(1)))
+struct RaftNodeServiceTests {
+    @Test("A node reports term, commit and applied index, proposals and fsync latency")
+    func metrics() async throws {
+        let metrics = TestMetrics()
+        let cluster = TestCluster(size: 1)
+        try await withThrowingDiscardingTaskGroup { group in
+            try cluster.start(1, in: &group) { configuration in
+                configuration.minimumClusterSize = 1
+                configuration.metricsFactory = metrics
+            }
+            _ = try await cluster.leader()
+            for i in 0..<3 { _ = try await cluster.node(1).submitCommand(Array("m\(i)=\(i)".utf8)) }
+            await cluster.stopAll()
+        }
+        let dimensions = [("raft.node_id", "1")]
+        #expect(try metrics.expectCounter("raft.proposals", dimensions).totalValue == 3)
+        #expect(try metrics.expectGauge("raft.term", dimensions).lastValue == 1)
+        #expect(try metrics.expectGauge("raft.applied_index", dimensions).lastValue! >= 4)
+        #expect(try metrics.expectTimer("raft.storage.fsync.duration", dimensions).values.count >= 3)
+        #expect(try metrics.expectTimer("raft.proposal.duration", dimensions).values.count == 3)
+    }
+
+    @Test("A ServiceGroup's graceful shutdown stops the node")
+    func serviceLifecycle() async throws {
+        let cluster = TestCluster(size: 1)
+        var configuration = cluster.configuration(1)
+        configuration.minimumClusterSize = 1
+        let node = try RaftNode(configuration: configuration, stateMachine: RecordingStateMachine(), transport: cluster.network)
+        let group = ServiceGroup(services: [node], logger: Logger(label: "test"))
+        try await withThrowingDiscardingTaskGroup { tasks in
+            tasks.addTask { try await group.run() }
+            try await eventually("the node leads") { node.status.state == .leader }
+            _ = try await node.submitCommand(Array("x=1".utf8))
+            await group.triggerGracefulShutdown()
+        }
+        #expect(node.status.state == .down)
     }
 }
