@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "RaftySimulation", targets: ["RaftySimulation"]),
         .library(name: "Rafty", targets: ["Rafty"]),
         .executable(name: "rafty-storage-bench", targets: ["RaftyStorageBenchmark"]),
+        .executable(name: "rafty-node-bench", targets: ["RaftyNodeBenchmark"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -42,6 +43,12 @@ let package = Package(
             name: "RaftyStorageBenchmark",
             dependencies: ["Rafty", "RaftCore"],
             path: "Benchmarks/RaftyStorageBenchmark",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "RaftyNodeBenchmark",
+            dependencies: ["Rafty", "RaftCore"],
+            path: "Benchmarks/RaftyNodeBenchmark",
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"], swiftSettings: swiftSettings),

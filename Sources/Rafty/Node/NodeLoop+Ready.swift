@@ -73,9 +73,12 @@ extension NodeLoop {
                 if first.index <= self.storage.log.lastIndex { try self.storage.log.truncateSuffix(from: first.index) }
                 try self.storage.log.append(ready.entries)
             }
+            // Term and vote must be durable before any message that depends on them. The commit
+            // index need not be (a restarted node learns it again from the leader), and saving it
+            // on every commit would cost an atomic file replacement per command.
             if let hard = ready.hardState {
                 var state = self.storage.stable.state
-                if state.hardState != hard {
+                if state.hardState.term != hard.term || state.hardState.vote != hard.vote {
                     state.hardState = hard
                     try self.storage.stable.save(state)
                 }
