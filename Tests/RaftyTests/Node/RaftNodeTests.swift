@@ -125,6 +125,29 @@ struct RaftNodeTests {
         }
     }
 
+    @Test("A read-only node replicates but never votes, campaigns or counts in a quorum")
+    func readOnlyNode() async throws {
+        let cluster = TestCluster(size: 4)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...4 { try cluster.start(id, in: &group) { $0.isVoter = $0.id != 4 } }
+            let leader = try await cluster.leader()
+            #expect(leader != 4)
+            _ = try await cluster.node(leader).submitCommand(Array("r=1".utf8))
+            try await eventually("the read-only node applied the command") {
+                cluster.machine(4).appliedCommands == ["r=1"] && cluster.node(4).status.state == .readOnly
+            }
+            #expect(cluster.node(leader).status.members == [1: true, 2: true, 3: true, 4: false])
+            // With two voters cut off, leader + read-only node are no quorum: nothing commits.
+            for id in UInt64(1)...3 where id != leader { cluster.network.setIsolated(cluster.address(id), true) }
+            await #expect(throws: RaftError.self) {
+                _ = try await cluster.node(leader).submitCommand(Array("r=2".utf8), timeout: .milliseconds(500))
+            }
+            #expect(cluster.machine(4).appliedCommands == ["r=1"])
+            #expect(cluster.node(4).status.state == .readOnly)
+            await cluster.stopAll()
+        }
+    }
+
     @Test("With minimumClusterSize 3 a lone node never campaigns")
     func loneNodeWaits() async throws {
         let cluster = TestCluster(size: 3)
