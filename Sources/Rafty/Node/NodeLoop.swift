@@ -2,7 +2,6 @@ import CoreMetrics
 import Logging
 import RaftCore
 
-/// The state owned by a node's event loop, and the loop itself. Only the loop task touches it.
 /// A proposal waiting to be applied.
 struct PendingProposal {
     var term: UInt64
@@ -11,6 +10,7 @@ struct PendingProposal {
     var continuation: CheckedContinuation<RaftNode.Answer, Never>
 }
 
+/// The state owned by a node's event loop, and the loop itself. Only the loop task touches it.
 struct NodeLoop {
     let node: RaftNode
     let storage: RaftStorage
@@ -47,6 +47,7 @@ struct NodeLoop {
         self.logger[metadataKey: "raft.node_id"] = "\(configuration.id)"
         let stable = self.storage.stable.state
         if let stored = stable.nodeID, stored != configuration.id {
+            self.storage.close()
             throw RaftError(
                 .invalidConfiguration,
                 "the data directory \(configuration.resolvedDataDirectory) belongs to node \(stored), not \(configuration.id)")
@@ -57,6 +58,7 @@ struct NodeLoop {
     // MARK: - Running
 
     mutating func run() async throws {
+        defer { self.storage.close() }
         if let membership = self.storage.stable.state.configuration {
             // A restarted node resumes from disk, whatever the configuration says about peers.
             try await self.startCore(membership: membership)
@@ -71,7 +73,6 @@ struct NodeLoop {
             if self.stopping, self.readyToStop() { break }
         }
         await self.failAll(RaftError(.shuttingDown, "the node stopped"))
-        self.storage.close()
     }
 
     /// A stopping leader waits (briefly) until leadership moved on.
