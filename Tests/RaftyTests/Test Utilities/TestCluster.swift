@@ -5,9 +5,11 @@ import Synchronization
 /// A key/value state machine for runtime tests: commands are `key=value`, queries are keys;
 /// it records the order in which it applied commands.
 final class RecordingStateMachine: StateMachine {
-    private let state = Mutex<(values: [String: String], log: [String])>(([:], []))
+    private let state = Mutex<(values: [String: String], log: [String], restores: Int)>(([:], [], 0))
 
     var appliedCommands: [String] { self.state.withLock { $0.log } }
+    /// How often the state machine was restored from a snapshot.
+    var restoreCount: Int { self.state.withLock { $0.restores } }
 
     func apply(_ commands: [[UInt8]]) async throws -> [[UInt8]] {
         self.state.withLock { state in
@@ -34,6 +36,7 @@ final class RecordingStateMachine: StateMachine {
     func restore(from snapshot: [UInt8]) async throws {
         let log = String(decoding: snapshot, as: UTF8.self).split(separator: "\n").map(String.init)
         self.state.withLock { state in
+            state.restores += 1
             state.log = log
             state.values = [:]
             for text in log {

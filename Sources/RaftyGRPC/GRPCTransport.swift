@@ -1,0 +1,382 @@
+internal import GRPCCore
+internal import GRPCNIOTransportHTTP2
+internal import Foundation
+public import RaftCore
+public import Rafty
+private import Synchronization
+
+/// A ``RaftTransport`` over gRPC (HTTP/2, grpc-swift-2) with protobuf messages (`Protos/rafty.proto`).
+///
+/// - Raft messages travel over one long-lived client-to-server `Exchange` stream per peer address,
+///   fed by a per-peer queue (oldest dropped past a limit) and re-established with backoff after failures; replies travel on the
+///   peer's own stream back to this node.
+/// - Snapshots travel through `InstallSnapshot` as a client stream of chunks of at most
+///   ``Configuration-swift.struct/snapshotChunkBytes`` (1 MiB), the last one carrying a CRC32C.
+/// - `AskNodeID` and `Forward` are unary calls with deadlines; `Forward` carries ``RaftError``s
+///   back to the follower (see ``RaftErrorMapping``).
+///
+/// One instance per node: it keeps one client connection per peer address, created lazily and
+/// reused. The connections close when ``serve(_:at:)`` returns (or on ``close()``).
+public final class GRPCTransport: RaftTransport {
+    /// Tunables of the transport.
+    public struct Configuration: Sendable {
+        /// Deadline of `AskNodeID`, `GetLeader` and `Health` calls.
+        public var unaryTimeout: Duration = .seconds(2)
+        /// Deadline of one whole `InstallSnapshot` call.
+        public var snapshotTimeout: Duration = .seconds(120)
+        /// Size of the chunks a snapshot is cut into.
+        public var snapshotChunkBytes: Int = 1 << 20
+        /// Largest snapshot accepted from a peer (it is reassembled in memory).
+        public var maxSnapshotBytes: Int = 4 << 30
+        /// Largest single gRPC message, in either direction (ordinary messages are ≤ 16 MiB).
+        public var maxMessageBytes: Int = 32 << 20
+        /// Raft messages queued per peer while its stream is (re)connecting; the oldest are dropped.
+        public var outboundQueueLimit: Int = 4096
+        /// First and largest pause between attempts to re-establish a peer's stream or connection.
+        public var reconnectBackoff: (initial: Duration, max: Duration) = (.milliseconds(20), .seconds(1))
+
+        /// The defaults.
+        public init() {}
+    }
+
+    /// The transport's configuration.
+    public let configuration: Configuration
+
+    private struct State {
+        var peers: [String: Peer] = [:]
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Creates a transport; nothing listens or connects until it is used (calls work before
+    /// ``serve(_:at:)`` too, so a client-only transport is possible).
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    deinit {
+        self.close()
+    }
+
+    // MARK: - Serving
+
+    /// Serves `handler` on `address` (`host:port`) until the calling task is cancelled, then stops
+    /// the server and closes this transport's client connections.
+    ///
+    /// - Throws: when the server cannot listen (for example the port is in use) or fails later.
+    public func serve(_ handler: any RaftTransportHandler, at address: String) async throws {
+        self.state.withLock { $0.closed = false }
+        defer { self.close() }
+        let endpoint = try Endpoint(address)
+        let service = RaftPeerService(handler: handler, configuration: self.configuration)
+        let transport = HTTP2ServerTransport.Posix(
+            address: endpoint.bindAddress, transportSecurity: .plaintext,
+            config: .defaults { config in
+                config.rpc.maxRequestPayloadSize = self.configuration.maxMessageBytes
+            })
+        let server = GRPCServer(transport: transport, services: [service])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve() }
+            // Fails (and ends serve()) if the server cannot bind.
+            _ = try await transport.listeningAddress
+            // Runs until the calling task is cancelled (which cancels the server's task too) or the
+            // server fails at run time (rethrown).
+            do {
+                try await withTaskCancellationHandler {
+                    _ = try await group.next()
+                } onCancel: {
+                    server.beginGracefulShutdown()
+                }
+            } catch {
+                // A server cancelled with us may throw on the way out: that is a normal stop.
+                if !Task.isCancelled { throw error }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Closes every client connection; until the next ``serve(_:at:)``, sends are dropped and calls
+    /// fail with ``RaftError/Code/shuttingDown``.
+    public func close() {
+        let peers = self.state.withLock { state in
+            defer { state.peers = [:] }
+            state.closed = true
+            return Array(state.peers.values)
+        }
+        for peer in peers { peer.close() }
+    }
+
+    // MARK: - Client side
+
+    private func peer(_ address: String) throws(RaftError) -> Peer {
+        try self.state.withLock { state throws(RaftError) in
+            if let peer = state.peers[address] { return peer }
+            guard !state.closed else { throw RaftError(.shuttingDown, "the transport is closed") }
+            let peer = try Peer(address: address, configuration: self.configuration)
+            state.peers[address] = peer
+            return peer
+        }
+    }
+
+    /// Queues a Raft message on the peer's `Exchange` stream; a message with snapshot bytes goes
+    /// through `InstallSnapshot` instead (one at a time per peer: a second one is dropped).
+    public func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
+        guard let peer = try? self.peer(address) else { return }
+        if let snapshot, case .installSnapshot = message.body {
+            peer.sendSnapshot(message, bytes: snapshot)
+        } else {
+            peer.enqueue(Rafty_V1_RaftMessage(message))
+        }
+    }
+
+    /// Asks the node at `address` for its id and role (`AskNodeID`).
+    public func askNodeID(at address: String) async throws(RaftError) -> PeerInfo {
+        let peer = try self.peer(address)
+        do {
+            let response = try await peer.client.askNodeID(.init(), options: peer.unaryOptions(self.configuration.unaryTimeout))
+            return PeerInfo(id: response.id, isVoter: response.isVoter)
+        } catch {
+            throw RaftErrorMapping.raftError(error, address: address)
+        }
+    }
+
+    /// Forwards a submit or linearizable read to the node at `address` (`Forward`); the leader's
+    /// ``RaftError`` codes come back as they were thrown there.
+    public func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
+        let peer = try self.peer(address)
+        do {
+            // A little slack so that the leader's own timeout answers first.
+            let options = peer.unaryOptions(timeout + .milliseconds(200))
+            let response = try await peer.client.forward(Rafty_V1_ForwardRequest(request, timeout: timeout), options: options)
+            return [UInt8](response.result)
+        } catch {
+            throw RaftErrorMapping.raftError(error, address: address)
+        }
+    }
+
+    /// What the node at `address` believes about the leader (`GetLeader`).
+    public func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? {
+        let peer = try self.peer(address)
+        do {
+            let response = try await peer.client.getLeader(.init(), options: peer.unaryOptions(self.configuration.unaryTimeout))
+            return response.leaderID == 0 ? nil : (response.leaderID, response.leaderAddress)
+        } catch {
+            throw RaftErrorMapping.raftError(error, address: address)
+        }
+    }
+
+    /// The node at `address`'s health summary (`Health`).
+    public func health(at address: String) async throws(RaftError) -> Rafty_V1_HealthResponse {
+        let peer = try self.peer(address)
+        do {
+            return try await peer.client.health(.init(), options: peer.unaryOptions(self.configuration.unaryTimeout))
+        } catch {
+            throw RaftErrorMapping.raftError(error, address: address)
+        }
+    }
+}
+
+// MARK: - Addresses
+
+/// A parsed `host:port`, `[v6]:port` or `host` (port 50051).
+struct Endpoint: Sendable {
+    var host: String
+    var port: Int
+    var isIPv6: Bool
+
+    init(_ address: String) throws(RaftError) {
+        var host = address
+        var port = 50051
+        if address.hasPrefix("[") {
+            guard let close = address.firstIndex(of: "]") else {
+                throw RaftError(.invalidConfiguration, "'\(address)' is not a valid address")
+            }
+            host = String(address[address.index(after: address.startIndex)..<close])
+            let rest = address[address.index(after: close)...]
+            if rest.hasPrefix(":") {
+                guard let value = Int(rest.dropFirst()) else {
+                    throw RaftError(.invalidConfiguration, "'\(address)' has an invalid port")
+                }
+                port = value
+            }
+            self.isIPv6 = true
+        } else {
+            let parts = address.split(separator: ":", omittingEmptySubsequences: false)
+            if parts.count == 2 {
+                host = String(parts[0])
+                guard let value = Int(parts[1]) else {
+                    throw RaftError(.invalidConfiguration, "'\(address)' has an invalid port")
+                }
+                port = value
+            } else if parts.count > 2 {
+                self.isIPv6 = true
+                self.host = address
+                self.port = port
+                return
+            }
+            self.isIPv6 = false
+        }
+        guard (0...65_535).contains(port), !host.isEmpty else {
+            throw RaftError(.invalidConfiguration, "'\(address)' is not a valid address")
+        }
+        self.host = host
+        self.port = port
+    }
+
+    private var isIPv4Literal: Bool {
+        let parts = self.host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
+    }
+
+    /// Where a server for this address listens (host names other than localhost: all interfaces).
+    var bindAddress: SocketAddress {
+        if self.isIPv6 { return .ipv6(host: self.host, port: self.port) }
+        if self.isIPv4Literal { return .ipv4(host: self.host, port: self.port) }
+        if self.host == "localhost" { return .ipv4(host: "127.0.0.1", port: self.port) }
+        return .ipv4(host: "0.0.0.0", port: self.port)
+    }
+
+    /// How a client reaches this address.
+    var target: any ResolvableTarget {
+        if self.isIPv6 { return ResolvableTargets.IPv6.ipv6(address: self.host, port: self.port) }
+        if self.isIPv4Literal { return ResolvableTargets.IPv4.ipv4(address: self.host, port: self.port) }
+        return ResolvableTargets.DNS.dns(host: self.host, port: self.port)
+    }
+}
+
+// MARK: - One peer: a connection, its Exchange stream, its snapshot sender
+
+final class Peer: Sendable {
+    let address: String
+    let client: Rafty_V1_RaftPeer.Client<HTTP2ClientTransport.Posix>
+    private let grpcClient: GRPCClient<HTTP2ClientTransport.Posix>
+    private let configuration: GRPCTransport.Configuration
+    private let outbound: OutboundQueue<Rafty_V1_RaftMessage>
+
+    private struct State {
+        var tasks: [Task<Void, Never>] = []
+        var snapshotInFlight = false
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    init(address: String, configuration: GRPCTransport.Configuration) throws(RaftError) {
+        self.address = address
+        self.configuration = configuration
+        let endpoint = try Endpoint(address)
+        let transport: HTTP2ClientTransport.Posix
+        do {
+            transport = try HTTP2ClientTransport.Posix(
+                target: endpoint.target, transportSecurity: .plaintext,
+                config: .defaults { config in
+                    config.backoff = .init(
+                        initial: configuration.reconnectBackoff.initial, max: configuration.reconnectBackoff.max,
+                        multiplier: 1.6, jitter: 0.2)
+                })
+        } catch {
+            throw RaftError(.unreachable, "cannot create a client for \(address): \(error)")
+        }
+        let grpcClient = GRPCClient(transport: transport)
+        self.grpcClient = grpcClient
+        self.client = Rafty_V1_RaftPeer.Client(wrapping: grpcClient)
+        self.outbound = OutboundQueue(limit: configuration.outboundQueueLimit)
+        let connections = Task { _ = try? await grpcClient.runConnections() }
+        let exchange = Task { [self] in await self.runExchange() }
+        self.state.withLock { $0.tasks = [connections, exchange] }
+    }
+
+    func unaryOptions(_ timeout: Duration) -> CallOptions {
+        var options = CallOptions.defaults
+        options.timeout = timeout
+        options.waitForReady = false
+        options.maxRequestMessageBytes = self.configuration.maxMessageBytes
+        options.maxResponseMessageBytes = self.configuration.maxMessageBytes
+        return options
+    }
+
+    func enqueue(_ message: Rafty_V1_RaftMessage) {
+        self.outbound.push(message)
+    }
+
+    func close() {
+        let tasks = self.state.withLock { state in
+            state.closed = true
+            return state.tasks
+        }
+        self.outbound.finish()
+        self.grpcClient.beginGracefulShutdown()
+        for task in tasks { task.cancel() }
+    }
+
+    private var isClosed: Bool { self.state.withLock { $0.closed } }
+
+    /// Keeps one `Exchange` stream open, writing every queued message; re-opens it after a failure.
+    private func runExchange() async {
+        var options = CallOptions.defaults
+        options.waitForReady = true
+        options.maxRequestMessageBytes = self.configuration.maxMessageBytes
+        var backoff = self.configuration.reconnectBackoff.initial
+        while !Task.isCancelled && !self.isClosed {
+            let started = ContinuousClock.now
+            do {
+                try await self.client.exchange(options: options) { [outbound = self.outbound] writer in
+                    while let batch = await outbound.next() {
+                        try await writer.write(contentsOf: batch)
+                    }
+                } onResponse: { response in
+                    for try await _ in response.messages {}
+                }
+            } catch {
+                // Fall through to the backoff: the stream or the connection failed.
+            }
+            if self.isClosed || Task.isCancelled { return }
+            if ContinuousClock.now - started > .seconds(5) { backoff = self.configuration.reconnectBackoff.initial }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, self.configuration.reconnectBackoff.max)
+        }
+    }
+
+    /// Streams a snapshot in chunks on its own task; drops it if one is already in flight.
+    func sendSnapshot(_ message: Message, bytes: [UInt8]) {
+        let start = self.state.withLock { state in
+            guard !state.snapshotInFlight, !state.closed else { return false }
+            state.snapshotInFlight = true
+            return true
+        }
+        guard start else { return }
+        let chunkSize = max(1, self.configuration.snapshotChunkBytes)
+        var options = CallOptions.defaults
+        options.timeout = self.configuration.snapshotTimeout
+        options.waitForReady = false
+        options.maxRequestMessageBytes = self.configuration.maxMessageBytes
+        Task { [self, options] in
+            defer { self.state.withLock { $0.snapshotInFlight = false } }
+            do {
+                _ = try await self.client.installSnapshot(options: options) { writer in
+                    let checksum = CRC32C.checksum(bytes)
+                    var offset = 0
+                    repeat {
+                        let end = min(offset + chunkSize, bytes.count)
+                        var chunk = Rafty_V1_SnapshotChunk()
+                        if offset == 0 {
+                            chunk.message = Rafty_V1_RaftMessage(message)
+                            chunk.totalSize = UInt64(bytes.count)
+                        }
+                        chunk.offset = UInt64(offset)
+                        chunk.data = Data(bytes[offset..<end])
+                        if end == bytes.count {
+                            chunk.last = true
+                            chunk.crc32C = checksum
+                        }
+                        try await writer.write(chunk)
+                        offset = end
+                    } while offset < bytes.count
+                }
+            } catch {
+                // Best effort: the leader sends InstallSnapshot again if the follower stays behind.
+            }
+        }
+    }
+}

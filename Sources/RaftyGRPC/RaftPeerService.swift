@@ -1,0 +1,136 @@
+internal import Foundation
+internal import GRPCCore
+internal import RaftCore
+internal import Rafty
+internal import SwiftProtobuf
+
+/// The server side of `rafty.v1.RaftPeer`: hands inbound messages and requests to a node.
+struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
+    let handler: any RaftTransportHandler
+    let configuration: GRPCTransport.Configuration
+
+    func askNodeID(request: Rafty_V1_AskNodeIDRequest, context: ServerContext) async throws -> Rafty_V1_AskNodeIDResponse {
+        let info = self.handler.peerInfo
+        return .with {
+            $0.id = info.id
+            $0.isVoter = info.isVoter
+        }
+    }
+
+    func getLeader(request: Rafty_V1_GetLeaderRequest, context: ServerContext) async throws -> Rafty_V1_GetLeaderResponse {
+        guard let node = self.handler as? RaftNode else { return .init() }
+        let status = node.status
+        return .with {
+            $0.leaderID = status.leaderID ?? 0
+            $0.leaderAddress = status.leaderAddress ?? ""
+            $0.term = status.term
+        }
+    }
+
+    func health(request: Rafty_V1_HealthRequest, context: ServerContext) async throws -> Rafty_V1_HealthResponse {
+        guard let node = self.handler as? RaftNode else {
+            return .with {
+                $0.id = self.handler.nodeID
+                $0.state = "serving"
+            }
+        }
+        let status = node.status
+        return .with {
+            $0.id = status.id
+            $0.state = status.state.rawValue
+            $0.term = status.term
+            $0.commitIndex = status.commitIndex
+            $0.lastApplied = status.lastApplied
+            $0.leaderID = status.leaderID ?? 0
+        }
+    }
+
+    func exchange(
+        request: RPCAsyncSequence<Rafty_V1_RaftMessage, any Error>, response: RPCWriter<Rafty_V1_ExchangeAck>,
+        context: ServerContext
+    ) async throws {
+        var received: UInt64 = 0
+        for try await proto in request {
+            let message: RaftCore.Message
+            do {
+                message = try RaftCore.Message(proto)
+            } catch {
+                throw RPCError(code: .invalidArgument, message: "malformed Raft message: \(error)")
+            }
+            received += 1
+            await self.handler.receive(message, snapshot: nil)
+        }
+        try await response.write(.with { $0.received = received })
+    }
+
+    func forward(request: Rafty_V1_ForwardRequest, context: ServerContext) async throws -> Rafty_V1_ForwardResponse {
+        let forwarded: ForwardedRequest
+        do {
+            forwarded = try ForwardedRequest(request)
+        } catch {
+            throw RPCError(code: .invalidArgument, message: "\(error)")
+        }
+        let timeout = request.timeoutMicros == 0 ? Duration.seconds(5) : .microseconds(Int64(clamping: request.timeoutMicros))
+        do {
+            let result = try await self.handler.handleForwarded(forwarded, timeout: timeout)
+            return .with { $0.result = Data(result) }
+        } catch {
+            throw RaftErrorMapping.rpcError(error)
+        }
+    }
+
+    func installSnapshot(
+        request: RPCAsyncSequence<Rafty_V1_SnapshotChunk, any Error>, context: ServerContext
+    ) async throws -> Rafty_V1_InstallSnapshotResponse {
+        var message: RaftCore.Message?
+        var bytes: [UInt8] = []
+        var total = 0
+        var finished = false
+        var crc = CRC32C()
+        for try await chunk in request {
+            guard !finished else { throw RPCError(code: .invalidArgument, message: "chunk after the last one") }
+            if message == nil {
+                guard chunk.hasMessage, chunk.offset == 0 else {
+                    throw RPCError(code: .invalidArgument, message: "the first chunk must carry the message at offset 0")
+                }
+                let first: RaftCore.Message
+                do {
+                    first = try RaftCore.Message(chunk.message)
+                } catch {
+                    throw RPCError(code: .invalidArgument, message: "malformed Raft message: \(error)")
+                }
+                guard case .installSnapshot = first.body else {
+                    throw RPCError(code: .invalidArgument, message: "the first chunk's message is not InstallSnapshot")
+                }
+                guard chunk.totalSize <= UInt64(self.configuration.maxSnapshotBytes) else {
+                    throw RPCError(code: .resourceExhausted, message: "snapshot of \(chunk.totalSize) bytes is too large")
+                }
+                message = first
+                total = Int(chunk.totalSize)
+                bytes.reserveCapacity(min(total, 64 << 20))  // the peer's claim is not trusted
+            }
+            guard chunk.offset == UInt64(bytes.count), bytes.count + chunk.data.count <= total else {
+                throw RPCError(code: .invalidArgument, message: "chunk at offset \(chunk.offset) does not continue the snapshot")
+            }
+            chunk.data.withUnsafeBytes { raw in
+                let buffer = raw.bindMemory(to: UInt8.self)
+                crc.update(buffer)
+                bytes.append(contentsOf: buffer)
+            }
+            if chunk.last {
+                finished = true
+                guard bytes.count == total else {
+                    throw RPCError(code: .dataLoss, message: "snapshot ended at \(bytes.count) of \(total) bytes")
+                }
+                guard crc.value == chunk.crc32C else {
+                    throw RPCError(code: .dataLoss, message: "snapshot checksum mismatch")
+                }
+            }
+        }
+        guard let message, finished else {
+            throw RPCError(code: .invalidArgument, message: "the snapshot stream ended before its last chunk")
+        }
+        await self.handler.receive(message, snapshot: bytes)
+        return .with { $0.receivedBytes = UInt64(bytes.count) }
+    }
+}

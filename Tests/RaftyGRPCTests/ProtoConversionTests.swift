@@ -1,0 +1,100 @@
+import Foundation
+import GRPCCore
+import RaftCore
+import Rafty
+import RaftyGRPC
+import SwiftProtobuf
+import Testing
+
+@Suite("Message ⇄ protobuf conversion")
+struct ProtoConversionTests {
+    static let configuration = ClusterConfiguration(voters: [1, 2, 3], learners: [7])
+
+    static let bodies: [RaftCore.Message.Body] = [
+        .preVote(VoteRequest(lastLogIndex: 10, lastLogTerm: 3)),
+        .preVote(VoteRequest(lastLogIndex: 0, lastLogTerm: 0, isTransfer: true)),
+        .preVoteResponse(granted: true),
+        .preVoteResponse(granted: false),
+        .vote(VoteRequest(lastLogIndex: .max, lastLogTerm: 9, isTransfer: true)),
+        .voteResponse(granted: true),
+        .voteResponse(granted: false),
+        .append(AppendRequest(prevLogIndex: 4, prevLogTerm: 2, entries: [], commit: 3)),
+        .append(
+            AppendRequest(
+                prevLogIndex: 4, prevLogTerm: 2,
+                entries: [
+                    Entry(term: 3, index: 5, payload: .command(Array("set x=1".utf8))),
+                    Entry(term: 3, index: 6, payload: .command([])),
+                    Entry(term: 3, index: 7, payload: .noop),
+                    Entry(term: 3, index: 8, payload: .configuration(configuration)),
+                    Entry(term: 3, index: 9, payload: .command([UInt8](repeating: 0xFF, count: 4096))),
+                ], commit: 6)),
+        .appendResponse(AppendResponse(index: 9)),
+        .appendResponse(AppendResponse(index: 9, rejected: true, hintIndex: 4, hintTerm: 2)),
+        .heartbeat(Heartbeat(commit: 8, round: 77, sentTick: 1234)),
+        .heartbeatResponse(HeartbeatResponse(round: 77, sentTick: 1234)),
+        .installSnapshot(SnapshotMetadata(index: 100, term: 5, configuration: configuration)),
+        .installSnapshot(SnapshotMetadata(index: 1, term: 1, configuration: ClusterConfiguration())),
+        .timeoutNow,
+        .readIndex(context: 42),
+        .readIndexResponse(context: 42, index: 99),
+    ]
+
+    @Test("Every body kind survives Message → proto → bytes → proto → Message")
+    func roundTrip() throws {
+        for (i, body) in Self.bodies.enumerated() {
+            let message = RaftCore.Message(from: UInt64(i + 1), to: 99, term: UInt64(i * 7), body: body)
+            let proto = Rafty_V1_RaftMessage(message)
+            let bytes: [UInt8] = try proto.serializedBytes()
+            let decoded = try Rafty_V1_RaftMessage(serializedBytes: bytes)
+            #expect(try RaftCore.Message(decoded) == message, "body \(i): \(body)")
+        }
+    }
+
+    @Test("Every case of Message.Body is covered by the round-trip list")
+    func coverage() {
+        var kinds: Set<String> = []
+        for body in Self.bodies {
+            let name = "\(body)"
+            kinds.insert(String(name.prefix { $0 != "(" }))
+        }
+        #expect(kinds.count == 12, "\(kinds.sorted())")
+    }
+
+    @Test("Malformed messages are rejected with an error, not a crash")
+    func malformed() throws {
+        #expect(throws: MalformedMessage.self) { try RaftCore.Message(Rafty_V1_RaftMessage()) }
+        var proto = Rafty_V1_RaftMessage()
+        proto.append = .with { $0.entries = [Rafty_V1_Entry()] }
+        #expect(throws: MalformedMessage.self) { try RaftCore.Message(proto) }
+        #expect(throws: MalformedMessage.self) { try ForwardedRequest(Rafty_V1_ForwardRequest()) }
+        // Garbage bytes fail in the decoder.
+        #expect(throws: (any Error).self) { try Rafty_V1_RaftMessage(serializedBytes: [0xFF, 0xFF, 0xFF, 0x0F]) }
+    }
+
+    @Test("Forwarded requests round-trip with their timeout")
+    func forwarded() throws {
+        for request in [ForwardedRequest.submit(Array("a=1".utf8)), .read(Array("a".utf8)), .submit([])] {
+            let proto = Rafty_V1_ForwardRequest(request, timeout: .milliseconds(1500))
+            #expect(proto.timeoutMicros == 1_500_000)
+            #expect(try ForwardedRequest(proto) == request)
+        }
+    }
+
+    @Test("RaftError ⇄ RPCError keeps the code and the leader")
+    func errorMapping() {
+        for code in [
+            RaftError.Code.invalidConfiguration, .notLeader, .noLeader, .timedOut, .shuttingDown, .alreadyRunning,
+            .storage, .rejected, .unreachable,
+        ] {
+            let error = RaftError(code, "boom", leader: code == .notLeader ? 3 : nil)
+            let rpc = RaftErrorMapping.rpcError(error)
+            let back = RaftErrorMapping.raftError(rpc, address: "x")
+            #expect(back.code == code)
+            #expect(back.message == "boom")
+            #expect(back.leader == error.leader)
+        }
+        #expect(RaftErrorMapping.raftError(RPCError(code: .unavailable, message: "down"), address: "x").code == .unreachable)
+        #expect(RaftErrorMapping.raftError(RPCError(code: .deadlineExceeded, message: "slow"), address: "x").code == .timedOut)
+    }
+}

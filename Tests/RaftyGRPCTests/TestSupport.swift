@@ -1,0 +1,224 @@
+import RaftCore
+import Rafty
+import RaftyGRPC
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A key/value state machine (adapted from RaftyTests): commands are `key=value`, queries are
+/// keys; it records the order in which it applied commands. With `padding`, every snapshot
+/// carries that many extra bytes (to exercise large snapshot transfers).
+final class RecordingStateMachine: StateMachine {
+    private let state = Mutex<(values: [String: String], log: [String], restoredSizes: [Int])>(([:], [], []))
+    let padding: Int
+    /// The padding bytes, made once (building 17 MiB per snapshot in a debug build would stall the
+    /// node's event loop for longer than an election timeout).
+    private let paddingBytes: [UInt8]
+
+    init(padding: Int = 0) {
+        self.padding = padding
+        self.paddingBytes = padding > 0 ? (0..<padding).map { UInt8(truncatingIfNeeded: $0 &* 31) } : []
+    }
+
+    var appliedCommands: [String] { self.state.withLock { $0.log } }
+    var restoredSizes: [Int] { self.state.withLock { $0.restoredSizes } }
+
+    func apply(_ commands: [[UInt8]]) async throws -> [[UInt8]] {
+        self.state.withLock { state in
+            commands.map { bytes in
+                let text = String(decoding: bytes, as: UTF8.self)
+                state.log.append(text)
+                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+                if parts.count == 2 { state.values[parts[0]] = parts[1] }
+                return Array("ok \(state.log.count)".utf8)
+            }
+        }
+    }
+
+    func query(_ request: [UInt8]) async throws -> [UInt8] {
+        Array((self.state.withLock { $0.values[String(decoding: request, as: UTF8.self)] } ?? "").utf8)
+    }
+
+    func snapshot() async throws -> [UInt8] {
+        var bytes = self.state.withLock { state in Array((state.log.joined(separator: "\n")).utf8) }
+        if self.padding > 0 {
+            bytes.append(0)
+            bytes.append(contentsOf: self.paddingBytes)
+        }
+        return bytes
+    }
+
+    func restore(from snapshot: [UInt8]) async throws {
+        let end = snapshot.firstIndex(of: 0) ?? snapshot.endIndex
+        if end < snapshot.endIndex {
+            let tail = snapshot[(end + 1)...]
+            let intact = tail.count == self.paddingBytes.count
+                && tail.withUnsafeBytes { a in self.paddingBytes.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
+            guard intact else { throw TimedOut(description: "corrupt snapshot padding") }
+        }
+        let log = String(decoding: snapshot[..<end], as: UTF8.self).split(separator: "\n").map(String.init)
+        self.state.withLock { state in
+            state.restoredSizes.append(snapshot.count)
+            state.log = log
+            state.values = [:]
+            for text in log {
+                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+                if parts.count == 2 { state.values[parts[0]] = parts[1] }
+            }
+        }
+    }
+}
+
+struct TimedOut: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Polls `condition` until it holds or `timeout` passes (then throws with `message`).
+func eventually(
+    _ message: @autoclosure () -> String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    throw TimedOut(description: "timed out waiting: \(message())")
+}
+
+/// A fresh directory under /tmp, removed by ``remove()``.
+struct TemporaryDirectory {
+    let path: String
+
+    init(_ prefix: String = "rafty-grpc-test") {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(created != nil, "mkdtemp failed")
+        self.path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+    }
+
+    func remove() {
+        _ = system("rm -rf '\(self.path)'")
+    }
+}
+
+/// A loopback TCP port that was free a moment ago (bind to port 0, read it, release it).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    precondition(fd >= 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddr in
+            bind(fd, sockaddr, length) == 0 && getsockname(fd, sockaddr, &length) == 0
+        }
+    }
+    precondition(bound, "cannot bind a loopback port")
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Nodes on loopback gRPC, each with its own port, transport and data directory.
+final class GRPCTestCluster: Sendable {
+    let directory = TemporaryDirectory("rafty-grpc-cluster")
+    let size: Int
+    let ports: [NodeID: Int]
+    private let nodes = Mutex<[NodeID: (node: RaftNode, machine: RecordingStateMachine)]>([:])
+
+    init(size: Int) {
+        self.size = size
+        var ports: [NodeID: Int] = [:]
+        var used: Set<Int> = []
+        for id in 1...UInt64(size) {
+            var port = freePort()
+            while used.contains(port) { port = freePort() }
+            used.insert(port)
+            ports[id] = port
+        }
+        self.ports = ports
+    }
+
+    func address(_ id: NodeID) -> String { "127.0.0.1:\(self.ports[id]!)" }
+
+    func configuration(_ id: NodeID) -> RaftNode.Configuration {
+        var configuration = RaftNode.Configuration(id: id)
+        configuration.address = self.address(id)
+        configuration.peers = (1...UInt64(self.size)).filter { $0 != id }.map { self.address($0) }
+        configuration.dataDirectory = "\(self.directory.path)/node-\(id)"
+        configuration.tickInterval = .milliseconds(20)
+        configuration.minimumClusterSize = min(3, self.size)
+        return configuration
+    }
+
+    func node(_ id: NodeID) -> RaftNode { self.nodes.withLock { $0[id]!.node } }
+    func machine(_ id: NodeID) -> RecordingStateMachine { self.nodes.withLock { $0[id]!.machine } }
+    var ids: [NodeID] { self.nodes.withLock { $0.keys.sorted() } }
+
+    /// Starts node `id` (again) in `group`, with a fresh state machine and a fresh transport.
+    @discardableResult
+    func start(
+        _ id: NodeID, in group: inout ThrowingDiscardingTaskGroup<any Error>, padding: Int = 0,
+        transport: (any RaftTransport)? = nil, configure: (inout RaftNode.Configuration) -> Void = { _ in }
+    ) throws -> RaftNode {
+        var configuration = self.configuration(id)
+        configure(&configuration)
+        let machine = RecordingStateMachine(padding: padding)
+        let node = try RaftNode(configuration: configuration, stateMachine: machine, transport: transport ?? GRPCTransport())
+        self.nodes.withLock { $0[id] = (node, machine) }
+        group.addTask { try await node.run() }
+        return node
+    }
+
+    /// The node that leads, once exactly one running node does.
+    func leader(excluding excluded: Set<NodeID> = []) async throws -> NodeID {
+        var leader: NodeID?
+        try await eventually("one leader") {
+            let leaders = self.ids.filter { !excluded.contains($0) && self.node($0).status.state == .leader }
+            leader = leaders.count == 1 ? leaders[0] : nil
+            return leader != nil
+        }
+        return leader!
+    }
+
+    func stopAll() async {
+        for id in self.ids { await self.node(id).stop() }
+    }
+
+    deinit { self.directory.remove() }
+}
+
+/// Wraps a transport and records every message sent through it.
+final class RecordingTransport: RaftTransport {
+    let inner: any RaftTransport
+    private let sent = Mutex<[Message]>([])
+    private let snapshots = Mutex<[Int]>([])
+
+    /// Sizes of the snapshots sent.
+    var sentSnapshotSizes: [Int] { self.snapshots.withLock { $0 } }
+
+    init(_ inner: any RaftTransport) { self.inner = inner }
+
+    var sentMessages: [Message] { self.sent.withLock { $0 } }
+
+    func serve(_ handler: any RaftTransportHandler, at address: String) async throws {
+        try await self.inner.serve(handler, at: address)
+    }
+
+    func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
+        self.sent.withLock { $0.append(message) }
+        if let snapshot { self.snapshots.withLock { $0.append(snapshot.count) } }
+        await self.inner.send(message, snapshot: snapshot, to: address)
+    }
+
+    func askNodeID(at address: String) async throws(RaftError) -> PeerInfo {
+        try await self.inner.askNodeID(at: address)
+    }
+
+    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
+        try await self.inner.forward(request, to: address, timeout: timeout)
+    }
+}
