@@ -18,12 +18,12 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
     }
 
     func getLeader(request: Rafty_V1_GetLeaderRequest, context: ServerContext) async throws -> Rafty_V1_GetLeaderResponse {
-        guard let node = self.handler as? RaftNode else { return .init() }
-        let status = node.status
+        let leader = self.handler.knownLeader
+        let term = (self.handler as? RaftNode)?.status.term ?? 0
         return .with {
-            $0.leaderID = status.leaderID ?? 0
-            $0.leaderAddress = status.leaderAddress ?? ""
-            $0.term = status.term
+            $0.leaderID = leader?.id ?? 0
+            $0.leaderAddress = leader?.address ?? ""
+            $0.term = term
         }
     }
 

@@ -221,4 +221,8 @@ final class RecordingTransport: RaftTransport {
     func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
         try await self.inner.forward(request, to: address, timeout: timeout)
     }
+
+    func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? {
+        try await self.inner.leader(at: address)
+    }
 }

@@ -173,6 +173,46 @@ public final class RaftNode: Service {
         }
     }
 
+    /// Finds the leader: this node's own knowledge, else the first peer that reports one
+    /// (GetLeader, asked of all peers at once). Returns nil if none answers within `timeout`.
+    public func fetchLeader(timeout: Duration = .seconds(2)) async -> (id: NodeID, address: String)? {
+        if let leader = self.knownLeader { return leader }
+        enum Answer: Sendable {
+            case leader(NodeID, String)
+            case unknown
+            case deadline
+        }
+        let transport = self.transport
+        return await withTaskGroup(of: Answer.self) { group in
+            for address in self.peerAddresses {
+                group.addTask {
+                    guard let leader = try? await transport.leader(at: address) else { return .unknown }
+                    return .leader(leader.id, leader.address)
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return .deadline
+            }
+            var unanswered = self.peerAddresses.count
+            for await answer in group {
+                switch answer {
+                case .leader(let id, let address):
+                    group.cancelAll()
+                    return (id, address)
+                case .unknown:
+                    unanswered -= 1
+                    if unanswered > 0 { continue }
+                case .deadline:
+                    break
+                }
+                group.cancelAll()
+                return nil
+            }
+            return nil
+        }
+    }
+
     // MARK: - Event intake
 
     func enqueue(_ event: Event) {
@@ -265,6 +305,13 @@ extension RaftNode: RaftTransportHandler {
     /// Queues an inbound Raft message for the event loop.
     public func receive(_ message: Message, snapshot: [UInt8]?) async {
         self.enqueue(.message(message, snapshot: snapshot))
+    }
+
+    /// The leader this node knows of, with its address.
+    public var knownLeader: (id: NodeID, address: String)? {
+        let status = self.status
+        guard let id = status.leaderID, let address = status.leaderAddress else { return nil }
+        return (id, address)
     }
 
     /// Serves a forwarded request locally; never forwards again.

@@ -65,6 +65,14 @@ public final class InProcessNetwork: RaftTransport {
         return handler.peerInfo
     }
 
+    /// The leader the node at `address` knows of.
+    public func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? {
+        guard let handler = self.handler(for: address) else {
+            throw RaftError(.unreachable, "no node answers at \(address)")
+        }
+        return handler.knownLeader
+    }
+
     /// Forwards a request to the node at `address`.
     public func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
         guard let handler = self.handler(for: address) else {

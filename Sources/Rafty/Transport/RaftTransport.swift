@@ -32,6 +32,13 @@ public protocol RaftTransportHandler: Sendable {
     func receive(_ message: Message, snapshot: [UInt8]?) async
     /// Serves a request a follower forwarded to this node as leader.
     func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8]
+    /// The leader this node knows of (GetLeader), if any.
+    var knownLeader: (id: NodeID, address: String)? { get }
+}
+
+extension RaftTransportHandler {
+    /// A handler that is not a full node knows no leader.
+    public var knownLeader: (id: NodeID, address: String)? { nil }
 }
 
 /// How nodes reach each other. ``InProcessNetwork`` implements it in memory; RaftyGRPC over HTTP/2.
@@ -43,6 +50,8 @@ public protocol RaftTransport: Sendable {
     func send(_ message: Message, snapshot: [UInt8]?, to address: String) async
     /// Asks the node at `address` for its id and role.
     func askNodeID(at address: String) async throws(RaftError) -> PeerInfo
+    /// Asks the node at `address` which leader it knows (GetLeader); nil if none.
+    func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)?
     /// Forwards a request to the node at `address`.
     func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8]
 }

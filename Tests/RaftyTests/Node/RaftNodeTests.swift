@@ -149,11 +149,26 @@ struct RaftNodeTests {
         }
     }
 
+    @Test("fetchLeader asks the peers and returns as soon as one knows the leader")
+    func fetchLeader() async throws {
+        let cluster = TestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+            let leader = try await cluster.leader()
+            let follower = leader % 3 + 1
+            let found = await cluster.node(follower).fetchLeader()
+            #expect(found?.id == leader)
+            #expect(found?.address == cluster.address(leader))
+            await cluster.stopAll()
+        }
+    }
+
     @Test("With minimumClusterSize 3 a lone node never campaigns")
     func loneNodeWaits() async throws {
         let cluster = TestCluster(size: 3)
         try await withThrowingDiscardingTaskGroup { group in
             try cluster.start(1, in: &group)
+            #expect(await cluster.node(1).fetchLeader(timeout: .milliseconds(100)) == nil)
             try await Task.sleep(for: .milliseconds(300))  // 30 ticks: three election timeouts
             #expect(cluster.node(1).status.state == .follower)
             #expect(cluster.node(1).status.term == 0)
