@@ -69,11 +69,17 @@ let package = Package(
             path: "Benchmarks/RaftyNodeBenchmark",
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by the test targets.
+        .target(
+            name: "RaftyTestSupport",
+            dependencies: ["Rafty"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RaftyTests",
             dependencies: [
-                "Rafty", "RaftCore",
+                "Rafty", "RaftCore", "RaftyTestSupport",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,6 +92,7 @@ let package = Package(
                 "RaftyGRPC",
                 "Rafty",
                 "RaftCore",
+                "RaftyTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

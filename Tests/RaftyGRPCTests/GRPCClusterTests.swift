@@ -4,6 +4,7 @@ import GRPCNIOTransportHTTP2
 import RaftCore
 import Rafty
 import RaftyGRPC
+import RaftyTestSupport
 import Testing
 
 @Suite("Rafty clusters over loopback gRPC", .serialized, .timeLimit(.minutes(3)))

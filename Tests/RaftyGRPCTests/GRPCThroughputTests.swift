@@ -3,6 +3,7 @@ import RaftCore
 import Rafty
 import RaftyGRPC
 import Synchronization
+import RaftyTestSupport
 import Testing
 
 /// Throughput of submitCommand on a 3-node loopback cluster. Opt-in (slow, and meaningful only in

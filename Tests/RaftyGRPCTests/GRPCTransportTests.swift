@@ -6,6 +6,7 @@ import Rafty
 import RaftyGRPC
 import Synchronization
 import SwiftProtobuf
+import RaftyTestSupport
 import Testing
 
 /// A handler that records what arrives and answers forwarded requests with a fixed outcome.

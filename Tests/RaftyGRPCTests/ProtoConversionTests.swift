@@ -4,6 +4,7 @@ import RaftCore
 import Rafty
 import RaftyGRPC
 import SwiftProtobuf
+import RaftyTestSupport
 import Testing
 
 @Suite("Message ⇄ protobuf conversion")

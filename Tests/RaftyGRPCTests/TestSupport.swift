@@ -1,107 +1,12 @@
 import RaftCore
 import Rafty
 import RaftyGRPC
+import RaftyTestSupport
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A key/value state machine (adapted from RaftyTests): commands are `key=value`, queries are
-/// keys; it records the order in which it applied commands. With `padding`, every snapshot
-/// carries that many extra bytes (to exercise large snapshot transfers).
-final class RecordingStateMachine: StateMachine {
-    private let state = Mutex<(values: [String: String], log: [String], restoredSizes: [Int])>(([:], [], []))
-    let padding: Int
-    /// The padding bytes, made once (building 17 MiB per snapshot in a debug build would stall the
-    /// node's event loop for longer than an election timeout).
-    private let paddingBytes: [UInt8]
-
-    init(padding: Int = 0) {
-        self.padding = padding
-        self.paddingBytes = padding > 0 ? (0..<padding).map { UInt8(truncatingIfNeeded: $0 &* 31) } : []
-    }
-
-    var appliedCommands: [String] { self.state.withLock { $0.log } }
-    var restoredSizes: [Int] { self.state.withLock { $0.restoredSizes } }
-
-    func apply(_ commands: [[UInt8]]) async throws -> [[UInt8]] {
-        self.state.withLock { state in
-            commands.map { bytes in
-                let text = String(decoding: bytes, as: UTF8.self)
-                state.log.append(text)
-                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-                if parts.count == 2 { state.values[parts[0]] = parts[1] }
-                return Array("ok \(state.log.count)".utf8)
-            }
-        }
-    }
-
-    func query(_ request: [UInt8]) async throws -> [UInt8] {
-        Array((self.state.withLock { $0.values[String(decoding: request, as: UTF8.self)] } ?? "").utf8)
-    }
-
-    func snapshot() async throws -> [UInt8] {
-        var bytes = self.state.withLock { state in Array((state.log.joined(separator: "\n")).utf8) }
-        if self.padding > 0 {
-            bytes.append(0)
-            bytes.append(contentsOf: self.paddingBytes)
-        }
-        return bytes
-    }
-
-    func restore(from snapshot: [UInt8]) async throws {
-        let end = snapshot.firstIndex(of: 0) ?? snapshot.endIndex
-        if end < snapshot.endIndex {
-            let tail = snapshot[(end + 1)...]
-            let intact = tail.count == self.paddingBytes.count
-                && tail.withUnsafeBytes { a in self.paddingBytes.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
-            guard intact else { throw TimedOut(description: "corrupt snapshot padding") }
-        }
-        let log = String(decoding: snapshot[..<end], as: UTF8.self).split(separator: "\n").map(String.init)
-        self.state.withLock { state in
-            state.restoredSizes.append(snapshot.count)
-            state.log = log
-            state.values = [:]
-            for text in log {
-                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-                if parts.count == 2 { state.values[parts[0]] = parts[1] }
-            }
-        }
-    }
-}
-
-struct TimedOut: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// Polls `condition` until it holds or `timeout` passes (then throws with `message`).
-func eventually(
-    _ message: @autoclosure () -> String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    throw TimedOut(description: "timed out waiting: \(message())")
-}
-
-/// A fresh directory under /tmp, removed by ``remove()``.
-struct TemporaryDirectory {
-    let path: String
-
-    init(_ prefix: String = "rafty-grpc-test") {
-        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(created != nil, "mkdtemp failed")
-        self.path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
-    }
-
-    func remove() {
-        _ = system("rm -rf '\(self.path)'")
-    }
-}
 
 /// A loopback TCP port that was free a moment ago (bind to port 0, read it, release it).
 func freePort() -> Int {

@@ -1,5 +1,6 @@
 import RaftCore
 import Rafty
+import RaftyTestSupport
 import Testing
 import Logging
 import MetricsTestKit

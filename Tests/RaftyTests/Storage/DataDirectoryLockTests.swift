@@ -1,4 +1,5 @@
 @testable import Rafty
+import RaftyTestSupport
 import Testing
 
 @Suite("DataDirectoryLock")

@@ -1,5 +1,6 @@
 import RaftCore
 @testable import Rafty
+import RaftyTestSupport
 import Testing
 
 /// Recovery of ``FileLogStore`` from torn writes, bit rot and crashes in the middle of operations,

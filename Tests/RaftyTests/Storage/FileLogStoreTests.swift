@@ -1,5 +1,6 @@
 import RaftCore
 @testable import Rafty
+import RaftyTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import RaftCore
 @testable import Rafty
+import RaftyTestSupport
 import Testing
 
 /// The behaviour every ``LogStore`` must share, run against each implementation.

@@ -1,5 +1,6 @@
 import RaftCore
 import Rafty
+import RaftyTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc

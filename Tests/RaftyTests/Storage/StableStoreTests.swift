@@ -3,6 +3,7 @@ import Glibc
 #endif
 import RaftCore
 @testable import Rafty
+import RaftyTestSupport
 import Testing
 
 @Suite("StableStore")

@@ -1,67 +1,7 @@
 import RaftCore
 import Rafty
+import RaftyTestSupport
 import Synchronization
-
-/// A key/value state machine for runtime tests: commands are `key=value`, queries are keys;
-/// it records the order in which it applied commands.
-final class RecordingStateMachine: StateMachine {
-    private let state = Mutex<(values: [String: String], log: [String], restores: Int)>(([:], [], 0))
-
-    var appliedCommands: [String] { self.state.withLock { $0.log } }
-    /// How often the state machine was restored from a snapshot.
-    var restoreCount: Int { self.state.withLock { $0.restores } }
-
-    func apply(_ commands: [[UInt8]]) async throws -> [[UInt8]] {
-        self.state.withLock { state in
-            commands.map { bytes in
-                let text = String(decoding: bytes, as: UTF8.self)
-                state.log.append(text)
-                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-                if parts.count == 2 { state.values[parts[0]] = parts[1] }
-                return Array("ok \(state.log.count)".utf8)
-            }
-        }
-    }
-
-    func query(_ request: [UInt8]) async throws -> [UInt8] {
-        Array((self.state.withLock { $0.values[String(decoding: request, as: UTF8.self)] } ?? "").utf8)
-    }
-
-    func snapshot() async throws -> [UInt8] {
-        self.state.withLock { state in
-            Array((state.log.joined(separator: "\n")).utf8)
-        }
-    }
-
-    func restore(from snapshot: [UInt8]) async throws {
-        let log = String(decoding: snapshot, as: UTF8.self).split(separator: "\n").map(String.init)
-        self.state.withLock { state in
-            state.restores += 1
-            state.log = log
-            state.values = [:]
-            for text in log {
-                let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-                if parts.count == 2 { state.values[parts[0]] = parts[1] }
-            }
-        }
-    }
-}
-
-struct TimedOut: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// Polls `condition` until it holds or `timeout` passes (then throws with `message`).
-func eventually(
-    _ message: @autoclosure () -> String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    throw TimedOut(description: "timed out waiting: \(message())")
-}
 
 /// Nodes on an in-process network, each with its own data directory; runs them in a task group.
 final class TestCluster: Sendable {
