@@ -13,14 +13,17 @@ import Synchronization
 /// Counts applied commands; the benchmark's state machine.
 final class CountingMachine: StateMachine {
     private let count = Mutex(0)
-    func apply(_ commands: [[UInt8]]) async throws -> [[UInt8]] {
+    func apply(_ commands: [CommittedCommand]) async throws -> [[UInt8]] {
         self.count.withLock { $0 += commands.count }
         return commands.map { _ in [] }
     }
     func query(_ request: [UInt8]) async throws -> [UInt8] { Array(String(self.count.withLock { $0 }).utf8) }
-    func snapshot() async throws -> [UInt8] { Array(String(self.count.withLock { $0 }).utf8) }
-    func restore(from snapshot: [UInt8]) async throws {
-        self.count.withLock { $0 = Int(String(decoding: snapshot, as: UTF8.self)) ?? 0 }
+    func snapshot(to output: SnapshotOutput) async throws {
+        try output.write(Array(String(self.count.withLock { $0 }).utf8))
+    }
+    func restore(from input: SnapshotInput) async throws {
+        let bytes = try input.readAll()
+        self.count.withLock { $0 = Int(String(decoding: bytes, as: UTF8.self)) ?? 0 }
     }
 }
 

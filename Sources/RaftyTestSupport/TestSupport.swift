@@ -32,10 +32,10 @@ public final class RecordingStateMachine: StateMachine {
     public var restoreCount: Int { self.restoredSizes.count }
 
     /// See ``StateMachine``.
-    public func apply(_ commands: [[UInt8]]) async throws -> [[UInt8]] {
+    public func apply(_ commands: [CommittedCommand]) async throws -> [[UInt8]] {
         self.state.withLock { state in
-            commands.map { bytes in
-                let text = String(decoding: bytes, as: UTF8.self)
+            commands.map { command in
+                let text = String(decoding: command.bytes, as: UTF8.self)
                 state.log.append(text)
                 let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
                 if parts.count == 2 { state.values[parts[0]] = parts[1] }
@@ -50,17 +50,24 @@ public final class RecordingStateMachine: StateMachine {
     }
 
     /// See ``StateMachine``.
-    public func snapshot() async throws -> [UInt8] {
+    public func snapshot(to output: SnapshotOutput) async throws {
         var bytes = self.state.withLock { state in Array((state.log.joined(separator: "\n")).utf8) }
         if self.padding > 0 {
             bytes.append(0)
             bytes.append(contentsOf: self.paddingBytes)
         }
-        return bytes
+        // Several chunks, so the runtime's streaming path is exercised.
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(bytes.count, offset + (1 << 20))
+            try output.write(Array(bytes[offset..<end]))
+            offset = end
+        }
     }
 
     /// See ``StateMachine``.
-    public func restore(from snapshot: [UInt8]) async throws {
+    public func restore(from input: SnapshotInput) async throws {
+        let snapshot = try input.readAll()
         let end = snapshot.firstIndex(of: 0) ?? snapshot.endIndex
         if end < snapshot.endIndex {
             let tail = snapshot[(end + 1)...]

@@ -91,10 +91,14 @@ extension NodeLoop {
     }
 
     mutating func installSnapshot(_ snapshot: SnapshotMetadata) async throws {
-        guard let bytes = self.inboundSnapshots.removeValue(forKey: snapshot.index) else { return }
+        guard self.inboundSnapshots.removeValue(forKey: snapshot.index) != nil else { return }
         self.inboundSnapshots = [:]
         do {
-            try await self.node.stateMachine.restore(from: bytes)
+            // `persist` stored the bytes; the state machine streams them back from the store.
+            guard let reader = try self.storage.snapshots.openNewest(), reader.snapshot.metadata.index == snapshot.index else {
+                throw RaftError(.storage, "snapshot \(snapshot.index) is not the newest stored one")
+            }
+            try await self.node.stateMachine.restore(from: SnapshotInput(reader))
         } catch {
             throw RaftError(.storage, "cannot restore the state machine from snapshot \(snapshot.index): \(error)")
         }
@@ -110,12 +114,10 @@ extension NodeLoop {
 
     mutating func apply(_ entries: [Entry]) async throws {
         guard !entries.isEmpty else { return }
-        var commands: [[UInt8]] = []
-        var commandIndices: [UInt64] = []
+        var commands: [CommittedCommand] = []
         for entry in entries {
             if case .command(let bytes) = entry.payload {
-                commands.append(bytes)
-                commandIndices.append(entry.index)
+                commands.append(CommittedCommand(index: entry.index, term: entry.term, bytes: bytes))
             }
         }
         var results: [UInt64: [UInt8]] = [:]
@@ -124,9 +126,9 @@ extension NodeLoop {
             do {
                 output = try await self.node.stateMachine.apply(commands)
             } catch {
-                throw RaftError(.storage, "the state machine failed to apply entries \(commandIndices.first!)...: \(error)")
+                throw RaftError(.storage, "the state machine failed to apply entries \(commands[0].index)...: \(error)")
             }
-            for (index, result) in zip(commandIndices, output) { results[index] = result }
+            for (command, result) in zip(commands, output) { results[command.index] = result }
         }
         for entry in entries {
             self.applied = entry.index
@@ -171,10 +173,14 @@ extension NodeLoop {
         let configuration = self.node.configuration
         guard var core = self.core, self.applied >= self.lastSnapshotIndex + configuration.snapshotThreshold else { return }
         do {
-            let bytes = try await self.node.stateMachine.snapshot()
             try core.compact(snapshotAt: self.applied, trailingEntries: configuration.trailingLogs)
             let writer = try self.storage.snapshots.makeWriter(for: core.snapshot!)
-            try writer.write(bytes)
+            do {
+                try await self.node.stateMachine.snapshot(to: SnapshotOutput { bytes in try writer.write(bytes) })
+            } catch {
+                writer.abort()
+                throw error
+            }
             _ = try writer.commit()
             if core.firstIndex > 1 { try self.storage.log.compactPrefix(through: core.firstIndex - 1) }
         } catch {
@@ -226,6 +232,9 @@ extension NodeLoop {
             for voter in core.configuration.voters { members[voter] = true }
             for learner in core.configuration.learners { members[learner] = false }
             status.members = members
+            status.memberAddresses = members.keys.reduce(into: [:]) { result, member in
+                result[member] = member == id ? self.node.address : addresses[member]
+            }
         }
     }
 }

@@ -153,7 +153,7 @@ struct NodeLoop {
             var snapshot: SnapshotMetadata?
             if let reader = try self.storage.snapshots.openNewest() {
                 snapshot = reader.snapshot.metadata
-                try await self.node.stateMachine.restore(from: try reader.readAll())
+                try await self.node.stateMachine.restore(from: SnapshotInput(reader))
             }
             let state = RawNode.PersistentState(
                 hardState: stable.hardState, snapshot: snapshot, entries: try self.storage.log.allEntries())

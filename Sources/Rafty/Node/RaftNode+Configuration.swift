@@ -120,6 +120,8 @@ extension RaftNode {
         public var lastLeaderContact: ContinuousClock.Instant?
         /// Members of the active configuration: id → voter?
         public var members: [NodeID: Bool]
+        /// The gRPC addresses of the members this node knows (itself included).
+        public var memberAddresses: [NodeID: String] = [:]
 
         /// A node's state.
         public enum State: String, Sendable, Hashable {
@@ -139,6 +141,7 @@ extension RaftNode {
         public static func == (a: Status, b: Status) -> Bool {
             (a.id, a.address, a.state, a.term, a.commitIndex, a.lastApplied) == (b.id, b.address, b.state, b.term, b.commitIndex, b.lastApplied)
                 && a.leaderID == b.leaderID && a.leaderAddress == b.leaderAddress && a.members == b.members
+                && a.memberAddresses == b.memberAddresses
         }
 
         /// Hashes all fields but the leader-contact time.

@@ -2,12 +2,31 @@
 ///
 /// The runtime calls it from one task at a time, in log order, and only with committed commands.
 public protocol StateMachine: Sendable {
-    /// Applies committed commands in order and returns one result per command.
-    func apply(_ commands: [[UInt8]]) async throws -> [[UInt8]]
+    /// Applies committed commands in log order and returns one result per command (what
+    /// ``RaftNode/submitCommand(_:timeout:)`` returns to the submitter).
+    func apply(_ commands: [CommittedCommand]) async throws -> [[UInt8]]
     /// Answers a read-only query against the current state (used by ``RaftNode/read(_:consistency:timeout:)``).
     func query(_ request: [UInt8]) async throws -> [UInt8]
-    /// The whole state, for a snapshot.
-    func snapshot() async throws -> [UInt8]
-    /// Replaces the whole state with a snapshot's.
-    func restore(from snapshot: [UInt8]) async throws
+    /// Writes the whole state to `output`, in chunks of any size (a large state need never be one
+    /// buffer: the runtime streams the chunks to the snapshot file).
+    func snapshot(to output: SnapshotOutput) async throws
+    /// Replaces the whole state with the snapshot read from `input`.
+    func restore(from input: SnapshotInput) async throws
+}
+
+/// A committed command, with its place in the log.
+public struct CommittedCommand: Sendable, Hashable {
+    /// The log index (increasing; a state machine may report it to clients, like RaftyKV's `index`).
+    public var index: UInt64
+    /// The term of the leader that appended it.
+    public var term: UInt64
+    /// The bytes given to ``RaftNode/submitCommand(_:timeout:)``.
+    public var bytes: [UInt8]
+
+    /// Creates a committed command.
+    public init(index: UInt64, term: UInt64, bytes: [UInt8]) {
+        self.index = index
+        self.term = term
+        self.bytes = bytes
+    }
 }

@@ -10,19 +10,22 @@ import Testing
 final class Counter: StateMachine {
     private let total = Mutex(0)
 
-    func apply(_ commands: [[UInt8]]) async throws -> [[UInt8]] {
+    func apply(_ commands: [CommittedCommand]) async throws -> [[UInt8]] {
         self.total.withLock { total in
             commands.map { command in
-                total += Int(command.first ?? 0)
+                total += Int(command.bytes.first ?? 0)
                 return Array(String(total).utf8)
             }
         }
     }
 
     func query(_ request: [UInt8]) async throws -> [UInt8] { Array(String(self.total.withLock { $0 }).utf8) }
-    func snapshot() async throws -> [UInt8] { Array(String(self.total.withLock { $0 }).utf8) }
-    func restore(from snapshot: [UInt8]) async throws {
-        self.total.withLock { $0 = Int(String(decoding: snapshot, as: UTF8.self)) ?? 0 }
+    func snapshot(to output: SnapshotOutput) async throws {
+        try output.write(Array(String(self.total.withLock { $0 }).utf8))
+    }
+    func restore(from input: SnapshotInput) async throws {
+        let bytes = try input.readAll()
+        self.total.withLock { $0 = Int(String(decoding: bytes, as: UTF8.self)) ?? 0 }
     }
 }
 
