@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "RaftySimulation", targets: ["RaftySimulation"]),
         .library(name: "Rafty", targets: ["Rafty"]),
         .library(name: "RaftyGRPC", targets: ["RaftyGRPC"]),
+        .library(name: "RaftyKV", targets: ["RaftyKV"]),
+        .executable(name: "rafty", targets: ["RaftyCommand"]),
         .executable(name: "rafty-storage-bench", targets: ["RaftyStorageBenchmark"]),
         .executable(name: "rafty-node-bench", targets: ["RaftyNodeBenchmark"]),
     ],
@@ -27,6 +29,11 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // The Raft algorithm: a deterministic value type, standard library only.
@@ -54,6 +61,37 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The replicated key-value store and its HTTP API (Hummingbird).
+        .target(
+            name: "RaftyKV",
+            dependencies: [
+                "Rafty",
+                "RaftCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The `rafty` executable: demo, serve, HTTP clients, bench.
+        .executableTarget(
+            name: "RaftyCommand",
+            dependencies: [
+                "Rafty",
+                "RaftCore",
+                "RaftyGRPC",
+                "RaftyKV",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -97,6 +135,24 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RaftyKVTests",
+            dependencies: [
+                "RaftyKV",
+                "Rafty",
+                "RaftCore",
+                "RaftyTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Runs the `rafty` binary as separate processes.
+        .testTarget(
+            name: "RaftyCommandTests",
+            dependencies: ["RaftyCommand", "RaftyTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,1 @@
+// Placeholder: the replicated key-value state machine lands here.
