@@ -1,0 +1,115 @@
+internal import Foundation
+internal import Hummingbird
+internal import Rafty
+
+/// An error answer of the HTTP API: `{"error": {"code", "message", "leader"}}`.
+///
+/// A 503 or a 4xx promises that a write was not applied and never will be; whenever that is
+/// not known the answer is 504 and the message says the outcome is unknown.
+struct KVAPIError: Error, HTTPResponseError {
+    var status: HTTPResponse.Status
+    var code: String
+    var message: String
+    /// The known leader's Raft address; omitted from the JSON when unknown.
+    var leader: String?
+
+    init(_ status: HTTPResponse.Status, _ code: String, _ message: String, leader: String? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.leader = leader
+    }
+
+    private struct Body: Encodable {
+        struct Detail: Encodable {
+            var code: String
+            var message: String
+            var leader: String?
+        }
+        var error: Detail
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        self.response()
+    }
+
+    func response() -> Response {
+        let body = Body(error: .init(code: self.code, message: self.message, leader: self.leader))
+        return jsonResponse(body, status: self.status)
+    }
+
+    // MARK: - Mapping
+
+    /// What a request was, for mapping errors: only for writes is "outcome unknown" possible.
+    enum Operation {
+        case write, read
+    }
+
+    /// Maps a runtime error. Unknown codes are treated as "outcome unknown" for writes.
+    init(_ error: RaftError, operation: Operation, leader: String?) {
+        let unknownOutcome = "the outcome is unknown (the write may or may not be applied): \(error.message)"
+        switch error.code {
+        case .timedOut:
+            let message = operation == .write ? unknownOutcome : "the read timed out: \(error.message)"
+            self.init(.gatewayTimeout, "timed_out", message, leader: leader)
+        case .noLeader:
+            self.init(.serviceUnavailable, "no_leader", "no leader is known; not applied: \(error.message)", leader: leader)
+        case .notLeader:
+            self.init(.serviceUnavailable, "not_leader", "not applied: \(error.message)", leader: leader)
+        case .shuttingDown:
+            self.init(.serviceUnavailable, "shutting_down", "the node is shutting down; not applied: \(error.message)", leader: leader)
+        case .rejected:
+            self.init(.serviceUnavailable, "rejected", "the cluster refused the request; not applied: \(error.message)", leader: leader)
+        case .unreachable where operation == .read:
+            self.init(.serviceUnavailable, "unreachable", "the leader could not be reached: \(error.message)", leader: leader)
+        case .storage:
+            self.init(.internalServerError, "internal", "storage failure: \(error.message)", leader: leader)
+        case .invalidConfiguration, .alreadyRunning:
+            self.init(.internalServerError, "internal", error.description, leader: leader)
+        default:
+            // `.unreachable` on a write (a forwarded write lost in transit may have been applied),
+            // and any code added later: never promise "not applied".
+            if operation == .write {
+                self.init(.gatewayTimeout, "timed_out", unknownOutcome, leader: leader)
+            } else {
+                self.init(.internalServerError, "internal", error.description, leader: leader)
+            }
+        }
+    }
+
+    /// Maps a ``KVError`` from ``KVClient``.
+    init(_ error: KVError, operation: Operation, leader: String?) {
+        switch error.code {
+        case .cluster:
+            self.init(error.raftError ?? RaftError(.unreachable, error.message), operation: operation, leader: leader)
+        case .invalidKey:
+            self.init(.badRequest, "invalid_key", error.message, leader: leader)
+        case .keyTooLarge:
+            self.init(.contentTooLarge, "key_too_large", error.message, leader: leader)
+        case .valueTooLarge:
+            self.init(.contentTooLarge, "value_too_large", error.message, leader: leader)
+        default:
+            // A result that cannot be decoded came back after the command was committed.
+            let message = operation == .write ? "\(error.message); the write may have been applied" : error.message
+            self.init(.internalServerError, "internal", message, leader: leader)
+        }
+    }
+
+    static func badRequest(_ message: String) -> Self {
+        Self(.badRequest, "bad_request", message)
+    }
+
+    static func notImplemented(_ what: String) -> Self {
+        Self(.notImplemented, "not_implemented", "\(what) is not implemented yet")
+    }
+}
+
+/// Encodes `value` as a JSON response.
+func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+    // Encoding these plain structs cannot fail.
+    let data = (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
+    return Response(
+        status: status,
+        headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

@@ -1,0 +1,104 @@
+internal import Hummingbird
+internal import NIOCore
+internal import Prometheus
+internal import Rafty
+
+/// `{"id", "address", "voter"}`: the body of `POST /v1/members`.
+struct AddMemberRequest: Decodable {
+    var id: UInt64
+    var address: String
+    var voter: Bool?
+}
+
+/// `{"to": ID}` (optional): the body of `POST /v1/leadership/transfer`.
+struct TransferLeadershipRequest: Decodable {
+    var to: UInt64?
+}
+
+/// `{"status": "..."}`: the body of `/health` and `/ready`.
+struct HealthJSON: Encodable {
+    var status: String
+}
+
+extension KVHandlers {
+    /// `GET /v1/status`.
+    func status(_ request: Request, context: KVRequestContext) async throws -> Response {
+        jsonResponse(StatusJSON(self.node.status))
+    }
+
+    /// `GET /v1/members` — `{"members": [{"id", "address", "voter"}]}`, sorted by id.
+    func members(_ request: Request, context: KVRequestContext) async throws -> Response {
+        jsonResponse(MembersJSON(members: MemberJSON.members(of: self.node.status)))
+    }
+
+    /// `POST /v1/members` — validates the body, then 501 until membership changes land.
+    func addMember(_ request: Request, context: KVRequestContext) async throws -> Response {
+        guard try await self.json(AddMemberRequest.self, request, context: context) != nil else {
+            throw KVAPIError.badRequest("the body must be {\"id\": N, \"address\": \"host:port\", \"voter\": Bool}")
+        }
+        throw KVAPIError.notImplemented("adding a member")
+    }
+
+    /// `DELETE /v1/members/{id}` — 501 until membership changes land.
+    func removeMember(_ request: Request, context: KVRequestContext) async throws -> Response {
+        _ = try self.memberID(context)
+        throw KVAPIError.notImplemented("removing a member")
+    }
+
+    /// `POST /v1/members/{id}/promote` — 501 until membership changes land.
+    func promoteMember(_ request: Request, context: KVRequestContext) async throws -> Response {
+        _ = try self.memberID(context)
+        throw KVAPIError.notImplemented("promoting a member")
+    }
+
+    /// `POST /v1/members/{id}/demote` — 501 until membership changes land.
+    func demoteMember(_ request: Request, context: KVRequestContext) async throws -> Response {
+        _ = try self.memberID(context)
+        throw KVAPIError.notImplemented("demoting a member")
+    }
+
+    private func memberID(_ context: KVRequestContext) throws -> UInt64 {
+        guard let id = context.parameters.get("id", as: UInt64.self), id != 0 else {
+            throw KVAPIError.badRequest("the member id must be a positive integer")
+        }
+        return id
+    }
+
+    /// `POST /v1/leadership/transfer` (`{"to": ID}` optional) — 501 until the runtime offers it.
+    func transferLeadership(_ request: Request, context: KVRequestContext) async throws -> Response {
+        _ = try await self.json(TransferLeadershipRequest.self, request, context: context)
+        throw KVAPIError.notImplemented("leadership transfer")
+    }
+
+    /// `GET /metrics` — the registry in Prometheus text format.
+    func metrics(_ request: Request, context: KVRequestContext) async throws -> Response {
+        guard let registry = self.registry else {
+            throw KVAPIError(.notFound, "not_found", "no metrics registry is configured")
+        }
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// `GET /health` — 200 while the server serves.
+    func health(_ request: Request, context: KVRequestContext) async throws -> Response {
+        jsonResponse(HealthJSON(status: "ok"))
+    }
+
+    /// `GET /ready` — 200 when a leader is known and everything committed is applied, else 503.
+    func ready(_ request: Request, context: KVRequestContext) async throws -> Response {
+        let status = self.node.status
+        guard status.state != .down, status.leaderID != nil else {
+            throw KVAPIError(.serviceUnavailable, "not_ready", "no leader is known")
+        }
+        guard status.lastApplied >= status.commitIndex else {
+            throw KVAPIError(
+                .serviceUnavailable, "not_ready",
+                "applied \(status.lastApplied) of \(status.commitIndex) committed entries", leader: status.leaderAddress)
+        }
+        return jsonResponse(HealthJSON(status: "ready"))
+    }
+}

@@ -1,1 +1,0 @@
-// Placeholder: the replicated key-value state machine lands here.

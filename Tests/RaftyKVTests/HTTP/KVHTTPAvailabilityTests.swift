@@ -1,0 +1,149 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import RaftCore
+import Rafty
+@testable import RaftyKV
+import RaftyTestSupport
+import Testing
+
+@Suite("KV HTTP API without a leader, across partitions and from snapshots", .timeLimit(.minutes(1)))
+struct KVHTTPAvailabilityTests {
+    @Test("A lone node of a three-node cluster answers 503 (not applied) and /ready 503 until its peers start")
+    func noLeader() async throws {
+        let cluster = KVTestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            try cluster.start(1, in: &group)
+            try await eventually("the node runs") { cluster.node(1).status.state != .down }
+
+            let ready = try await cluster.request(1, .get, "/ready")
+            #expect(ready.status == .serviceUnavailable)
+            #expect(try ready.errorCode() == "not_ready")
+            #expect(try await cluster.request(1, .get, "/health").status == .ok)
+
+            let put = try await cluster.request(1, .put, "/v1/kv/k", body: [1])
+            #expect(put.status == .serviceUnavailable, "\(put.text)")
+            #expect(try put.errorCode() == "no_leader")
+            #expect((try put.json()["error"] as? [String: Any])?["leader"] == nil, "no leader is known")
+            let delete = try await cluster.request(1, .delete, "/v1/kv/k")
+            #expect(delete.status == .serviceUnavailable)
+            let get = try await cluster.request(1, .get, "/v1/kv/k")
+            #expect(get.status == .serviceUnavailable)
+            let stale = try await cluster.request(1, .get, "/v1/kv/k?consistency=stale")
+            #expect(stale.status == .notFound, "a stale read is served locally")
+            let status = try await cluster.request(1, .get, "/v1/status").json()
+            #expect(status["leaderID"] is NSNull && status["leaderAddress"] is NSNull && status["lastLeaderContact"] is NSNull)
+
+            try cluster.start(2, in: &group)
+            try cluster.start(3, in: &group)
+            try await eventually("node 1 becomes ready once a leader is elected") {
+                try await cluster.request(1, .get, "/ready").status == .ok
+            }
+            #expect(try await cluster.request(1, .put, "/v1/kv/k", body: [1]).status == .ok)
+            #expect(cluster.store(1).value(forKey: Array("k".utf8)) == [1], "the refused writes never appeared")
+
+            await cluster.stopAll()
+            group.cancelAll()
+        }
+    }
+
+    @Test("Writes through a partitioned leader answer 504 (outcome unknown), never 503 or 4xx")
+    func partitionedLeader() async throws {
+        // Ticks of 100 ms: the isolated leader and its followers keep their view of leadership
+        // for at least an election timeout (1 s), well past the 300 ms request deadline.
+        let cluster = KVTestCluster(size: 3, requestTimeout: .milliseconds(300))
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) { $0.tickInterval = .milliseconds(100) } }
+            let leader = try await cluster.leader()
+            let follower = leader % 3 + 1
+            #expect(try await cluster.request(follower, .put, "/v1/kv/before", body: [1]).status == .ok)
+            try await eventually("the follower knows the leader") { cluster.node(follower).status.leaderID == leader }
+
+            cluster.network.setIsolated(cluster.address(leader), true)
+            let onLeader = try await cluster.request(leader, .put, "/v1/kv/lost", body: [2])
+            #expect(onLeader.status == .gatewayTimeout, "\(onLeader.text)")
+            #expect(try onLeader.errorCode() == "timed_out")
+            let message = (try onLeader.json()["error"] as? [String: Any])?["message"] as? String
+            #expect((message ?? "").contains("unknown"))
+
+            let forwarded = try await cluster.request(follower, .put, "/v1/kv/lost", body: [3])
+            #expect(forwarded.status == .gatewayTimeout || forwarded.status == .serviceUnavailable, "\(forwarded.text)")
+            if forwarded.status == .serviceUnavailable {
+                // Only if the follower already stopped believing in the old leader: then nothing was sent.
+                #expect(try forwarded.errorCode() == "no_leader")
+            }
+
+            cluster.network.setIsolated(cluster.address(leader), false)
+            await cluster.stopAll()
+            group.cancelAll()
+        }
+    }
+
+    @Test("A lagging follower catches up from a KV snapshot and serves the data stale")
+    func snapshotCatchUp() async throws {
+        let cluster = KVTestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 {
+                try cluster.start(id, in: &group) {
+                    $0.snapshotThreshold = 50
+                    $0.trailingLogs = 10
+                }
+            }
+            let leader = try await cluster.leader()
+            let follower = leader % 3 + 1
+            let client = KVClient(node: cluster.node(leader))
+            _ = try await client.put(Array("first".utf8), value: Array("1".utf8))
+            cluster.network.setIsolated(cluster.address(follower), true)
+            for i in 0..<200 {
+                _ = try await client.put(Array("key-\(i)".utf8), value: Array("value-\(i)".utf8))
+            }
+            _ = try await client.delete(Array("first".utf8))
+            cluster.network.setIsolated(cluster.address(follower), false)
+
+            try await eventually("the follower has the last write") {
+                try await cluster.request(follower, .get, "/v1/kv/key-199?consistency=stale").text == "value-199"
+            }
+            #expect(cluster.store(follower).restoreCount >= 1, "caught up from a snapshot, not the log")
+            #expect(try await cluster.request(follower, .get, "/v1/kv/key-0?consistency=stale").text == "value-0")
+            #expect(try await cluster.request(follower, .get, "/v1/kv/first?consistency=stale").status == .notFound)
+            #expect(cluster.store(follower).count == 200)
+
+            await cluster.stopAll()
+            group.cancelAll()
+        }
+    }
+}
+
+@Suite("KVClient over a single-node cluster", .timeLimit(.minutes(1)))
+struct KVClientTests {
+    @Test("Typed put, get, delete and compare-and-set; limits refused before proposing")
+    func typedAPI() async throws {
+        let cluster = KVTestCluster(size: 1, limits: KVLimits(maxKeyBytes: 8, maxValueBytes: 8))
+        try await withThrowingDiscardingTaskGroup { group in
+            try cluster.start(1, in: &group)
+            _ = try await cluster.leader()
+            let kv = KVClient(node: cluster.node(1), limits: KVLimits(maxKeyBytes: 8, maxValueBytes: 8))
+            let k = Array("k".utf8)
+            let first = try await kv.put(k, value: [1])
+            #expect(try await kv.get(k) == [1])
+            #expect(try await kv.get(k, consistency: .lease) == [1])
+            #expect(try await kv.get(k, consistency: .stale) == [1])
+            #expect(try await kv.compareAndSet(k, expected: [2], new: [3]) == .conflict(index: first + 1))
+            #expect(try await kv.compareAndSet(k, expected: [1], new: [3]) == .swapped(index: first + 2))
+            #expect(try await kv.compareAndSet(Array("n".utf8), expected: nil, new: [4]) == .swapped(index: first + 3))
+            let deleted = try await kv.delete(k)
+            #expect(deleted.existed && deleted.index == first + 4)
+            #expect(try await kv.delete(k).existed == false)
+            #expect(try await kv.get(k) == nil)
+
+            let before = cluster.node(1).status.commitIndex
+            await #expect { try await kv.put([], value: [1]) } throws: { ($0 as? KVError)?.code == .invalidKey }
+            await #expect { try await kv.put(k, value: [UInt8](repeating: 0, count: 9)) } throws: { ($0 as? KVError)?.code == .valueTooLarge }
+            await #expect { try await kv.put(Array("123456789".utf8), value: []) } throws: { ($0 as? KVError)?.code == .keyTooLarge }
+            #expect(cluster.node(1).status.commitIndex == before, "nothing was proposed")
+
+            await cluster.stopAll()
+            group.cancelAll()
+        }
+    }
+}
