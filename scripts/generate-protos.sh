@@ -2,14 +2,12 @@
 # Regenerates Sources/RaftyGRPC/Generated/ from Protos/rafty.proto.
 #
 # Needs protoc (Debian's protobuf-compiler; installed here if missing) and the two Swift plugins,
-# built from grpc-swift-protobuf (which depends on swift-protobuf) in a scratch checkout.
+# built from this package's dependencies (swift-protobuf, grpc-swift-protobuf) into .build.
 # Environment: PLUGIN_DIR — a folder that already holds protoc-gen-swift and protoc-gen-grpc-swift-2
-# (skips building them); WORK_DIR — where to check out and build the plugins (default /tmp/rafty-protoc-plugins).
+# (skips building them).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-GRPC_SWIFT_PROTOBUF_VERSION="2.4.1"
-WORK_DIR="${WORK_DIR:-/tmp/rafty-protoc-plugins}"
 OUT="$ROOT/Sources/RaftyGRPC/Generated"
 
 if ! command -v protoc >/dev/null 2>&1; then
@@ -19,17 +17,9 @@ if ! command -v protoc >/dev/null 2>&1; then
 fi
 
 if [ -z "${PLUGIN_DIR:-}" ]; then
-  if [ ! -d "$WORK_DIR/grpc-swift-protobuf" ]; then
-    mkdir -p "$WORK_DIR"
-    git clone -q --branch "$GRPC_SWIFT_PROTOBUF_VERSION" https://github.com/grpc/grpc-swift-protobuf \
-      "$WORK_DIR/grpc-swift-protobuf"
-  fi
-  (
-    cd "$WORK_DIR/grpc-swift-protobuf"
-    swift build --product protoc-gen-grpc-swift-2
-    swift build --product protoc-gen-swift
-  )
-  PLUGIN_DIR="$(cd "$WORK_DIR/grpc-swift-protobuf" && swift build --show-bin-path)"
+  # The plugins are products of this package's own dependencies (same versions as the runtime).
+  (cd "$ROOT" && swift build --product protoc-gen-swift && swift build --product protoc-gen-grpc-swift-2)
+  PLUGIN_DIR="$(cd "$ROOT" && swift build --show-bin-path)"
 fi
 
 mkdir -p "$OUT"

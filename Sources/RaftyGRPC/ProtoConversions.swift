@@ -188,6 +188,7 @@ extension Rafty_V1_ForwardRequest {
         switch request {
         case .submit(let command): self.submit = Data(command)
         case .read(let query): self.read = Data(query)
+        case .transferLeadership(let target): self.transferLeadership = .with { $0.to = target ?? 0 }
         }
         let (seconds, attoseconds) = timeout.components
         self.timeoutMicros = UInt64(clamping: max(0, seconds) * 1_000_000 + max(0, attoseconds) / 1_000_000_000_000)
@@ -198,9 +199,11 @@ extension ForwardedRequest {
     /// The forwarded request a protobuf message describes.
     public init(_ proto: Rafty_V1_ForwardRequest) throws(MalformedMessage) {
         switch proto.request {
-        case .none: throw MalformedMessage("ForwardRequest has neither submit nor read")
+        case .none: throw MalformedMessage("ForwardRequest names no request")
         case .submit(let data)?: self = .submit([UInt8](data))
         case .read(let data)?: self = .read([UInt8](data))
+        case .transferLeadership(let transfer)?: self = .transferLeadership(to: transfer.to == 0 ? nil : transfer.to)
+        case .membershipChange?: throw MalformedMessage("membership changes are not supported by this node yet")
         }
     }
 }

@@ -71,6 +71,28 @@ struct GRPCClusterTests {
         }
     }
 
+    @Test("Leadership moves to each node in turn, asked of a follower (forwarded over gRPC)")
+    func transferLeadership() async throws {
+        let cluster = GRPCTestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+            var leader = try await cluster.leader()
+            for round in 0..<3 {
+                let target = leader % 3 + 1
+                let asked = cluster.ids.first { $0 != leader && $0 != target }!
+                try await eventually("node \(asked) knows the leader") { cluster.node(asked).status.leaderID == leader }
+                #expect(try await cluster.node(asked).transferLeadership(to: target) == target)
+                leader = try await cluster.leader()
+                #expect(leader == target)
+                _ = try await cluster.node(asked).submitCommand(Array("t\(round)=\(round)".utf8))
+            }
+            try await eventually("every node applied the commands") {
+                cluster.ids.allSatisfy { cluster.machine($0).appliedCommands.count == 3 }
+            }
+            await cluster.stopAll()
+        }
+    }
+
     @Test("A follower that was down restarts from its data directory and catches up")
     func followerRestarts() async throws {
         let cluster = GRPCTestCluster(size: 3)

@@ -75,8 +75,7 @@ extension NodeLoop {
         self.stopping = true
         self.stopDeadline = .now + self.node.configuration.tick * 20
         guard var core = self.core, core.role == .leader else { return }
-        let candidates = core.status.matchIndex.filter { core.configuration.voters.contains($0.key) }
-        if let target = candidates.max(by: { ($0.value, $1.key) < ($1.value, $0.key) })?.key {
+        if let target = self.mostUpToDateVoter(of: core) {
             try? core.transferLeadership(to: target)
             self.logger.debug("stopping: transferring leadership", metadata: ["raft.target": "\(target)"])
         }

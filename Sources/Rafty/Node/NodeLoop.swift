@@ -30,6 +30,8 @@ struct NodeLoop {
     var inboundSnapshots: [UInt64: [UInt8]] = [:]
     var lastLeaderContact: ContinuousClock.Instant?
     var stopping = false
+    /// Callers waiting for a leadership transfer to finish.
+    var transfers: [(target: NodeID, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<RaftNode.Answer, Never>)] = []
     var stopDeadline: ContinuousClock.Instant?
 
     init(node: RaftNode) throws {
@@ -69,6 +71,7 @@ struct NodeLoop {
         for await _ in self.node.wakeups {
             for event in self.node.takePending() { try await self.handle(event) }
             try await self.processReady()
+            self.settleTransfers()
             self.publish()
             if self.stopping, self.readyToStop() { break }
         }
@@ -89,6 +92,8 @@ struct NodeLoop {
         self.readsWaitingForIndex = [:]
         for read in self.readsWaitingForApply { read.continuation.resume(returning: .failure(error)) }
         self.readsWaitingForApply = []
+        for transfer in self.transfers { transfer.continuation.resume(returning: .failure(error)) }
+        self.transfers = []
     }
 
     mutating func handle(_ event: RaftNode.Event) async throws {
@@ -111,6 +116,8 @@ struct NodeLoop {
             self.propose(command, deadline: deadline, continuation)
         case .read(let query, let consistency, let deadline, let continuation):
             self.read(query, consistency: consistency, deadline: deadline, continuation)
+        case .transfer(let target, let deadline, let continuation):
+            self.transferLeadership(to: target, deadline: deadline, continuation)
         case .stop:
             self.beginStop()
         }

@@ -21,6 +21,7 @@ public final class RaftNode: Service {
         case discovered(address: String, PeerInfo)
         case propose([UInt8], deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
         case read([UInt8], ReadConsistency, deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
+        case transfer(to: NodeID?, deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
         case stop
     }
 
@@ -169,8 +170,32 @@ public final class RaftNode: Service {
         case .forward(let leader):
             let remaining = deadline - ContinuousClock.now
             guard remaining > .zero else { throw RaftError(.timedOut, "the deadline passed before the leader was reached") }
-            return try await self.transport.forward(request, to: leader, timeout: remaining)
+            do {
+                return try await self.transport.forward(request, to: leader, timeout: remaining)
+            } catch where error.code == .unreachable {
+                guard case .submit = request else { throw error }
+                // The connection may have failed after the leader took the command.
+                throw RaftError(.timedOut, "the forward to the leader at \(leader) failed; the outcome is unknown: \(error.message)")
+            }
         }
+    }
+
+    /// Hands leadership to the voter `target`, or to the most up-to-date voter if nil, and returns
+    /// the new leader's id once it took over. Works on any node (a follower forwards to the leader).
+    ///
+    /// - Throws: ``RaftError/Code/rejected`` if the target is not a voter or did not take over
+    ///   within an election timeout (the old leader then leads on); ``RaftError/Code/noLeader``
+    ///   if no leader is known; ``RaftError/Code/timedOut`` at the deadline.
+    public func transferLeadership(to target: NodeID? = nil, timeout: Duration = .seconds(5)) async throws(RaftError) -> NodeID {
+        let deadline = ContinuousClock.now + timeout
+        let answer = await withCheckedContinuation { continuation in
+            self.enqueue(.transfer(to: target, deadline: deadline, continuation))
+        }
+        let result = try await self.resolve(answer, .transferLeadership(to: target), deadline: deadline)
+        guard let id = NodeID(String(decoding: result, as: UTF8.self)) else {
+            throw RaftError(.rejected, "the leader answered the transfer with an unreadable id")
+        }
+        return id
     }
 
     /// Finds the leader: this node's own knowledge, else the first peer that reports one
@@ -262,7 +287,7 @@ public final class RaftNode: Service {
 
     static func fail(_ event: Event, _ error: RaftError) {
         switch event {
-        case .propose(_, _, let continuation), .read(_, _, _, let continuation):
+        case .propose(_, _, let continuation), .read(_, _, _, let continuation), .transfer(_, _, let continuation):
             continuation.resume(returning: .failure(error))
         default:
             break
@@ -321,6 +346,7 @@ extension RaftNode: RaftTransportHandler {
             switch request {
             case .submit(let command): self.enqueue(.propose(command, deadline: deadline, continuation))
             case .read(let query): self.enqueue(.read(query, .linearizable, deadline: deadline, continuation))
+            case .transferLeadership(let target): self.enqueue(.transfer(to: target, deadline: deadline, continuation))
             }
         }
         switch answer {

@@ -6,6 +6,9 @@ public enum ForwardedRequest: Sendable, Hashable {
     case submit([UInt8])
     /// A linearizable read; the answer is the state machine's query result.
     case read([UInt8])
+    /// Hand leadership to the voter `to` (nil: the most up-to-date one); the answer is the new
+    /// leader's id in decimal UTF-8.
+    case transferLeadership(to: NodeID?)
 }
 
 /// Who a node is, as AskNodeID answers.

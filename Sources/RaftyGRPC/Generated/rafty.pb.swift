@@ -556,6 +556,24 @@ public nonisolated struct Rafty_V1_ForwardRequest: Sendable {
     set {request = .read(newValue)}
   }
 
+  /// Hand leadership over; the answer's result is the new leader's id (decimal, UTF-8).
+  public var transferLeadership: Rafty_V1_TransferLeadership {
+    get {
+      if case .transferLeadership(let v)? = request {return v}
+      return Rafty_V1_TransferLeadership()
+    }
+    set {request = .transferLeadership(newValue)}
+  }
+
+  /// A membership change; the answer's result is the index of the configuration entry (decimal, UTF-8).
+  public var membershipChange: Rafty_V1_MembershipChange {
+    get {
+      if case .membershipChange(let v)? = request {return v}
+      return Rafty_V1_MembershipChange()
+    }
+    set {request = .membershipChange(newValue)}
+  }
+
   /// How long the leader may take, in microseconds (the call's deadline also applies).
   public var timeoutMicros: UInt64 = 0
 
@@ -564,6 +582,85 @@ public nonisolated struct Rafty_V1_ForwardRequest: Sendable {
   public nonisolated enum OneOf_Request: Equatable, Sendable {
     case submit(Data)
     case read(Data)
+    /// Hand leadership over; the answer's result is the new leader's id (decimal, UTF-8).
+    case transferLeadership(Rafty_V1_TransferLeadership)
+    /// A membership change; the answer's result is the index of the configuration entry (decimal, UTF-8).
+    case membershipChange(Rafty_V1_MembershipChange)
+
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Rafty_V1_TransferLeadership: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The voter to hand leadership to; 0 = the most up-to-date voter.
+  public var to: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Rafty_V1_MembershipChange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var kind: Rafty_V1_MembershipChange.Kind = .add
+
+  public var id: UInt64 = 0
+
+  /// The member's gRPC address (ADD only).
+  public var address: String = String()
+
+  /// ADD: join as a voter once caught up (true) or stay a non-voter.
+  public var voter: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum Kind: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case add // = 0
+    case remove // = 1
+    case promote // = 2
+    case demote // = 3
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .add
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .add
+      case 1: self = .remove
+      case 2: self = .promote
+      case 3: self = .demote
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .add: return 0
+      case .remove: return 1
+      case .promote: return 2
+      case .demote: return 3
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Rafty_V1_MembershipChange.Kind] = [
+      .add,
+      .remove,
+      .promote,
+      .demote,
+    ]
 
   }
 
@@ -1652,7 +1749,7 @@ nonisolated extension Rafty_V1_InstallSnapshotResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Rafty_V1_ForwardRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ForwardRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}submit\0\u{1}read\0\u{3}timeout_micros\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}submit\0\u{1}read\0\u{3}timeout_micros\0\u{3}transfer_leadership\0\u{3}membership_change\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1677,6 +1774,32 @@ nonisolated extension Rafty_V1_ForwardRequest: SwiftProtobuf.Message, SwiftProto
         }
       }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.timeoutMicros) }()
+      case 4: try {
+        var v: Rafty_V1_TransferLeadership?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .transferLeadership(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .transferLeadership(v)
+        }
+      }()
+      case 5: try {
+        var v: Rafty_V1_MembershipChange?
+        var hadOneofValue = false
+        if let current = self.request {
+          hadOneofValue = true
+          if case .membershipChange(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.request = .membershipChange(v)
+        }
+      }()
       default: break
       }
     }
@@ -1696,10 +1819,21 @@ nonisolated extension Rafty_V1_ForwardRequest: SwiftProtobuf.Message, SwiftProto
       guard case .read(let v)? = self.request else { preconditionFailure() }
       try visitor.visitSingularBytesField(value: v, fieldNumber: 2)
     }()
-    case nil: break
+    default: break
     }
     if self.timeoutMicros != 0 {
       try visitor.visitSingularUInt64Field(value: self.timeoutMicros, fieldNumber: 3)
+    }
+    switch self.request {
+    case .transferLeadership?: try {
+      guard case .transferLeadership(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .membershipChange?: try {
+      guard case .membershipChange(let v)? = self.request else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    default: break
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1710,6 +1844,85 @@ nonisolated extension Rafty_V1_ForwardRequest: SwiftProtobuf.Message, SwiftProto
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
+}
+
+nonisolated extension Rafty_V1_TransferLeadership: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TransferLeadership"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}to\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.to) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.to != 0 {
+      try visitor.visitSingularUInt64Field(value: self.to, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rafty_V1_TransferLeadership, rhs: Rafty_V1_TransferLeadership) -> Bool {
+    if lhs.to != rhs.to {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rafty_V1_MembershipChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MembershipChange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}id\0\u{1}address\0\u{1}voter\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.address) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.voter) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.kind != .add {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
+    }
+    if self.id != 0 {
+      try visitor.visitSingularUInt64Field(value: self.id, fieldNumber: 2)
+    }
+    if !self.address.isEmpty {
+      try visitor.visitSingularStringField(value: self.address, fieldNumber: 3)
+    }
+    if self.voter != false {
+      try visitor.visitSingularBoolField(value: self.voter, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rafty_V1_MembershipChange, rhs: Rafty_V1_MembershipChange) -> Bool {
+    if lhs.kind != rhs.kind {return false}
+    if lhs.id != rhs.id {return false}
+    if lhs.address != rhs.address {return false}
+    if lhs.voter != rhs.voter {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rafty_V1_MembershipChange.Kind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ADD\0\u{1}REMOVE\0\u{1}PROMOTE\0\u{1}DEMOTE\0")
 }
 
 nonisolated extension Rafty_V1_ForwardResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

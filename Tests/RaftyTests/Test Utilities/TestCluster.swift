@@ -29,11 +29,14 @@ final class TestCluster: Sendable {
     var ids: [NodeID] { self.nodes.withLock { $0.keys.sorted() } }
 
     /// Starts node `id` (again) in `group`, with a fresh state machine.
-    func start(_ id: NodeID, in group: inout ThrowingDiscardingTaskGroup<any Error>, configure: (inout RaftNode.Configuration) -> Void = { _ in }) throws {
+    func start(
+        _ id: NodeID, in group: inout ThrowingDiscardingTaskGroup<any Error>, transport: (any RaftTransport)? = nil,
+        configure: (inout RaftNode.Configuration) -> Void = { _ in }
+    ) throws {
         var configuration = self.configuration(id)
         configure(&configuration)
         let machine = RecordingStateMachine()
-        let node = try RaftNode(configuration: configuration, stateMachine: machine, transport: self.network)
+        let node = try RaftNode(configuration: configuration, stateMachine: machine, transport: transport ?? self.network)
         self.nodes.withLock { $0[id] = (node, machine) }
         group.addTask { try await node.run() }
     }
