@@ -22,8 +22,10 @@ private import Synchronization
 /// Beyond DESIGN §5: `PUT /v1/kv/{key}?prevExist=false` creates the key only if it is absent
 /// (409 if present); `DELETE` answers `{"index": N, "deleted": Bool}`; `lastLeaderContact` in
 /// the status is milliseconds since the leader was last heard from (0 on the leader, null if
-/// never). Query values are percent-decoded bytes (`+` is not a space). Unknown query
-/// parameters are refused with 400, so a misspelt `prev` never turns into a blind write.
+/// never); `POST /v1/leadership/transfer` answers `{"leaderID": N}`. Query values are
+/// percent-decoded bytes (`+` is not a space). Unknown query parameters are refused with 400,
+/// so a misspelt `prev` never turns into a blind write. The `leader` of an error is the
+/// leader's Raft address (the HTTP address of other nodes is not known).
 public final class KVHTTPServer: Service {
     /// The node requests go through.
     public let node: RaftNode

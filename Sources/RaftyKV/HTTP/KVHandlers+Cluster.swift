@@ -15,6 +15,11 @@ struct TransferLeadershipRequest: Decodable {
     var to: UInt64?
 }
 
+/// `{"leaderID": N}`: the leader after a transfer.
+struct LeaderJSON: Encodable {
+    var leaderID: UInt64
+}
+
 /// `{"status": "..."}`: the body of `/health` and `/ready`.
 struct HealthJSON: Encodable {
     var status: String
@@ -64,10 +69,24 @@ extension KVHandlers {
         return id
     }
 
-    /// `POST /v1/leadership/transfer` (`{"to": ID}` optional) — 501 until the runtime offers it.
+    /// `POST /v1/leadership/transfer` (`{"to": ID}` optional: else the most up-to-date voter) —
+    /// 200 `{"leaderID": N}` once the new leader took over; 400 if `to` is not a voting member.
     func transferLeadership(_ request: Request, context: KVRequestContext) async throws -> Response {
-        _ = try await self.json(TransferLeadershipRequest.self, request, context: context)
-        throw KVAPIError.notImplemented("leadership transfer")
+        let target = try await self.json(TransferLeadershipRequest.self, request, context: context)?.to
+        if let target {
+            let members = self.node.status.members
+            guard target != 0, let voter = members[target] else {
+                throw KVAPIError.badRequest("node \(target) is not a member of the cluster")
+            }
+            guard voter else { throw KVAPIError.badRequest("node \(target) is not a voter") }
+        }
+        do {
+            let leader = try await self.node.transferLeadership(to: target, timeout: self.timeout)
+            return jsonResponse(LeaderJSON(leaderID: leader))
+        } catch {
+            // Like a write: past the deadline leadership may or may not have moved.
+            throw KVAPIError(error, operation: .write, leader: self.leaderAddress)
+        }
     }
 
     /// `GET /metrics` — the registry in Prometheus text format.

@@ -232,9 +232,40 @@ struct KVHTTPAPITests {
             try expectError(try await cluster.request(follower, .post, "/v1/members/3/demote"), .notImplemented, "not_implemented")
             try expectError(try await cluster.request(follower, .delete, "/v1/members/zero"), .badRequest, "bad_request")
             try expectError(try await cluster.request(follower, .post, "/v1/leadership/transfer", body: Array("[1]".utf8), headers: json), .badRequest, "bad_request")
+            try expectError(try await cluster.request(follower, .post, "/v1/leadership/transfer", body: Array("{\"to\": 9}".utf8), headers: json), .badRequest, "bad_request")
 
             let error = try await cluster.request(follower, .get, "/v1/kv/absent")
             #expect((try error.json()["error"] as? [String: Any])?["leader"] as? String == cluster.address(leader))
+
+            await cluster.stopAll()
+            group.cancelAll()
+        }
+    }
+
+    @Test("Leadership transfer from any node, to a named voter or to the most up-to-date one")
+    func leadershipTransfer() async throws {
+        let cluster = KVTestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+            let leader = try await cluster.leader()
+            let target = leader % 3 + 1
+            let other = target % 3 + 1
+            try await eventually("the followers know every member") {
+                [target, other].allSatisfy { cluster.node($0).status.members.count == 3 }
+            }
+
+            let named = try await cluster.request(
+                other, .post, "/v1/leadership/transfer", body: Array("{\"to\": \(target)}".utf8), headers: [.contentType: "application/json"])
+            #expect(named.status == .ok, "\(named.text)")
+            #expect(try named.json()["leaderID"] as? Int == Int(target))
+            #expect(try await cluster.leader() == target)
+
+            let any = try await cluster.request(target, .post, "/v1/leadership/transfer")
+            #expect(any.status == .ok, "\(any.text)")
+            let next = try #require(try any.json()["leaderID"] as? Int)
+            #expect(next != Int(target))
+            #expect(try await cluster.leader() == NodeID(next))
+            #expect(try await cluster.request(target, .put, "/v1/kv/after", body: [1]).status == .ok)
 
             await cluster.stopAll()
             group.cancelAll()
