@@ -6,6 +6,9 @@ struct RaftyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rafty",
         abstract: "Rafty: a Raft-replicated key-value server, its clients and a load generator.",
-        subcommands: []
+        subcommands: [
+            DemoCommand.self,
+            ServeCommand.self,
+        ]
     )
 }

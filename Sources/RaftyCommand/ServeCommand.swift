@@ -1,0 +1,148 @@
+import ArgumentParser
+import Logging
+import Prometheus
+import RaftCore
+import Rafty
+import RaftyGRPC
+import RaftyKV
+import ServiceLifecycle
+import UnixSignals
+
+/// `rafty serve`: one node of the replicated key-value server (gRPC for peers, HTTP for clients).
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run one node of the replicated key-value server until SIGINT or SIGTERM.",
+        discussion: """
+            A restart with the same --data-dir resumes from disk, whatever --peers says. With no \
+            --peers and --minimum-cluster-size 1 the node is a single-server cluster and leads at once.
+            """
+    )
+
+    @Option(help: "This node's id: non-zero, unique in the cluster.")
+    var id: UInt64
+
+    @Option(help: "Where peers reach this node over gRPC: ip or ip:port.")
+    var address = "127.0.0.1:50051"
+
+    @Option(help: "Where the HTTP API listens: host:port.")
+    var http = "127.0.0.1:8080"
+
+    @Option(help: "The other nodes' gRPC addresses, comma-separated (repeatable).")
+    var peers: [String] = []
+
+    @Option(name: .customLong("data-dir"), help: "Where state is kept (default <tmp>/rafty/<id>).")
+    var dataDirectory: String?
+
+    @Flag(name: .customLong("in-memory"), help: "Keep no files: state is lost when the process ends.")
+    var inMemory = false
+
+    @Flag(name: .customLong("read-only"), help: "Replicate without voting or campaigning.")
+    var readOnly = false
+
+    @Option(name: .customLong("time-multiplier"), help: "Scales every timeout, 1...10.")
+    var timeMultiplier = 1
+
+    @Option(name: .customLong("minimum-cluster-size"), help: "Voters a fresh node must know before it campaigns.")
+    var minimumClusterSize = 3
+
+    @Option(name: .customLong("max-append-entries"), help: "Entries per replication message, 1...100000.")
+    var maxAppendEntries = 1000
+
+    @Option(name: .customLong("snapshot-threshold"), help: "Applied entries between snapshots.")
+    var snapshotThreshold: UInt64 = 10_000
+
+    @Option(name: .customLong("trailing-logs"), help: "Entries kept behind a snapshot for slow followers.")
+    var trailingLogs: UInt64 = 1_000
+
+    @Option(name: .customLong("max-value-size"), help: "Largest value accepted, in bytes.")
+    var maxValueSize = 1 << 20
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    /// The node configuration the flags describe.
+    func nodeConfiguration(logger: Logger) throws -> RaftNode.Configuration {
+        var configuration = RaftNode.Configuration(id: self.id)
+        configuration.address = self.address
+        configuration.peers = self.peers.flatMap { $0.split(separator: ",").map { String($0).trimmed } }.filter { !$0.isEmpty }
+        configuration.dataDirectory = self.dataDirectory
+        configuration.persistDataOnDisk = !self.inMemory
+        configuration.isVoter = !self.readOnly
+        configuration.timeMultiplier = self.timeMultiplier
+        configuration.minimumClusterSize = self.minimumClusterSize
+        configuration.maxAppendEntries = self.maxAppendEntries
+        configuration.snapshotThreshold = self.snapshotThreshold
+        configuration.trailingLogs = self.trailingLogs
+        configuration.logger = logger
+        do {
+            try configuration.validate()
+        } catch {
+            throw ValidationError(error.message)
+        }
+        return configuration
+    }
+
+    func validate() throws {
+        _ = try self.nodeConfiguration(logger: Logger(label: "rafty"))
+        _ = try HostAndPort(parsing: self.http, option: "--http")
+        guard self.maxValueSize >= 1 else { throw ValidationError("--max-value-size must be at least 1") }
+        guard Logger.Level(rawValue: self.logLevel) != nil else {
+            throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical")
+        }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "rafty") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = Logger.Level(rawValue: self.logLevel) ?? .info
+        var configuration = try self.nodeConfiguration(logger: logger)
+        let registry = PrometheusCollectorRegistry()
+        configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
+        var transportConfiguration = GRPCTransport.Configuration()
+        transportConfiguration.unaryTimeout = transportConfiguration.unaryTimeout * self.timeMultiplier
+        let transport = GRPCTransport(configuration: transportConfiguration)
+        defer { transport.close() }
+        var limits = KVLimits()
+        limits.maxValueBytes = self.maxValueSize
+        let store = KVStore()
+        let node = try RaftNode(configuration: configuration, stateMachine: store, transport: transport)
+        let http = try HostAndPort(parsing: self.http, option: "--http")
+        let server = KVHTTPServer(node: node, limits: limits, host: http.host, port: http.port, registry: registry, logger: logger)
+        logger.info(
+            "starting",
+            metadata: [
+                "id": "\(self.id)", "grpc": "\(node.status.address)", "http": "\(self.http)",
+                "data": "\(self.inMemory ? "in memory" : configuration.resolvedDataDirectory)",
+            ])
+        // Services stop in reverse order: the HTTP API first, then the node (a leader hands over).
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: node), .init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}
+
+/// `host:port`, checked.
+struct HostAndPort: Hashable {
+    var host: String
+    var port: Int
+
+    init(parsing text: String, option: String) throws {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port),
+            colon != text.startIndex
+        else {
+            throw ValidationError("\(option): '\(text)' is not host:port")
+        }
+        self.host = String(text[..<colon])
+        self.port = port
+    }
+}
+
+extension String {
+    /// Without surrounding spaces.
+    var trimmed: String {
+        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

@@ -1,0 +1,243 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import RaftyTestSupport
+import Synchronization
+import Testing
+
+/// Three `rafty serve` processes on loopback, driven over HTTP; killed with SIGKILL.
+@Suite("rafty serve as separate processes", .serialized, .timeLimit(.minutes(3)))
+struct MultiProcessTests {
+    @Test("500 writes through random nodes, kill -9 the leader, keep writing, restart it: every acknowledged write is on every node")
+    func killLeader() async throws {
+        let cluster = try ProcessCluster(size: 3)
+        defer { cluster.killAll() }  // also when the test fails
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            try await cluster.startAll()
+            try await cluster.waitUntilReady(client, nodes: cluster.ids)
+            var acknowledged: [String: String] = [:]
+            var unknown = 0
+            for i in 0..<500 {
+                let key = "key \(i)/ü"  // a space, a slash and UTF-8: percent-encoded into one segment
+                switch try await cluster.put(client, node: cluster.ids.randomElement()!, key: key, value: "v\(i)") {
+                case .ok: acknowledged[key] = "v\(i)"
+                case .unknown: unknown += 1
+                case .notApplied: break
+                }
+            }
+            #expect(acknowledged.count >= 490, "a healthy cluster acknowledges (nearly) every write")
+            let leader = try await cluster.leader(client, among: cluster.ids)
+            cluster.kill(leader)
+            let survivors = cluster.ids.filter { $0 != leader }
+            // Until the survivors elect a new leader, writes fail (503, or 504 when the forward to
+            // the dead leader breaks); a client retries. Rewriting the same value is idempotent.
+            for i in 500..<700 {
+                let key = "key \(i)/ü"
+                try await cluster.waitUntil("write \(i) is acknowledged") {
+                    switch try await cluster.put(client, node: survivors.randomElement()!, key: key, value: "v\(i)") {
+                    case .ok:
+                        acknowledged[key] = "v\(i)"
+                        return true
+                    case .unknown:
+                        unknown += 1
+                        return false
+                    case .notApplied:
+                        return false
+                    }
+                }
+            }
+            try cluster.start(leader)  // same data directory: it resumes from disk
+            try await cluster.waitUntilReady(client, nodes: cluster.ids)
+            for node in cluster.ids {
+                for (key, value) in acknowledged.sorted(by: { $0.key < $1.key }) {
+                    let read = try await cluster.get(client, node: node, key: key, consistency: "linearizable")
+                    #expect(read == value, "node \(node), key \(key)")
+                    if read != value { break }
+                }
+            }
+            // The restarted node's own copy catches up too (stale reads are served locally).
+            let caughtUp = try await cluster.waitUntil("node \(leader) applied every acknowledged write") {
+                for (key, value) in acknowledged where try await cluster.get(client, node: leader, key: key, consistency: "stale") != value {
+                    return false
+                }
+                return true
+            }
+            #expect(caughtUp)
+            print("multi-process: \(acknowledged.count) acknowledged, \(unknown) unknown outcomes")
+        } catch {
+            cluster.printLogs()
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+}
+
+/// Outcome of a write, as the HTTP contract defines it.
+enum WriteOutcome {
+    case ok
+    /// 503 or 4xx: not applied, never will be.
+    case notApplied
+    /// 504 or a broken connection: may or may not be applied.
+    case unknown
+}
+
+/// `rafty serve` processes with their own ports and data directories.
+final class ProcessCluster: Sendable {
+    let ids: [UInt64]
+    let directory = TemporaryDirectory("rafty-processes")
+    let grpcPorts: [UInt64: Int]
+    let httpPorts: [UInt64: Int]
+    private let processes = Mutex<[UInt64: Process]>([:])
+    let binary: String
+
+    init(size: Int) throws {
+        self.ids = (1...UInt64(size)).map { $0 }
+        var ports = try freePorts(count: 2 * size)
+        self.grpcPorts = Dictionary(uniqueKeysWithValues: self.ids.map { ($0, ports.removeFirst()) })
+        self.httpPorts = Dictionary(uniqueKeysWithValues: self.ids.map { ($0, ports.removeFirst()) })
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        self.binary = executable.appendingPathComponent("rafty").path
+        guard FileManager.default.isExecutableFile(atPath: self.binary) else {
+            throw TimedOut(description: "the rafty binary is not at \(self.binary); build it with `swift build --product rafty`")
+        }
+    }
+
+    func startAll() throws { for id in self.ids { try self.start(id) } }
+
+    func start(_ id: UInt64) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: self.binary)
+        process.arguments = [
+            "serve", "--id", "\(id)", "--address", "127.0.0.1:\(self.grpcPorts[id]!)",
+            "--http", "127.0.0.1:\(self.httpPorts[id]!)",
+            "--peers", self.ids.filter { $0 != id }.map { "127.0.0.1:\(self.grpcPorts[$0]!)" }.joined(separator: ","),
+            "--data-dir", "\(self.directory.path)/node-\(id)", "--log-level", "info",
+        ]
+        let log = "\(self.directory.path)/node-\(id).log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        self.processes.withLock { $0[id] = process }
+    }
+
+    func kill(_ id: UInt64) {
+        guard let process = self.processes.withLock({ $0.removeValue(forKey: id) }) else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    func killAll() {
+        for id in self.ids { self.kill(id) }
+    }
+
+    func printLogs() {
+        for id in self.ids {
+            let log = (try? String(contentsOfFile: "\(self.directory.path)/node-\(id).log", encoding: .utf8)) ?? ""
+            print("--- node \(id) log (last 40 lines)\n" + log.split(separator: "\n").suffix(40).joined(separator: "\n"))
+        }
+    }
+
+    func url(_ id: UInt64, _ path: String) -> String { "http://127.0.0.1:\(self.httpPorts[id]!)\(path)" }
+
+    static func encode(_ key: String) -> String {
+        key.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+    }
+
+    func put(_ client: HTTPClient, node: UInt64, key: String, value: String) async throws -> WriteOutcome {
+        var request = HTTPClientRequest(url: self.url(node, "/v1/kv/\(Self.encode(key))"))
+        request.method = .PUT
+        request.body = .bytes(ByteBuffer(string: value))
+        do {
+            let response = try await client.execute(request, timeout: .seconds(10))
+            _ = try await response.body.collect(upTo: 1 << 20)
+            switch response.status.code {
+            case 200: return .ok
+            case 504: return .unknown
+            case 400..<504: return .notApplied
+            default: return .unknown
+            }
+        } catch {
+            // The connection failed: refused (not applied) or broken mid-request (unknown).
+            return .unknown
+        }
+    }
+
+    func get(_ client: HTTPClient, node: UInt64, key: String, consistency: String) async throws -> String? {
+        let request = HTTPClientRequest(url: self.url(node, "/v1/kv/\(Self.encode(key))?consistency=\(consistency)"))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        switch response.status.code {
+        case 200: return String(buffer: body)
+        case 404: return nil
+        default: throw TimedOut(description: "GET \(key) on node \(node): \(response.status.code) \(String(buffer: body))")
+        }
+    }
+
+    func status(_ client: HTTPClient, node: UInt64) async throws -> [String: Any] {
+        let response = try await client.execute(HTTPClientRequest(url: self.url(node, "/v1/status")), timeout: .seconds(2))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (try JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// Polls `condition` every 20 ms for up to 30 s.
+    @discardableResult
+    func waitUntil(_ what: String, _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if (try? await condition()) == true { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TimedOut(description: "timed out waiting until \(what)")
+    }
+
+    func waitUntilReady(_ client: HTTPClient, nodes: [UInt64]) async throws {
+        for node in nodes {
+            try await self.waitUntil("node \(node) is ready") {
+                let response = try await client.execute(HTTPClientRequest(url: self.url(node, "/ready")), timeout: .seconds(1))
+                _ = try await response.body.collect(upTo: 1 << 16)
+                return response.status.code == 200
+            }
+        }
+    }
+
+    func leader(_ client: HTTPClient, among nodes: [UInt64]) async throws -> UInt64 {
+        var leader: UInt64?
+        try await self.waitUntil("a leader is known") {
+            for node in nodes where (try await self.status(client, node: node))["state"] as? String == "leader" {
+                leader = node
+                return true
+            }
+            return false
+        }
+        return leader!
+    }
+}
+
+/// `count` distinct ports that were free a moment ago (bound to port 0, then released).
+func freePorts(count: Int) throws -> [Int] {
+    var sockets: [Int32] = []
+    defer { for socket in sockets { close(socket) } }
+    var ports: [Int] = []
+    for _ in 0..<count {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TimedOut(description: "socket() failed") }
+        sockets.append(fd)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw TimedOut(description: "bind() failed") }
+        ports.append(Int(UInt16(bigEndian: address.sin_port)))
+    }
+    return ports
+}
