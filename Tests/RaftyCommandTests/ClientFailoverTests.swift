@@ -57,6 +57,33 @@ struct ClientFailoverTests {
         #expect(other.received.isEmpty)
     }
 
+    @Test("No answer in time: a write is 'outcome unknown' and not retried; a read moves on")
+    func noAnswer() async throws {
+        let silent = FakeKVServer(mode: .hang)
+        let other = FakeKVServer(id: 2)
+        let (writeError, value) = try await withFakeServers(silent, other) { first, second in
+            defer { silent.release() }
+            return try await RaftyHTTPClient.with(endpoints: [first, second], timeout: .seconds(1)) { client in
+                let writeError = await #expect(throws: RaftyClientError.self) {
+                    try await KVPutCommand.put(key: "k", value: [1], query: [], with: client)
+                }
+                #expect(other.received.isEmpty)
+                _ = try await KVPutCommand.put(key: "k", value: Array("v".utf8), query: [], with: RaftyHTTPClient(
+                    http: client.http, endpoints: [second], timeout: client.timeout
+                ))
+                let value = try await KVGetCommand.get(key: "k", consistency: nil, with: client)
+                return (writeError, value)
+            }
+        }
+        guard case .outcomeUnknown(_, let reason) = writeError else {
+            Issue.record("expected outcome unknown, got \(String(describing: writeError))")
+            return
+        }
+        #expect(reason == "timed out waiting for the answer")
+        #expect(value == Array("v".utf8))
+        #expect(silent.received.map(\.method) == ["PUT", "GET"])
+    }
+
     @Test("504 on a read is an error from that endpoint, not 'outcome unknown'")
     func timeoutOnRead() async throws {
         let slow = FakeKVServer(mode: .fail(status: 504, code: "timed_out", message: "read timed out", leader: nil))

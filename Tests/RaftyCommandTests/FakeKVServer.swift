@@ -13,6 +13,8 @@ final class FakeKVServer: Sendable {
         case normal
         /// Answer every request with this status and the API's error JSON.
         case fail(status: Int, code: String, message: String, leader: String?)
+        /// Receive requests but answer none until ``release()``.
+        case hang
     }
 
     /// One request as received (path and query still percent-encoded).
@@ -27,6 +29,8 @@ final class FakeKVServer: Sendable {
         var values: [String: [UInt8]] = [:]
         var index: UInt64 = 0
         var received: [Received] = []
+        var released = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
@@ -41,6 +45,16 @@ final class FakeKVServer: Sendable {
 
     /// Every request received so far.
     var received: [Received] { self.state.withLock { $0.received } }
+
+    /// Lets requests held by ``Mode/hang`` go (they are answered with 504), now and from now on.
+    func release() {
+        let waiting = self.state.withLock { state in
+            state.released = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
 
     /// Runs the server, calls `body` with its base URL (`http://127.0.0.1:PORT`), then stops it.
     func run<Result: Sendable>(_ body: @Sendable (String) async throws -> Result) async throws -> Result {
@@ -87,8 +101,21 @@ final class FakeKVServer: Sendable {
             state.received.append(Received(method: method, uri: uri, body: body))
             return state.mode
         }
-        if case .fail(let status, let code, let message, let leader) = mode {
+        switch mode {
+        case .fail(let status, let code, let message, let leader):
             return Self.error(status, code, message, leader: leader)
+        case .hang:
+            await withCheckedContinuation { continuation in
+                let resumeNow = self.state.withLock { state in
+                    if state.released { return true }
+                    state.waiting.append(continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+            return Self.error(504, "timed_out", "released", leader: nil)
+        case .normal:
+            break
         }
         let path = request.uri.path
         let query = request.uri.query ?? ""
