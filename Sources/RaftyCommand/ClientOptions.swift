@@ -5,6 +5,7 @@ struct ClientOptions: ParsableArguments {
     /// The endpoint used when none is given.
     static let defaultEndpoint = "http://127.0.0.1:8080"
 
+    /// The `--endpoint` values as given (see ``endpoints``).
     @Option(
         name: .customLong("endpoint"),
         help: ArgumentHelp(
@@ -14,6 +15,7 @@ struct ClientOptions: ParsableArguments {
     )
     var endpointArguments: [String] = []
 
+    /// Seconds to wait for each request.
     @Option(help: ArgumentHelp("Seconds to wait for each request.", valueName: "seconds"))
     var timeout: Double = 5
 
@@ -31,6 +33,7 @@ struct ClientOptions: ParsableArguments {
     /// The request timeout as a `Duration`.
     var timeoutDuration: Duration { .nanoseconds(Int64(self.timeout * 1_000_000_000)) }
 
+    /// Rejects bad values and combinations; the error is a usage error (exit 2).
     mutating func validate() throws {
         guard self.timeout > 0, self.timeout.isFinite else {
             throw ValidationError("--timeout must be a positive number of seconds")

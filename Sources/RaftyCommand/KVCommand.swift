@@ -2,6 +2,7 @@ import ArgumentParser
 
 /// `rafty kv`: reads and writes keys through the HTTP API.
 struct KVCommand: AsyncParsableCommand {
+    /// Name, help and subcommands.
     static let configuration = CommandConfiguration(
         commandName: "kv",
         abstract: "Read and write keys of the replicated key-value store.",

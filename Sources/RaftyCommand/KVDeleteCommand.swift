@@ -2,13 +2,17 @@ import ArgumentParser
 
 /// `rafty kv delete KEY`: deletes a key and prints the commit index.
 struct KVDeleteCommand: AsyncParsableCommand {
+    /// Name, help and subcommands.
     static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a key; prints 'index N'.")
 
+    /// The endpoints and timeout.
     @OptionGroup var client: ClientOptions
 
+    /// The key.
     @Argument(help: "The key.")
     var key: String
 
+    /// Runs the command; failures are thrown as ``RaftyClientError`` (exit 1).
     func run() async throws {
         let line = try await RaftyHTTPClient.with(self.client) { client in
             try await Self.delete(key: self.key, with: client)

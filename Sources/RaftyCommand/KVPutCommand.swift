@@ -2,15 +2,20 @@ import ArgumentParser
 
 /// `rafty kv put KEY VALUE`: writes a key and prints the commit index.
 struct KVPutCommand: AsyncParsableCommand {
+    /// Name, help and subcommands.
     static let configuration = CommandConfiguration(commandName: "put", abstract: "Write a key; prints 'index N'.")
 
+    /// The endpoints and timeout.
     @OptionGroup var client: ClientOptions
 
+    /// The key.
     @Argument(help: "The key.")
     var key: String
 
+    /// The value to write.
     @OptionGroup var value: ValueOptions
 
+    /// Runs the command; failures are thrown as ``RaftyClientError`` (exit 1).
     func run() async throws {
         let bytes = try self.value.bytes()
         let line = try await RaftyHTTPClient.with(self.client) { client in

@@ -12,13 +12,16 @@ struct NodeStatus: Codable, Equatable, Sendable {
 
         private enum CodingKeys: String, CodingKey { case id, address, voter }
 
+        /// Creates a member from its parts.
         init(id: String?, address: String?, voter: Bool?) {
             self.id = id
             self.address = address
             self.voter = voter
         }
 
-        init(from decoder: any Decoder) throws {
+        /// Decodes leniently: `id` may be a number or a string.
+        /// Decodes leniently: missing, null or mistyped fields become nil.
+    init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             self.id = LenientText.decode(container, .id)
             self.address = LenientText.decode(container, .address)
@@ -51,6 +54,7 @@ struct NodeStatus: Codable, Equatable, Sendable {
         case id, address, state, term, commitIndex, lastApplied, leaderID, leaderAddress, lastLeaderContact, members
     }
 
+    /// Creates a status from its parts (all optional).
     init(
         id: String? = nil, address: String? = nil, state: String? = nil, term: UInt64? = nil,
         commitIndex: UInt64? = nil, lastApplied: UInt64? = nil, leaderID: String? = nil,
@@ -68,6 +72,7 @@ struct NodeStatus: Codable, Equatable, Sendable {
         self.members = members
     }
 
+    /// Decodes leniently: missing, null or mistyped fields become nil.
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.id = LenientText.decode(container, .id)

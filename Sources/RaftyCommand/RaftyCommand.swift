@@ -6,6 +6,7 @@ import ArgumentParser
 /// CLI contract: 0 success, 1 operation failed, 2 usage error (ArgumentParser would use 64).
 @main
 struct RaftyCommand: AsyncParsableCommand {
+    /// Name, help and subcommands.
     static let configuration = CommandConfiguration(
         commandName: "rafty",
         abstract: "Rafty: a Raft-replicated key-value server, its clients and a load generator.",

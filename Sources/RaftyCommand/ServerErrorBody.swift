@@ -15,12 +15,14 @@ struct ServerErrorBody: Decodable, Equatable {
 
         private enum CodingKeys: String, CodingKey { case code, message, leader }
 
+        /// Creates a detail from its parts.
         init(code: String?, message: String?, leader: String?) {
             self.code = code
             self.message = message
             self.leader = leader
         }
 
+        /// Decodes leniently (see ``ServerErrorBody``).
         init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             self.code = try? container.decodeIfPresent(String.self, forKey: .code)

@@ -15,6 +15,7 @@ enum StandardStreams {
         /// stderr.
         case error
 
+        /// The file descriptor.
         var descriptor: Int32 { self == .output ? STDOUT_FILENO : STDERR_FILENO }
     }
 

@@ -3,13 +3,16 @@ internal import Foundation
 
 /// `rafty status`: the status of every endpoint given, as a table or JSON.
 struct StatusCommand: AsyncParsableCommand {
+    /// Name, help and subcommands.
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show the status of every endpoint given (exit 1 only if none answers)."
     )
 
+    /// The endpoints and timeout.
     @OptionGroup var client: ClientOptions
 
+    /// Print JSON instead of a table.
     @Flag(help: "Print a JSON array of the status objects (null for an endpoint that failed).")
     var json = false
 
@@ -27,6 +30,7 @@ struct StatusCommand: AsyncParsableCommand {
         }
     }
 
+    /// Runs the command; failures are thrown as ``RaftyClientError`` (exit 1).
     func run() async throws {
         let rows = try await RaftyHTTPClient.with(self.client) { client in
             await Self.fetch(with: client)

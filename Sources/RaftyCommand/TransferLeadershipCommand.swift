@@ -2,16 +2,20 @@ import ArgumentParser
 
 /// `rafty transfer-leadership [--to ID]`: asks the leader to hand over leadership.
 struct TransferLeadershipCommand: AsyncParsableCommand {
+    /// Name, help and subcommands.
     static let configuration = CommandConfiguration(
         commandName: "transfer-leadership",
         abstract: "Ask the leader to transfer leadership (to --to ID, or to the most up-to-date voter)."
     )
 
+    /// The endpoints and timeout.
     @OptionGroup var client: ClientOptions
 
+    /// The node to hand leadership to (nil: the server picks).
     @Option(help: ArgumentHelp("The node to hand leadership to.", valueName: "id"))
     var to: String?
 
+    /// Runs the command; failures are thrown as ``RaftyClientError`` (exit 1).
     func run() async throws {
         let answer = try await RaftyHTTPClient.with(self.client) { client in
             try await Self.transfer(to: self.to, with: client)

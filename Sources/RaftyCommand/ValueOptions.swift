@@ -3,12 +3,15 @@ internal import Foundation
 
 /// Where a written value comes from: the `VALUE` argument or `--value-file PATH` (`-` is stdin).
 struct ValueOptions: ParsableArguments {
+    /// The value to write.
     @Argument(help: "The value (or use --value-file).")
     var value: String?
 
+    /// File to read the value from (`-`: stdin).
     @Option(name: .customLong("value-file"), help: ArgumentHelp("Read the value from a file; '-' reads stdin.", valueName: "path"))
     var valueFile: String?
 
+    /// Rejects bad values and combinations; the error is a usage error (exit 2).
     mutating func validate() throws {
         switch (self.value, self.valueFile) {
         case (nil, nil): throw ValidationError("give a VALUE or --value-file")
