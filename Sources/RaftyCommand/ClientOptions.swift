@@ -1,0 +1,66 @@
+import ArgumentParser
+
+/// The options every HTTP client subcommand shares: where the cluster is and how long to wait.
+struct ClientOptions: ParsableArguments {
+    /// The endpoint used when none is given.
+    static let defaultEndpoint = "http://127.0.0.1:8080"
+
+    /// The `--endpoint` values as given (see ``endpoints``).
+    @Option(
+        name: .customLong("endpoint"),
+        help: ArgumentHelp(
+            "HTTP endpoint of a node (repeatable, or comma-separated); tried in order. Default: \(Self.defaultEndpoint).",
+            valueName: "url"
+        )
+    )
+    var endpointArguments: [String] = []
+
+    /// Seconds to wait for each request.
+    @Option(help: ArgumentHelp("Seconds to wait for each request.", valueName: "seconds"))
+    var timeout: Double = 5
+
+    /// The endpoints in the order given: commas split, `HOST:PORT` gets `http://`, no trailing `/`.
+    var endpoints: [String] {
+        get throws {
+            let raw = self.endpointArguments
+                .flatMap { $0.split(separator: ",") }
+                .map { $0.trimmingWhitespace() }
+                .filter { !$0.isEmpty }
+            return try (raw.isEmpty ? [Self.defaultEndpoint] : raw).map(Self.normalizedEndpoint)
+        }
+    }
+
+    /// The request timeout as a `Duration`.
+    var timeoutDuration: Duration { .nanoseconds(Int64(self.timeout * 1_000_000_000)) }
+
+    /// Rejects bad values and combinations; the error is a usage error (exit 2).
+    mutating func validate() throws {
+        guard self.timeout > 0, self.timeout.isFinite else {
+            throw ValidationError("--timeout must be a positive number of seconds")
+        }
+        _ = try self.endpoints
+    }
+
+    /// Checks one endpoint and puts it in canonical form (`http://host:port`, no trailing slash).
+    static func normalizedEndpoint(_ text: String) throws -> String {
+        var endpoint = text
+        if !endpoint.contains("://") { endpoint = "http://" + endpoint }
+        while endpoint.hasSuffix("/") { endpoint.removeLast() }
+        let scheme = endpoint.prefix { $0 != ":" }.lowercased()
+        guard scheme == "http" || scheme == "https" else {
+            throw ValidationError("invalid --endpoint '\(text)': the scheme must be http or https")
+        }
+        let rest = endpoint.drop { $0 != ":" }.dropFirst(3)
+        guard !rest.isEmpty, !rest.hasPrefix(":"), !rest.contains("/"), !rest.contains(where: \.isWhitespace) else {
+            throw ValidationError("invalid --endpoint '\(text)': expected http://HOST:PORT")
+        }
+        return endpoint
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing whitespace.
+    func trimmingWhitespace() -> String {
+        String(self.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+    }
+}

@@ -1,0 +1,210 @@
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// A small in-memory stand-in for the RaftyKV HTTP API (DESIGN §5), on 127.0.0.1 with a port
+/// chosen by the kernel. It can be told to answer every request with a fixed error.
+final class FakeKVServer: Sendable {
+    /// How the server answers.
+    enum Mode: Sendable {
+        /// Serve the API.
+        case normal
+        /// Answer every request with this status and the API's error JSON.
+        case fail(status: Int, code: String, message: String, leader: String?)
+        /// Receive requests but answer none until ``release()``.
+        case hang
+    }
+
+    /// One request as received (path and query still percent-encoded).
+    struct Received: Sendable, Equatable {
+        var method: String
+        var uri: String
+        var body: [UInt8]
+    }
+
+    private struct State {
+        var mode: Mode = .normal
+        var values: [String: [UInt8]] = [:]
+        var index: UInt64 = 0
+        var received: [Received] = []
+        var released = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+    /// The node id reported by `/v1/status`.
+    let id: UInt64
+
+    /// Creates a server answering in `mode`.
+    init(id: UInt64 = 1, mode: Mode = .normal) {
+        self.id = id
+        self.state.withLock { $0.mode = mode }
+    }
+
+    /// Every request received so far.
+    var received: [Received] { self.state.withLock { $0.received } }
+
+    /// Lets requests held by ``Mode/hang`` go (they are answered with 504), now and from now on.
+    func release() {
+        let waiting = self.state.withLock { state in
+            state.released = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// Runs the server, calls `body` with its base URL (`http://127.0.0.1:PORT`), then stops it.
+    func run<Result: Sendable>(_ body: @Sendable (String) async throws -> Result) async throws -> Result {
+        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            responder: CallbackResponder<BasicRequestContext> { request, _ in
+                try await self.respond(to: request)
+            },
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                portContinuation.yield(channel.localAddress?.port ?? 0)
+                portContinuation.finish()
+            },
+            logger: Logger(label: "fake-kv", factory: { _ in SwiftLogNoOpLogHandler() })
+        )
+        let group = ServiceGroup(
+            configuration: .init(services: [app], logger: Logger(label: "fake-kv", factory: { _ in SwiftLogNoOpLogHandler() }))
+        )
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var ports = portStream.makeAsyncIterator()
+            guard let port = await ports.next(), port > 0 else {
+                await group.triggerGracefulShutdown()
+                throw FakeServerFailed()
+            }
+            do {
+                let result = try await body("http://127.0.0.1:\(port)")
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+                return result
+            } catch {
+                await group.triggerGracefulShutdown()
+                try? await tasks.waitForAll()
+                throw error
+            }
+        }
+    }
+
+    private func respond(to request: Request) async throws -> Response {
+        let body = Array((try await request.body.collect(upTo: 1 << 20)).readableBytesView)
+        let uri = request.uri.description
+        let method = request.method.rawValue
+        let mode = self.state.withLock { state in
+            state.received.append(Received(method: method, uri: uri, body: body))
+            return state.mode
+        }
+        switch mode {
+        case .fail(let status, let code, let message, let leader):
+            return Self.error(status, code, message, leader: leader)
+        case .hang:
+            await withCheckedContinuation { continuation in
+                let resumeNow = self.state.withLock { state in
+                    if state.released { return true }
+                    state.waiting.append(continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+            return Self.error(504, "timed_out", "released", leader: nil)
+        case .normal:
+            break
+        }
+        let path = request.uri.path
+        let query = request.uri.query ?? ""
+        if path == "/v1/status", request.method == .get {
+            return Self.json(.ok, self.statusJSON())
+        }
+        if path == "/v1/leadership/transfer", request.method == .post {
+            return Self.json(.ok, "{\"leader\":\(self.id)}")
+        }
+        guard path.hasPrefix("/v1/kv/") else {
+            return Self.error(404, "not_found", "no such route", leader: nil)
+        }
+        let key = String(path.dropFirst("/v1/kv/".count))
+        switch request.method {
+        case .get:
+            guard let value = self.state.withLock({ $0.values[key] }) else {
+                return Self.error(404, "not_found", "key not found", leader: nil)
+            }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: value)))
+        case .put:
+            return self.state.withLock { state in
+                if query.hasPrefix("prevExist=false"), state.values[key] != nil {
+                    return Self.error(409, "cas_failed", "key exists", leader: nil)
+                }
+                if query.hasPrefix("prev=") {
+                    let expected = String(query.dropFirst("prev=".count))
+                    let current = state.values[key].map { String(decoding: $0, as: UTF8.self) }
+                    // Only plain ASCII values are compared, which is all the tests use.
+                    guard current == expected else {
+                        return Self.error(409, "cas_failed", "current value differs", leader: nil)
+                    }
+                }
+                state.values[key] = body
+                state.index += 1
+                return Self.json(.ok, "{\"index\":\(state.index)}")
+            }
+        case .delete:
+            return self.state.withLock { state in
+                state.values[key] = nil
+                state.index += 1
+                return Self.json(.ok, "{\"index\":\(state.index)}")
+            }
+        default:
+            return Self.error(400, "bad_request", "unsupported method", leader: nil)
+        }
+    }
+
+    private func statusJSON() -> String {
+        let index = self.state.withLock { $0.index }
+        return """
+            {"id":\(self.id),"address":"127.0.0.1:5005\(self.id)","state":"leader","term":3,\
+            "commitIndex":\(index),"lastApplied":\(index),"leaderID":\(self.id),\
+            "leaderAddress":"127.0.0.1:5005\(self.id)","lastLeaderContact":0,\
+            "members":[{"id":\(self.id),"address":"127.0.0.1:5005\(self.id)","voter":true}]}
+            """
+    }
+
+    private static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: text))
+        )
+    }
+
+    private static func error(_ status: Int, _ code: String, _ message: String, leader: String?) -> Response {
+        let leaderField = leader.map { ",\"leader\":\"\($0)\"" } ?? ""
+        return Self.json(
+            HTTPResponse.Status(code: status),
+            "{\"error\":{\"code\":\"\(code)\",\"message\":\"\(message)\"\(leaderField)}}"
+        )
+    }
+}
+
+/// The fake server did not report its port.
+struct FakeServerFailed: Error {}
+
+/// Runs two fake servers at once and calls `body` with both base URLs.
+func withFakeServers<Result: Sendable>(
+    _ first: FakeKVServer,
+    _ second: FakeKVServer,
+    _ body: @Sendable (String, String) async throws -> Result
+) async throws -> Result {
+    try await first.run { firstURL in
+        try await second.run { secondURL in
+            try await body(firstURL, secondURL)
+        }
+    }
+}
+
+/// An endpoint nobody listens on (port 1 on loopback: connection refused at once).
+let deadEndpoint = "http://127.0.0.1:1"
