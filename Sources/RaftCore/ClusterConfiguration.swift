@@ -4,11 +4,17 @@ public struct ClusterConfiguration: Sendable, Hashable {
     public var voters: Set<NodeID>
     /// Non-voting (read-only) members: they receive the log but never vote, campaign or count in a quorum.
     public var learners: Set<NodeID>
+    /// Where members can be reached, as the host spells addresses. The core only carries them
+    /// (a configuration entry replicates them to every node, so a node that joins later learns
+    /// every member's address from the log); it never interprets them.
+    public var addresses: [NodeID: String]
 
-    /// Creates a configuration. A node listed as both voter and learner is treated as a voter.
-    public init(voters: Set<NodeID> = [], learners: Set<NodeID> = []) {
+    /// Creates a configuration. A node listed as both voter and learner is treated as a voter;
+    /// addresses of non-members are dropped.
+    public init(voters: Set<NodeID> = [], learners: Set<NodeID> = [], addresses: [NodeID: String] = [:]) {
         self.voters = voters
         self.learners = learners.subtracting(voters)
+        self.addresses = addresses.filter { voters.contains($0.key) || learners.contains($0.key) }
     }
 
     /// Every member, sorted so iteration is deterministic.
@@ -34,6 +40,7 @@ public struct ClusterConfiguration: Sendable, Hashable {
                 throw RaftCoreError(.invalidConfigurationChange, "node \(id) is already a member")
             }
             next.learners.insert(id)
+            if let address = change.address { next.addresses[id] = address }
         case .promote:
             guard self.learners.contains(id) else {
                 throw RaftCoreError(.invalidConfigurationChange, "node \(id) is not a learner")
@@ -58,6 +65,7 @@ public struct ClusterConfiguration: Sendable, Hashable {
             }
             next.voters.remove(id)
             next.learners.remove(id)
+            next.addresses[id] = nil
         }
         return next
     }
@@ -81,10 +89,13 @@ public struct ConfigurationChange: Sendable, Hashable {
     public var kind: Kind
     /// The node it applies to.
     public var node: NodeID
+    /// For ``Kind/addLearner``: where the new member can be reached (carried in the configuration).
+    public var address: String?
 
     /// Creates a change.
-    public init(_ kind: Kind, node: NodeID) {
+    public init(_ kind: Kind, node: NodeID, address: String? = nil) {
         self.kind = kind
         self.node = node
+        self.address = address
     }
 }

@@ -34,6 +34,7 @@ public struct Entry: Sendable, Hashable {
         case .noop: return 24
         case .configuration(let configuration):
             return 24 + 9 * (configuration.voters.count + configuration.learners.count)
+                + configuration.addresses.values.reduce(0) { $0 + 12 + $1.utf8.count }
         }
     }
 }

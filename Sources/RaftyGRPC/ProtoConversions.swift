@@ -155,12 +155,13 @@ extension Rafty_V1_ClusterConfiguration {
         self.init()
         self.voters = configuration.voters.sorted()
         self.learners = configuration.learners.sorted()
+        self.addresses = configuration.addresses
     }
 }
 
 extension ClusterConfiguration {
     init(_ proto: Rafty_V1_ClusterConfiguration) {
-        self.init(voters: Set(proto.voters), learners: Set(proto.learners))
+        self.init(voters: Set(proto.voters), learners: Set(proto.learners), addresses: proto.addresses)
     }
 }
 
@@ -189,6 +190,19 @@ extension Rafty_V1_ForwardRequest {
         case .submit(let command): self.submit = Data(command)
         case .read(let query): self.read = Data(query)
         case .transferLeadership(let target): self.transferLeadership = .with { $0.to = target ?? 0 }
+        case .membership(let change):
+            self.membershipChange = .with { proto in
+                proto.id = change.node
+                switch change {
+                case .add(_, let address, let asVoter):
+                    proto.kind = .add
+                    proto.address = address
+                    proto.voter = asVoter
+                case .remove: proto.kind = .remove
+                case .promote: proto.kind = .promote
+                case .demote: proto.kind = .demote
+                }
+            }
         }
         let (seconds, attoseconds) = timeout.components
         self.timeoutMicros = UInt64(clamping: max(0, seconds) * 1_000_000 + max(0, attoseconds) / 1_000_000_000_000)
@@ -203,7 +217,14 @@ extension ForwardedRequest {
         case .submit(let data)?: self = .submit([UInt8](data))
         case .read(let data)?: self = .read([UInt8](data))
         case .transferLeadership(let transfer)?: self = .transferLeadership(to: transfer.to == 0 ? nil : transfer.to)
-        case .membershipChange?: throw MalformedMessage("membership changes are not supported by this node yet")
+        case .membershipChange(let change)?:
+            switch change.kind {
+            case .add: self = .membership(.add(id: change.id, address: change.address, asVoter: change.voter))
+            case .remove: self = .membership(.remove(id: change.id))
+            case .promote: self = .membership(.promote(id: change.id))
+            case .demote: self = .membership(.demote(id: change.id))
+            case .UNRECOGNIZED(let value): throw MalformedMessage("unknown membership change kind \(value)")
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ public enum RaftErrorMapping {
 
     private static let allCodes: [RaftError.Code] = [
         .invalidConfiguration, .notLeader, .noLeader, .timedOut, .shuttingDown, .alreadyRunning, .storage, .rejected,
-        .unreachable,
+        .unreachable, .membershipChangeInProgress, .tooSlow,
     ]
 
     /// The gRPC status code closest to a Rafty code.
@@ -30,6 +30,8 @@ public enum RaftErrorMapping {
         case .storage: return .internalError
         case .rejected: return .aborted
         case .unreachable: return .unavailable
+        case .membershipChangeInProgress: return .failedPrecondition
+        case .tooSlow: return .deadlineExceeded
         default: return .unknown
         }
     }

@@ -46,7 +46,11 @@ extension NodeLoop {
     }
 
     func send(_ message: Message) async {
-        guard let address = self.addresses[message.to] else { return }
+        guard let address = self.addresses[message.to] else {
+            // A joining node hears from a leader it has no address for: ask its peers.
+            self.node.lookUpAddress(of: message.to, among: Array(self.addresses.values))
+            return
+        }
         var snapshot: [UInt8]?
         if case .installSnapshot(let metadata) = message.body {
             // Stream the stored snapshot; if it was replaced meanwhile the leader retries later.
@@ -220,7 +224,9 @@ extension NodeLoop {
             switch core.role {
             case .leader: status.state = .leader
             case .candidate, .preCandidate: status.state = .candidate
-            case .follower: status.state = core.isVoter ? .follower : .readOnly
+            case .follower:
+                // A node outside the configuration (joining, or removed) is a follower that never campaigns.
+                status.state = core.isVoter || !core.configuration.contains(id) ? .follower : .readOnly
             }
             status.term = core.term
             status.commitIndex = core.commitIndex
@@ -232,6 +238,8 @@ extension NodeLoop {
             for voter in core.configuration.voters { members[voter] = true }
             for learner in core.configuration.learners { members[learner] = false }
             status.members = members
+            status.isMember = core.configuration.contains(id)
+            status.peerContact = self.lastHeard.filter { core.configuration.contains($0.key) }
             status.memberAddresses = members.keys.reduce(into: [:]) { result, member in
                 result[member] = member == id ? self.node.address : addresses[member]
             }

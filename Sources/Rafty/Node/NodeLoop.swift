@@ -30,6 +30,10 @@ struct NodeLoop {
     var inboundSnapshots: [UInt64: [UInt8]] = [:]
     var lastLeaderContact: ContinuousClock.Instant?
     var stopping = false
+    /// The membership change the leader is carrying out.
+    var membershipOperation: MembershipOperation?
+    /// When each peer was last heard from (for the quorum check of a demotion).
+    var lastHeard: [NodeID: ContinuousClock.Instant] = [:]
     /// Callers waiting for a leadership transfer to finish.
     var transfers: [(target: NodeID, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<RaftNode.Answer, Never>)] = []
     var stopDeadline: ContinuousClock.Instant?
@@ -72,6 +76,8 @@ struct NodeLoop {
             for event in self.node.takePending() { try await self.handle(event) }
             try await self.processReady()
             self.settleTransfers()
+            self.advanceMembership()
+            self.learnAddresses()
             self.publish()
             if self.stopping, self.readyToStop() { break }
         }
@@ -94,6 +100,11 @@ struct NodeLoop {
         self.readsWaitingForApply = []
         for transfer in self.transfers { transfer.continuation.resume(returning: .failure(error)) }
         self.transfers = []
+        if let operation = self.membershipOperation {
+            let code: RaftError.Code = operation.awaiting != nil || operation.committedAny ? .timedOut : error.code
+            operation.continuation.resume(returning: .failure(RaftError(code, "\(error.message); membership change \(operation.change)\(code == .timedOut ? " may or may not be complete" : " not applied")")))
+            self.membershipOperation = nil
+        }
     }
 
     mutating func handle(_ event: RaftNode.Event) async throws {
@@ -107,6 +118,7 @@ struct NodeLoop {
                 self.inboundSnapshots[metadata.index] = snapshot
             }
             if message.term >= (self.core?.term ?? 0), self.isFromLeader(message) { self.lastLeaderContact = .now }
+            self.lastHeard[message.from] = .now
             self.core!.step(message)
         case .discovered(let address, let info):
             self.addresses[info.id] = address
@@ -116,6 +128,10 @@ struct NodeLoop {
             self.propose(command, deadline: deadline, continuation)
         case .read(let query, let consistency, let deadline, let continuation):
             self.read(query, consistency: consistency, deadline: deadline, continuation)
+        case .learnedAddress(let id, let address):
+            if self.addresses[id] == nil { self.addresses[id] = address }
+        case .membership(let change, let deadline, let continuation):
+            self.changeMembership(change, deadline: deadline, continuation)
         case .transfer(let target, let deadline, let continuation):
             self.transferLeadership(to: target, deadline: deadline, continuation)
         case .stop:
@@ -136,10 +152,18 @@ struct NodeLoop {
     mutating func maybeStartCore() async throws {
         guard self.core == nil else { return }
         let configuration = self.node.configuration
-        guard self.addresses.count == self.node.peerAddresses.count,
-            self.voters.count >= configuration.minimumClusterSize
-        else { return }
-        let membership = ClusterConfiguration(voters: self.voters, learners: self.learners)
+        let membership: ClusterConfiguration
+        if configuration.join {
+            // A joining node starts outside the configuration and learns it from the leader's log.
+            membership = ClusterConfiguration()
+        } else {
+            guard self.addresses.count == self.node.peerAddresses.count,
+                self.voters.count >= configuration.minimumClusterSize
+            else { return }
+            var addresses = self.addresses
+            addresses[configuration.id] = self.node.address
+            membership = ClusterConfiguration(voters: self.voters, learners: self.learners, addresses: addresses)
+        }
         do {
             try self.storage.stable.save(StableState(nodeID: configuration.id, configuration: membership))
         } catch {

@@ -6,7 +6,7 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: Sendable, Hashable {
             case invalidConfiguration, notLeader, noLeader, timedOut, shuttingDown, alreadyRunning, storage
-            case rejected, unreachable
+            case rejected, unreachable, membershipChangeInProgress, tooSlow
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -29,6 +29,10 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let rejected = Code(.rejected)
         /// A peer could not be reached.
         public static let unreachable = Code(.unreachable)
+        /// Another membership change is being carried out; this one was not started.
+        public static let membershipChangeInProgress = Code(.membershipChangeInProgress)
+        /// A new member did not catch up with the log in time; it stays a non-voter.
+        public static let tooSlow = Code(.tooSlow)
 
         /// The code's name.
         public var description: String { "\(self.value)" }

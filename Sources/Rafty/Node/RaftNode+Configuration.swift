@@ -37,6 +37,15 @@ extension RaftNode {
         /// Base tick length before the multiplier; default 50 ms. The election timeout is 10 ticks
         /// (randomized up to 20), the heartbeat interval 1 tick.
         public var tickInterval: Duration = .milliseconds(50)
+        /// Start outside the cluster and wait to be added (``RaftNode/addMember(id:address:asVoter:timeout:)``
+        /// on the leader): no discovery wait, never campaigns until a configuration names it a voter.
+        /// `peers` should name at least one member. Ignored when the data directory already holds state.
+        public var join: Bool = false
+        /// On a graceful ``RaftNode/stop()``, ask the leader to remove this node first.
+        public var leaveOnStop: Bool = false
+        /// How long a new voter may take to catch up with the log before
+        /// ``RaftNode/addMember(id:address:asVoter:timeout:)`` gives up (it stays a non-voter). Default 10 s.
+        public var memberCatchUpTimeout: Duration = .seconds(10)
         /// Where the runtime logs (debug: elections and role changes). Default: no logging.
         public var logger: Logger = Logger(label: "rafty", factory: { _ in SwiftLogNoOpLogHandler() })
         /// Where the runtime reports metrics (`raft.term`, `raft.commit_index`, `raft.applied_index`,
@@ -75,6 +84,7 @@ extension RaftNode {
             }
             guard self.snapshotThreshold >= 1 else { throw fail("snapshotThreshold must be at least 1") }
             guard self.tickInterval > .zero else { throw fail("tickInterval must be positive") }
+            guard self.memberCatchUpTimeout > .zero else { throw fail("memberCatchUpTimeout must be positive") }
             _ = try Self.normalize(address: self.address, field: "address")
             for peer in self.peers { _ = try Self.normalize(address: peer, field: "peers") }
         }
@@ -122,6 +132,12 @@ extension RaftNode {
         public var members: [NodeID: Bool]
         /// The gRPC addresses of the members this node knows (itself included).
         public var memberAddresses: [NodeID: String] = [:]
+        /// When this node last heard from each other member (any message), for operators and for
+        /// the leader's check that a demotion leaves a reachable quorum (within two election timeouts).
+        public var peerContact: [NodeID: ContinuousClock.Instant] = [:]
+        /// Whether this node is in the cluster's configuration (false for a node that waits to be
+        /// added, or was removed; such a node never campaigns).
+        public var isMember: Bool = false
 
         /// A node's state.
         public enum State: String, Sendable, Hashable {
@@ -141,7 +157,7 @@ extension RaftNode {
         public static func == (a: Status, b: Status) -> Bool {
             (a.id, a.address, a.state, a.term, a.commitIndex, a.lastApplied) == (b.id, b.address, b.state, b.term, b.commitIndex, b.lastApplied)
                 && a.leaderID == b.leaderID && a.leaderAddress == b.leaderAddress && a.members == b.members
-                && a.memberAddresses == b.memberAddresses
+                && a.memberAddresses == b.memberAddresses && a.isMember == b.isMember
         }
 
         /// Hashes all fields but the leader-contact time.

@@ -1,6 +1,7 @@
 public import RaftCore
 public import ServiceLifecycle
-private import Synchronization
+internal import Synchronization
+internal import Logging
 
 /// A Raft node: runs ``RawNode`` on one serial event loop over durable storage and a transport,
 /// applies committed commands to the user's ``StateMachine`` and serves commands and reads from
@@ -22,6 +23,8 @@ public final class RaftNode: Service {
         case propose([UInt8], deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
         case read([UInt8], ReadConsistency, deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
         case transfer(to: NodeID?, deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
+        case membership(MembershipChange, deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
+        case learnedAddress(id: NodeID, address: String)
         case stop
     }
 
@@ -50,6 +53,8 @@ public final class RaftNode: Service {
     }
 
     private let shared: Mutex<Shared>
+    /// Ids whose address is being looked up.
+    let lookups = Mutex<Set<NodeID>>([])
     let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
 
@@ -121,6 +126,13 @@ public final class RaftNode: Service {
     /// Stops the node gracefully: a leader first hands leadership to another voter; calls in flight
     /// fail with ``RaftError/Code/shuttingDown``. Idempotent.
     public func stop() async {
+        if self.configuration.leaveOnStop, self.status.state != .down, self.status.isMember {
+            do {
+                try await self.removeMember(id: self.configuration.id, timeout: self.configuration.tick * 100)
+            } catch {
+                self.configuration.logger.warning("could not leave the cluster before stopping: \(error)")
+            }
+        }
         self.beginStop()
     }
 
@@ -173,7 +185,10 @@ public final class RaftNode: Service {
             do {
                 return try await self.transport.forward(request, to: leader, timeout: remaining)
             } catch where error.code == .unreachable {
-                guard case .submit = request else { throw error }
+                switch request {
+                case .submit, .membership: break
+                case .read, .transferLeadership: throw error
+                }
                 // The connection may have failed after the leader took the command.
                 throw RaftError(.timedOut, "the forward to the leader at \(leader) failed; the outcome is unknown: \(error.message)")
             }
@@ -196,6 +211,61 @@ public final class RaftNode: Service {
             throw RaftError(.rejected, "the leader answered the transfer with an unreadable id")
         }
         return id
+    }
+
+    /// Carries out a membership change on the leader (from any node: followers forward it) and
+    /// returns the index of its last configuration entry once that committed. One change at a
+    /// time: a second one gets ``RaftError/Code/membershipChangeInProgress``.
+    ///
+    /// - Throws: ``RaftError``: ``RaftError/Code/rejected`` for a change that makes no sense (or
+    ///   would leave too few reachable voters for a quorum), ``RaftError/Code/tooSlow`` if a new
+    ///   voter did not catch up within ``Configuration-swift.struct/memberCatchUpTimeout`` (it stays
+    ///   a non-voter), ``RaftError/Code/timedOut`` if the outcome is unknown.
+    @discardableResult
+    public func changeMembership(_ change: MembershipChange, timeout: Duration = .seconds(30)) async throws(RaftError) -> UInt64 {
+        let deadline = ContinuousClock.now + timeout
+        let answer = await withCheckedContinuation { continuation in
+            self.enqueue(.membership(change, deadline: deadline, continuation))
+        }
+        var result = try await self.resolve(answer, .membership(change), deadline: deadline)
+        // Changing the leader itself hands leadership over first; the old leader then points here.
+        var hops = 0
+        while result.first == UInt8(ascii: "@"), hops < 3 {
+            let address = String(decoding: result.dropFirst(), as: UTF8.self)
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { throw RaftError(.timedOut, "the deadline passed during a leadership hand-over") }
+            result = try await self.transport.forward(.membership(change), to: address, timeout: remaining)
+            hops += 1
+        }
+        guard let index = UInt64(String(decoding: result, as: UTF8.self)) else {
+            throw RaftError(.rejected, "the leader answered the membership change with an unreadable index")
+        }
+        return index
+    }
+
+    /// Adds node `id` (listening at `address`) as a non-voter; with `asVoter`, promotes it once it
+    /// caught up. See ``changeMembership(_:timeout:)``.
+    @discardableResult
+    public func addMember(id: NodeID, address: String, asVoter: Bool = true, timeout: Duration = .seconds(30)) async throws(RaftError) -> UInt64 {
+        try await self.changeMembership(.add(id: id, address: address, asVoter: asVoter), timeout: timeout)
+    }
+
+    /// Removes node `id` (a voter is demoted first; the leader hands over first).
+    @discardableResult
+    public func removeMember(id: NodeID, timeout: Duration = .seconds(30)) async throws(RaftError) -> UInt64 {
+        try await self.changeMembership(.remove(id: id), timeout: timeout)
+    }
+
+    /// Turns the non-voter `id` into a voter once it caught up.
+    @discardableResult
+    public func promote(id: NodeID, timeout: Duration = .seconds(30)) async throws(RaftError) -> UInt64 {
+        try await self.changeMembership(.promote(id: id), timeout: timeout)
+    }
+
+    /// Turns the voter `id` into a non-voter.
+    @discardableResult
+    public func demote(id: NodeID, timeout: Duration = .seconds(30)) async throws(RaftError) -> UInt64 {
+        try await self.changeMembership(.demote(id: id), timeout: timeout)
     }
 
     /// Finds the leader: this node's own knowledge, else the first peer that reports one
@@ -287,7 +357,8 @@ public final class RaftNode: Service {
 
     static func fail(_ event: Event, _ error: RaftError) {
         switch event {
-        case .propose(_, _, let continuation), .read(_, _, _, let continuation), .transfer(_, _, let continuation):
+        case .propose(_, _, let continuation), .read(_, _, _, let continuation), .transfer(_, _, let continuation),
+            .membership(_, _, let continuation):
             continuation.resume(returning: .failure(error))
         default:
             break
@@ -347,12 +418,16 @@ extension RaftNode: RaftTransportHandler {
             case .submit(let command): self.enqueue(.propose(command, deadline: deadline, continuation))
             case .read(let query): self.enqueue(.read(query, .linearizable, deadline: deadline, continuation))
             case .transferLeadership(let target): self.enqueue(.transfer(to: target, deadline: deadline, continuation))
+            case .membership(let change): self.enqueue(.membership(change, deadline: deadline, continuation))
             }
         }
         switch answer {
         case .success(let result): return result
         case .failure(let error): throw error
-        case .forward: throw RaftError(.notLeader, "node \(self.configuration.id) is no longer the leader")
+        case .forward(let address):
+            // A membership change of the leader itself continues on the new leader: say where.
+            if case .membership = request { return Array("@\(address)".utf8) }
+            throw RaftError(.notLeader, "node \(self.configuration.id) is no longer the leader")
         }
     }
 }

@@ -22,11 +22,18 @@ struct BinaryWriter {
         self.bytes.append(contentsOf: blob)
     }
 
+    /// Voters, learners, then the members' addresses (absent in format version 1 and in entries
+    /// tagged 2: see `write(_ entry:)`).
     mutating func write(_ configuration: ClusterConfiguration) {
         self.write(UInt32(configuration.voters.count))
         for id in configuration.voters.sorted() { self.write(id) }
         self.write(UInt32(configuration.learners.count))
         for id in configuration.learners.sorted() { self.write(id) }
+        self.write(UInt32(configuration.addresses.count))
+        for (id, address) in configuration.addresses.sorted(by: { $0.key < $1.key }) {
+            self.write(id)
+            self.writeBlob(Array(address.utf8))
+        }
     }
 
     mutating func write(_ entry: Entry) {
@@ -39,7 +46,8 @@ struct BinaryWriter {
         case .noop:
             self.write(UInt8(1))
         case .configuration(let configuration):
-            self.write(UInt8(2))
+            // Tag 2 was a configuration without addresses (still read).
+            self.write(UInt8(3))
             self.write(configuration)
         }
     }
@@ -95,7 +103,8 @@ struct BinaryReader {
         try self.readBytes(Int(try self.readUInt32()))
     }
 
-    mutating func readConfiguration() throws(Truncated) -> ClusterConfiguration {
+    /// Reads a configuration; older formats carry no addresses.
+    mutating func readConfiguration(withAddresses: Bool) throws(Truncated) -> ClusterConfiguration {
         var voters = Set<NodeID>()
         let voterCount = Int(try self.readUInt32())
         guard voterCount <= self.remaining / 8 else { throw Truncated() }
@@ -104,7 +113,18 @@ struct BinaryReader {
         let learnerCount = Int(try self.readUInt32())
         guard learnerCount <= self.remaining / 8 else { throw Truncated() }
         for _ in 0..<learnerCount { learners.insert(try self.readUInt64()) }
-        return ClusterConfiguration(voters: voters, learners: learners)
+        var addresses: [NodeID: String] = [:]
+        if withAddresses {
+            let addressCount = Int(try self.readUInt32())
+            guard addressCount <= self.remaining / 12 else { throw Truncated() }
+            for _ in 0..<addressCount {
+                let id = try self.readUInt64()
+                let bytes = try self.readBlob()
+                guard bytes.count <= 1024, let address = String(validating: bytes, as: UTF8.self) else { throw Truncated() }
+                addresses[id] = address
+            }
+        }
+        return ClusterConfiguration(voters: voters, learners: learners, addresses: addresses)
     }
 
     mutating func readEntry() throws(Truncated) -> Entry {
@@ -113,7 +133,8 @@ struct BinaryReader {
         switch try self.readByte() {
         case 0: return Entry(term: term, index: index, payload: .command(try self.readBlob()))
         case 1: return Entry(term: term, index: index, payload: .noop)
-        case 2: return Entry(term: term, index: index, payload: .configuration(try self.readConfiguration()))
+        case 2: return Entry(term: term, index: index, payload: .configuration(try self.readConfiguration(withAddresses: false)))
+        case 3: return Entry(term: term, index: index, payload: .configuration(try self.readConfiguration(withAddresses: true)))
         default: throw Truncated()
         }
     }

@@ -28,8 +28,9 @@ import Synchronization
 /// Snapshots are ordered newest first by index, then term (never by name), and only the newest
 /// `retainCount` are kept after each commit and on open.
 public final class FileSnapshotStore: SnapshotStore {
-    /// The version of the `meta` format this build writes and reads.
-    public static let formatVersion: UInt32 = 1
+    /// The version of the `meta` format this build writes (2: the configuration carries member
+    /// addresses); version 1 is still read.
+    public static let formatVersion: UInt32 = 2
 
     /// The directory holding the snapshots.
     public let directory: String
@@ -207,7 +208,7 @@ public final class FileSnapshotStore: SnapshotStore {
         else { return nil }
         var reader = BinaryReader(bytes, from: 4, to: body)
         guard let version = try? reader.readUInt32() else { return nil }
-        guard version == Self.formatVersion else {
+        guard (1...Self.formatVersion).contains(version) else {
             throw StorageError(
                 .unsupportedVersion,
                 "snapshot format version \(version) is not supported (this build reads \(Self.formatVersion))",
@@ -218,7 +219,7 @@ public final class FileSnapshotStore: SnapshotStore {
             let term = try reader.readUInt64()
             let size = try reader.readUInt64()
             let checksum = try reader.readUInt32()
-            let configuration = try reader.readConfiguration()
+            let configuration = try reader.readConfiguration(withAddresses: version >= 2)
             guard reader.isAtEnd, size <= UInt64(Int.max) else { return nil }
             return StoredSnapshot(
                 metadata: SnapshotMetadata(index: index, term: term, configuration: configuration),

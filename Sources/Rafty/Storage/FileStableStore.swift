@@ -21,7 +21,7 @@ import Synchronization
 /// | term           | 8    |                                                    |
 /// | vote           | 8    | 0 if absent                                        |
 /// | commit         | 8    |                                                    |
-/// | configuration  | var  | only if flag bit 2: voter count + ids, learner count + ids |
+/// | configuration  | var  | only if flag bit 2: voter count + ids, learner count + ids, then (version 2) address count + (id, length-prefixed UTF-8) |
 /// | CRC-32C        | 4    | over every preceding byte                          |
 ///
 /// The checksum is always the last four bytes, whatever the version, so damage anywhere
@@ -119,7 +119,7 @@ public final class FileStableStore: StableStore {
         var reader = BinaryReader(bytes, from: 4, to: body)
         do {
             let version = try reader.readUInt32()
-            guard version == StableState.formatVersion else {
+            guard (1...StableState.formatVersion).contains(version) else {
                 throw StorageError(
                     .unsupportedVersion,
                     "stable state format version \(version) is not supported (this build reads \(StableState.formatVersion))",
@@ -132,7 +132,7 @@ public final class FileStableStore: StableStore {
             let term = try reader.readUInt64()
             let vote = try reader.readUInt64()
             let commit = try reader.readUInt64()
-            let configuration = flags & 4 != 0 ? try reader.readConfiguration() : nil
+            let configuration = flags & 4 != 0 ? try reader.readConfiguration(withAddresses: version >= 2) : nil
             guard reader.isAtEnd else { throw corrupted("trailing bytes", at: reader.position) }
             return StableState(
                 nodeID: flags & 1 != 0 ? nodeID : nil,

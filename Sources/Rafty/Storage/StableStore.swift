@@ -3,8 +3,9 @@ public import RaftCore
 /// What a node must remember across restarts besides its log: who it is, its term and vote, its
 /// commit index and the membership it knows.
 public struct StableState: Sendable, Hashable {
-    /// The version of the on-disk format that ``FileStableStore`` writes.
-    public static let formatVersion: UInt32 = 1
+    /// The version of the on-disk format that ``FileStableStore`` writes (2: the configuration
+    /// carries member addresses). Version 1 is still read.
+    public static let formatVersion: UInt32 = 2
 
     /// This node's id, once known.
     public var nodeID: NodeID?

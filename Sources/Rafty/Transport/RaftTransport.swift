@@ -9,6 +9,8 @@ public enum ForwardedRequest: Sendable, Hashable {
     /// Hand leadership to the voter `to` (nil: the most up-to-date one); the answer is the new
     /// leader's id in decimal UTF-8.
     case transferLeadership(to: NodeID?)
+    /// A membership change; the answer is the index of its last configuration entry, in decimal UTF-8.
+    case membership(MembershipChange)
 }
 
 /// Who a node is, as AskNodeID answers.

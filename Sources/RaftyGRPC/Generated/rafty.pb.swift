@@ -455,6 +455,9 @@ public nonisolated struct Rafty_V1_ClusterConfiguration: Sendable {
 
   public var learners: [UInt64] = []
 
+  /// Where members can be reached (gRPC addresses), by id.
+  public var addresses: Dictionary<UInt64,String> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1581,7 +1584,7 @@ nonisolated extension Rafty_V1_Noop: SwiftProtobuf.Message, SwiftProtobuf._Messa
 
 nonisolated extension Rafty_V1_ClusterConfiguration: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClusterConfiguration"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}voters\0\u{1}learners\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}voters\0\u{1}learners\0\u{1}addresses\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1591,6 +1594,7 @@ nonisolated extension Rafty_V1_ClusterConfiguration: SwiftProtobuf.Message, Swif
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedUInt64Field(value: &self.voters) }()
       case 2: try { try decoder.decodeRepeatedUInt64Field(value: &self.learners) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt64,SwiftProtobuf.ProtobufString>.self, value: &self.addresses) }()
       default: break
       }
     }
@@ -1603,12 +1607,16 @@ nonisolated extension Rafty_V1_ClusterConfiguration: SwiftProtobuf.Message, Swif
     if !self.learners.isEmpty {
       try visitor.visitPackedUInt64Field(value: self.learners, fieldNumber: 2)
     }
+    if !self.addresses.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt64,SwiftProtobuf.ProtobufString>.self, value: self.addresses, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Rafty_V1_ClusterConfiguration, rhs: Rafty_V1_ClusterConfiguration) -> Bool {
     if lhs.voters != rhs.voters {return false}
     if lhs.learners != rhs.learners {return false}
+    if lhs.addresses != rhs.addresses {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,206 @@
+import Logging
+import RaftCore
+
+/// A membership change the leader is carrying out, one configuration entry at a time.
+struct MembershipOperation {
+    enum Step {
+        /// Propose this change and wait until it commits.
+        case propose(ConfigurationChange)
+        /// Wait until the node has caught up with the log (rounds that finish within an election timeout).
+        case catchUp(NodeID)
+        /// Refuse if the voters left after removing this one could not form a quorum.
+        case checkQuorum(without: NodeID)
+        /// The change is about the leader itself: hand leadership over, then forward the change.
+        case handOff
+    }
+
+    var change: MembershipChange
+    var steps: [Step]
+    var deadline: ContinuousClock.Instant
+    var continuation: CheckedContinuation<RaftNode.Answer, Never>
+    /// The configuration entry being waited for.
+    var awaiting: (index: UInt64, term: UInt64)?
+    /// Index of the last configuration entry that committed.
+    var lastIndex: UInt64 = 0
+    /// Whether an entry of this operation committed (so a failure leaves part of it done).
+    var committedAny = false
+    var catchUpStarted: ContinuousClock.Instant?
+    var round: (target: UInt64, started: ContinuousClock.Instant)?
+    var handOffTarget: NodeID?
+}
+
+extension NodeLoop {
+    /// One election timeout (the shortest, 10 ticks).
+    var electionTimeout: Duration { self.node.configuration.tick * 10 }
+
+    /// Starts a membership change on the leader; followers redirect the caller to it.
+    mutating func changeMembership(_ change: MembershipChange, deadline: ContinuousClock.Instant, _ continuation: Waiter) {
+        guard !self.stopping, let core = self.core, core.role == .leader else {
+            continuation.resume(returning: self.redirect())
+            return
+        }
+        guard self.membershipOperation == nil else {
+            continuation.resume(
+                returning: .failure(RaftError(.membershipChangeInProgress, "a membership change (\(self.membershipOperation!.change)) is in progress; retry after it finishes")))
+            return
+        }
+        let id = self.node.configuration.id
+        let configuration = core.configuration
+        func refuse(_ message: String) {
+            continuation.resume(returning: .failure(RaftError(.rejected, message)))
+        }
+        let steps: [MembershipOperation.Step]
+        switch change {
+        case .add(let member, let address, let asVoter):
+            guard member != 0 else { return refuse("node id 0 is reserved") }
+            guard !configuration.contains(member) else { return refuse("node \(member) is already a member") }
+            let normalized: String
+            do {
+                normalized = try RaftNode.Configuration.normalize(address: address, field: "address")
+            } catch {
+                return refuse(error.message)
+            }
+            steps = [.propose(ConfigurationChange(.addLearner, node: member, address: normalized))]
+                + (asVoter ? [.catchUp(member), .propose(ConfigurationChange(.promote, node: member))] : [])
+        case .promote(let member):
+            guard configuration.learners.contains(member) else { return refuse("node \(member) is not a non-voting member") }
+            steps = [.catchUp(member), .propose(ConfigurationChange(.promote, node: member))]
+        case .demote(let member):
+            guard configuration.voters.contains(member) else { return refuse("node \(member) is not a voter") }
+            steps = member == id
+                ? [.handOff]
+                : [.checkQuorum(without: member), .propose(ConfigurationChange(.demote, node: member))]
+        case .remove(let member):
+            guard configuration.contains(member) else { return refuse("node \(member) is not a member") }
+            if member == id {
+                steps = [.handOff]
+            } else if configuration.voters.contains(member) {
+                steps = [
+                    .checkQuorum(without: member), .propose(ConfigurationChange(.demote, node: member)),
+                    .propose(ConfigurationChange(.remove, node: member)),
+                ]
+            } else {
+                steps = [.propose(ConfigurationChange(.remove, node: member))]
+            }
+        }
+        self.membershipOperation = MembershipOperation(change: change, steps: steps, deadline: deadline, continuation: continuation)
+        self.logger.info("membership change started", metadata: ["raft.change": "\(change)"])
+        self.advanceMembership()
+    }
+
+    /// Moves the operation in progress forward; called after every Ready and tick.
+    mutating func advanceMembership() {
+        guard var operation = self.membershipOperation else { return }
+        defer { if self.membershipOperation != nil { self.membershipOperation = operation } }
+        func finish(_ answer: RaftNode.Answer) {
+            operation.continuation.resume(returning: answer)
+            self.membershipOperation = nil
+            self.logger.info("membership change finished", metadata: ["raft.change": "\(operation.change)", "raft.outcome": "\(answer)"])
+        }
+        func fail(_ code: RaftError.Code, _ message: String) {
+            let done = operation.committedAny ? " (earlier steps of it were applied)" : ""
+            finish(.failure(RaftError(code, message + done)))
+        }
+        guard let core = self.core else { return }
+        let now = ContinuousClock.now
+
+        if case .handOff? = operation.steps.first {
+            if let target = operation.handOffTarget {
+                if core.leader == target, core.role != .leader, let address = self.addresses[target] {
+                    return finish(.forward(to: address))  // the caller re-sends the change to the new leader
+                }
+                if core.role == .leader, core.transferTarget == nil {
+                    return fail(.rejected, "node \(target) did not take over leadership; change \(operation.change) not applied")
+                }
+            } else if core.role == .leader {
+                guard let target = self.mostUpToDateVoter(of: core) else {
+                    return fail(.rejected, "node \(self.node.configuration.id) is the last voter; it cannot be \(operation.change)")
+                }
+                var leader = core
+                do {
+                    try leader.transferLeadership(to: target)
+                } catch {
+                    return fail(.rejected, "cannot hand leadership to node \(target): \(error.message)")
+                }
+                self.core = leader
+                operation.handOffTarget = target
+            }
+            if now >= operation.deadline { fail(.timedOut, "leadership was not handed over before the deadline; change not applied") }
+            return
+        }
+
+        guard core.role == .leader else {
+            if operation.awaiting != nil {
+                return fail(.timedOut, "leadership was lost; the change \(operation.change) may or may not be applied")
+            }
+            return fail(.noLeader, "leadership was lost; the change \(operation.change) was not applied")
+        }
+        if let awaiting = operation.awaiting {
+            guard core.commitIndex >= awaiting.index else {
+                if now >= operation.deadline { fail(.timedOut, "the change \(operation.change) did not commit before the deadline; its outcome is unknown") }
+                return
+            }
+            operation.awaiting = nil
+            operation.lastIndex = awaiting.index
+            operation.committedAny = true
+        }
+        while let step = operation.steps.first {
+            switch step {
+            case .propose(let change):
+                var leader = core
+                do {
+                    let (index, term) = try leader.proposeConfigurationChange(change)
+                    self.core = leader
+                    operation.awaiting = (index, term)
+                    operation.steps.removeFirst()
+                } catch where error.code == .configurationChangeInProgress {
+                    // A new leader first commits an entry of its term; try again on the next tick.
+                    if now >= operation.deadline { fail(.timedOut, "the change \(operation.change) could not start before the deadline; not applied") }
+                } catch {
+                    fail(.rejected, "\(operation.change) refused: \(error.message)")
+                }
+                return
+            case .catchUp(let member):
+                let match = core.status.matchIndex[member] ?? 0
+                let started = operation.catchUpStarted ?? now
+                operation.catchUpStarted = started
+                if let round = operation.round, match >= round.target {
+                    if now - round.started <= self.electionTimeout {
+                        operation.steps.removeFirst()
+                        continue
+                    }
+                    operation.round = nil  // caught up, but slowly: one more round
+                }
+                if operation.round == nil { operation.round = (core.lastIndex, now) }
+                if now - started >= self.node.configuration.memberCatchUpTimeout {
+                    return fail(
+                        .tooSlow,
+                        "node \(member) did not catch up within \(self.node.configuration.memberCatchUpTimeout) (it has \(match) of \(core.lastIndex) entries); it stays a non-voter")
+                }
+                if now >= operation.deadline {
+                    return fail(.timedOut, "node \(member) had not caught up by the deadline; it stays a non-voter")
+                }
+                return
+            case .checkQuorum(let member):
+                let remaining = core.configuration.voters.subtracting([member])
+                let reachable = remaining.filter { $0 == self.node.configuration.id || self.recentlyHeard($0, now: now) }
+                let quorum = remaining.count / 2 + 1
+                guard !remaining.isEmpty, reachable.count >= quorum else {
+                    return fail(
+                        .rejected,
+                        "removing voter \(member) would leave \(remaining.count) voters of which \(reachable.count) are reachable, fewer than the \(quorum) a quorum needs; not applied")
+                }
+                operation.steps.removeFirst()
+            case .handOff:
+                return  // only ever the first step, handled above
+            }
+        }
+        finish(.success(Array(String(operation.lastIndex).utf8)))
+    }
+
+    /// Whether the leader heard from `peer` within two election timeouts.
+    func recentlyHeard(_ peer: NodeID, now: ContinuousClock.Instant) -> Bool {
+        guard let heard = self.lastHeard[peer] else { return false }
+        return now - heard <= self.electionTimeout * 2
+    }
+}
