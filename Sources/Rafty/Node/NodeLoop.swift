@@ -128,6 +128,8 @@ struct NodeLoop {
             self.propose(command, deadline: deadline, continuation)
         case .read(let query, let consistency, let deadline, let continuation):
             self.read(query, consistency: consistency, deadline: deadline, continuation)
+        case .bootstrap(let continuation):
+            try await self.bootstrap(continuation)
         case .learnedAddress(let id, let address):
             if self.addresses[id] == nil { self.addresses[id] = address }
         case .membership(let change, let deadline, let continuation):
@@ -153,8 +155,9 @@ struct NodeLoop {
         guard self.core == nil else { return }
         let configuration = self.node.configuration
         let membership: ClusterConfiguration
-        if configuration.join {
-            // A joining node starts outside the configuration and learns it from the leader's log.
+        if configuration.join || configuration.waitForBootstrap {
+            // A joining node (or one waiting for a bootstrap call) starts outside the configuration
+            // and learns it from the leader's log.
             membership = ClusterConfiguration()
         } else {
             guard self.addresses.count == self.node.peerAddresses.count,

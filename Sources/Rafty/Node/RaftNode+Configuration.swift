@@ -41,6 +41,10 @@ extension RaftNode {
         /// on the leader): no discovery wait, never campaigns until a configuration names it a voter.
         /// `peers` should name at least one member. Ignored when the data directory already holds state.
         public var join: Bool = false
+        /// Start outside any cluster and never campaign until ``RaftNode/bootstrap(timeout:)`` is
+        /// called on one node (which then forms the cluster from itself and its `peers`), or until
+        /// a leader adds this node. Ignored when the data directory already holds state.
+        public var waitForBootstrap: Bool = false
         /// On a graceful ``RaftNode/stop()``, ask the leader to remove this node first.
         public var leaveOnStop: Bool = false
         /// How long a new voter may take to catch up with the log before

@@ -25,6 +25,7 @@ public final class RaftNode: Service {
         case transfer(to: NodeID?, deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
         case membership(MembershipChange, deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
         case learnedAddress(id: NodeID, address: String)
+        case bootstrap(CheckedContinuation<Answer, Never>)
         case stop
     }
 
@@ -358,7 +359,7 @@ public final class RaftNode: Service {
     static func fail(_ event: Event, _ error: RaftError) {
         switch event {
         case .propose(_, _, let continuation), .read(_, _, _, let continuation), .transfer(_, _, let continuation),
-            .membership(_, _, let continuation):
+            .membership(_, _, let continuation), .bootstrap(let continuation):
             continuation.resume(returning: .failure(error))
         default:
             break

@@ -141,3 +141,47 @@ struct MembershipTests {
         }
     }
 }
+
+@Suite("RaftNode bootstrap and single-server clusters", .timeLimit(.minutes(1)))
+struct BootstrapTests {
+    @Test("Nodes waiting for a bootstrap never campaign; one bootstrap call forms the cluster; a second is rejected")
+    func bootstrap() async throws {
+        let cluster = TestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) { $0.waitForBootstrap = true } }
+            // Until the bootstrap call, every node is a follower outside any configuration, without a leader.
+            let watched = cluster.node(1).events()
+            try await eventually("every node knows its peers") { cluster.ids.allSatisfy { cluster.node($0).status.state == .follower } }
+            #expect(cluster.ids.allSatisfy { !cluster.node($0).status.isMember })
+            #expect(cluster.ids.allSatisfy { cluster.node($0).status.leaderID == nil })
+
+            var members: [NodeID] = []
+            try await eventually("node 2 bootstraps once its peers' ids are known") {
+                do {
+                    members = try await cluster.node(2).bootstrap()
+                    return true
+                } catch {
+                    return false
+                }
+            }
+            #expect(Set(members) == [1, 2, 3])
+            // Node 1's first role change came from the bootstrapped leader (a leader change), never a campaign of its own.
+            for await event in watched {
+                if case .stateChanged(let state, _) = event { #expect(state == .follower) }
+                if case .leaderChanged(let leader?, _) = event {
+                    #expect(leader == 2)
+                    break
+                }
+            }
+            #expect(cluster.node(2).status.members == [1: true, 2: true, 3: true])
+            await #expect(throws: RaftError.self) { try await cluster.node(2).bootstrap() }
+            try await eventually("node 3 knows the leader") { cluster.node(3).status.leaderID == 2 }
+            await #expect(throws: RaftError.self) { try await cluster.node(3).bootstrap() }
+            _ = try await cluster.node(1).submitCommand(Array("k=v".utf8))
+            try await eventually("every node applied the command") {
+                cluster.ids.allSatisfy { cluster.machine($0).appliedCommands == ["k=v"] }
+            }
+            await cluster.stopAll()
+        }
+    }
+}
