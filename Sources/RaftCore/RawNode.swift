@@ -124,6 +124,9 @@ public struct RawNode: Sendable {
     /// The entry at `index`, if it is held in memory.
     public func entry(at index: UInt64) -> Entry? { self.log.entry(at: index) }
 
+    /// The configuration in force at the commit index (the active one may be newer, uncommitted).
+    public var committedConfiguration: ClusterConfiguration { self.log.configuration(at: self.log.committed) }
+
     /// Whether this node is a voter of the active configuration (and so may campaign).
     public var isVoter: Bool { self.configuration.voters.contains(self.id) }
 

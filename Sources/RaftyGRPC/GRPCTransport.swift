@@ -166,6 +166,14 @@ public final class GRPCTransport: RaftTransport {
         }
     }
 
+    /// The committed membership the node at `address` reports (`Health`); nil before it has one.
+    public func committedMembership(at address: String) async throws(RaftError) -> CommittedMembership? {
+        let health = try await self.health(at: address)
+        guard !health.committedMembers.isEmpty else { return nil }
+        return CommittedMembership(
+            id: health.id, isLeader: health.state == "leader", term: health.term, members: Set(health.committedMembers))
+    }
+
     /// The node at `address`'s health summary (`Health`).
     public func health(at address: String) async throws(RaftError) -> Rafty_V1_HealthResponse {
         let peer = try self.peer(address)

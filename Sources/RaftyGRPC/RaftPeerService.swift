@@ -42,6 +42,7 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
             $0.commitIndex = status.commitIndex
             $0.lastApplied = status.lastApplied
             $0.leaderID = status.leaderID ?? 0
+            $0.committedMembers = node.committedMembership?.members.sorted() ?? []
         }
     }
 

@@ -109,6 +109,9 @@ struct GRPCMembershipTests {
             try await self.progress(writer)
             leader = try await cluster.leader(excluding: [first, second])
             #expect(Set(cluster.node(leader).status.members.keys) == Set(remaining))
+            try await eventually("the removed nodes ask the leader over gRPC, learn it and stop themselves") {
+                cluster.node(first).status.state == .down && cluster.node(second).status.state == .down
+            }
 
             writer.stop()
             let acknowledged = writer.acknowledged

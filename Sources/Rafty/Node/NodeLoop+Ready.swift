@@ -239,6 +239,7 @@ extension NodeLoop {
             for learner in core.configuration.learners { members[learner] = false }
             status.members = members
             status.isMember = core.configuration.contains(id)
+            status.committedMembers = Set(core.committedConfiguration.members)
             status.peerContact = self.lastHeard.filter { core.configuration.contains($0.key) }
             status.memberAddresses = members.keys.reduce(into: [:]) { result, member in
                 result[member] = member == id ? self.node.address : addresses[member]

@@ -45,6 +45,9 @@ extension RaftNode {
         /// called on one node (which then forms the cluster from itself and its `peers`), or until
         /// a leader adds this node. Ignored when the data directory already holds state.
         public var waitForBootstrap: Bool = false
+        /// Stop once this node learns that it was removed from the cluster (from its own log, or
+        /// from the leader's answer when it stops hearing from it). Default true.
+        public var shutdownOnRemove: Bool = true
         /// On a graceful ``RaftNode/stop()``, ask the leader to remove this node first.
         public var leaveOnStop: Bool = false
         /// How long a new voter may take to catch up with the log before
@@ -139,6 +142,8 @@ extension RaftNode {
         /// When this node last heard from each other member (any message), for operators and for
         /// the leader's check that a demotion leaves a reachable quorum (within two election timeouts).
         public var peerContact: [NodeID: ContinuousClock.Instant] = [:]
+        /// Members of the configuration at the commit index.
+        var committedMembers: Set<NodeID> = []
         /// Whether this node is in the cluster's configuration (false for a node that waits to be
         /// added, or was removed; such a node never campaigns).
         public var isMember: Bool = false

@@ -113,6 +113,7 @@ public final class RaftNode: Service {
             group.addTask { try await self.transport.serve(self, at: self.address) }
             group.addTask { await self.tickForever() }
             group.addTask { await self.discoverPeers() }
+            if self.configuration.shutdownOnRemove { group.addTask { await self.watchForRemoval() } }
             do {
                 try await loop.run()
             } catch {
@@ -409,6 +410,13 @@ extension RaftNode: RaftTransportHandler {
         let status = self.status
         guard let id = status.leaderID, let address = status.leaderAddress else { return nil }
         return (id, address)
+    }
+
+    /// The committed membership, once this node runs a cluster configuration.
+    public var committedMembership: CommittedMembership? {
+        let status = self.status
+        guard status.state != .down, !status.committedMembers.isEmpty else { return nil }
+        return CommittedMembership(id: status.id, isLeader: status.state == .leader, term: status.term, members: status.committedMembers)
     }
 
     /// Serves a forwarded request locally; never forwards again.

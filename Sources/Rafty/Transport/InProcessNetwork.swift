@@ -73,6 +73,14 @@ public final class InProcessNetwork: RaftTransport {
         return handler.knownLeader
     }
 
+    /// The committed membership the node at `address` knows.
+    public func committedMembership(at address: String) async throws(RaftError) -> CommittedMembership? {
+        guard let handler = self.handler(for: address) else {
+            throw RaftError(.unreachable, "no node answers at \(address)")
+        }
+        return handler.committedMembership
+    }
+
     /// Forwards a request to the node at `address`.
     public func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
         guard let handler = self.handler(for: address) else {

@@ -13,6 +13,26 @@ public enum ForwardedRequest: Sendable, Hashable {
     case membership(MembershipChange)
 }
 
+/// A node's committed view of the membership, as the Health call reports it.
+public struct CommittedMembership: Sendable, Hashable {
+    /// The answering node's id.
+    public var id: NodeID
+    /// Whether it leads (only a leader's view tells a removed node it was removed).
+    public var isLeader: Bool
+    /// Its current term.
+    public var term: UInt64
+    /// The members of the configuration at its commit index.
+    public var members: Set<NodeID>
+
+    /// Creates a view.
+    public init(id: NodeID, isLeader: Bool, term: UInt64, members: Set<NodeID>) {
+        self.id = id
+        self.isLeader = isLeader
+        self.term = term
+        self.members = members
+    }
+}
+
 /// Who a node is, as AskNodeID answers.
 public struct PeerInfo: Sendable, Hashable {
     /// The node's id.
@@ -39,11 +59,15 @@ public protocol RaftTransportHandler: Sendable {
     func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8]
     /// The leader this node knows of (GetLeader), if any.
     var knownLeader: (id: NodeID, address: String)? { get }
+    /// The committed membership this node knows, if it is in a cluster.
+    var committedMembership: CommittedMembership? { get }
 }
 
 extension RaftTransportHandler {
     /// A handler that is not a full node knows no leader.
     public var knownLeader: (id: NodeID, address: String)? { nil }
+    /// A handler that is not a full node knows no membership.
+    public var committedMembership: CommittedMembership? { nil }
 }
 
 /// How nodes reach each other. ``InProcessNetwork`` implements it in memory; RaftyGRPC over HTTP/2.
@@ -59,4 +83,11 @@ public protocol RaftTransport: Sendable {
     func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)?
     /// Forwards a request to the node at `address`.
     func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8]
+    /// The committed membership the node at `address` knows (nil if the transport cannot tell).
+    func committedMembership(at address: String) async throws(RaftError) -> CommittedMembership?
+}
+
+extension RaftTransport {
+    /// Transports that cannot ask report nothing (a removed node then never learns it on its own).
+    public func committedMembership(at address: String) async throws(RaftError) -> CommittedMembership? { nil }
 }

@@ -110,6 +110,9 @@ public nonisolated struct Rafty_V1_HealthResponse: Sendable {
 
   public var leaderID: UInt64 = 0
 
+  /// Members of the configuration at the node's commit index (empty before it has one).
+  public var committedMembers: [UInt64] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -820,7 +823,7 @@ nonisolated extension Rafty_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Rafty_V1_HealthResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}state\0\u{1}term\0\u{3}commit_index\0\u{3}last_applied\0\u{3}leader_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}state\0\u{1}term\0\u{3}commit_index\0\u{3}last_applied\0\u{3}leader_id\0\u{3}committed_members\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -834,6 +837,7 @@ nonisolated extension Rafty_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.commitIndex) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.lastApplied) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.leaderID) }()
+      case 7: try { try decoder.decodeRepeatedUInt64Field(value: &self.committedMembers) }()
       default: break
       }
     }
@@ -858,6 +862,9 @@ nonisolated extension Rafty_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
     if self.leaderID != 0 {
       try visitor.visitSingularUInt64Field(value: self.leaderID, fieldNumber: 6)
     }
+    if !self.committedMembers.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.committedMembers, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -868,6 +875,7 @@ nonisolated extension Rafty_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
     if lhs.commitIndex != rhs.commitIndex {return false}
     if lhs.lastApplied != rhs.lastApplied {return false}
     if lhs.leaderID != rhs.leaderID {return false}
+    if lhs.committedMembers != rhs.committedMembers {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -66,6 +66,9 @@ struct MembershipTests {
             try await eventually("the remaining members applied everything") {
                 remaining.allSatisfy { cluster.machine($0).appliedCommands == acknowledged }
             }
+            try await eventually("the removed nodes learn it and stop themselves (shutdownOnRemove)") {
+                cluster.node(removedLeader).status.state == .down && cluster.node(other).status.state == .down
+            }
             await cluster.stopAll()
         }
     }

@@ -1,0 +1,37 @@
+import Logging
+public import RaftCore
+
+extension RaftNode {
+    /// With ``Configuration-swift.struct/shutdownOnRemove``: stops the node once it learns it was
+    /// removed. A leader stops replicating to a member as soon as it appends the member's removal,
+    /// so a removed node rarely sees that entry; when it stops hearing from a leader it asks the
+    /// members it knows, and a leader whose committed configuration lacks it settles the question.
+    func watchForRemoval() async {
+        var wasMember = false
+        while !Task.isCancelled {
+            try? await Task.sleep(for: self.configuration.tick * 20)
+            let status = self.status
+            guard status.state != .down else { continue }
+            if status.committedMembers.contains(status.id) { wasMember = true }
+            guard wasMember else { continue }
+            if !status.committedMembers.isEmpty, !status.committedMembers.contains(status.id) {
+                self.stopBecauseRemoved("its own log says so")
+                return
+            }
+            let silent = status.lastLeaderContact.map { ContinuousClock.now - $0 > self.configuration.tick * 20 } ?? true
+            guard silent, status.state != .leader else { continue }
+            for (member, address) in status.memberAddresses.sorted(by: { $0.key < $1.key }) where member != status.id {
+                guard let view = try? await self.transport.committedMembership(at: address), view.isLeader,
+                    view.term >= status.term, !view.members.contains(status.id)
+                else { continue }
+                self.stopBecauseRemoved("leader \(view.id) (term \(view.term)) no longer lists it")
+                return
+            }
+        }
+    }
+
+    private func stopBecauseRemoved(_ reason: String) {
+        self.configuration.logger.notice("removed from the cluster (\(reason)); stopping")
+        Task { await self.stop() }
+    }
+}
