@@ -160,6 +160,8 @@ let package = Package(
             dependencies: [
                 "RaftyCommand",
                 "RaftyTestSupport",
+                // `rafty serve` flags are checked against the node configuration they build.
+                "Rafty",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

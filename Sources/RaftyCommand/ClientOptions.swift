@@ -21,13 +21,17 @@ struct ClientOptions: ParsableArguments {
 
     /// The endpoints in the order given: commas split, `HOST:PORT` gets `http://`, no trailing `/`.
     var endpoints: [String] {
-        get throws {
-            let raw = self.endpointArguments
-                .flatMap { $0.split(separator: ",") }
-                .map { $0.trimmingWhitespace() }
-                .filter { !$0.isEmpty }
-            return try (raw.isEmpty ? [Self.defaultEndpoint] : raw).map(Self.normalizedEndpoint)
-        }
+        get throws { try Self.endpoints(from: self.endpointArguments) }
+    }
+
+    /// The endpoints `arguments` name, in order: commas split, `HOST:PORT` gets `http://`, no
+    /// trailing `/`; the default endpoint if there are none.
+    static func endpoints(from arguments: [String]) throws -> [String] {
+        let raw = arguments
+            .flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingWhitespace() }
+            .filter { !$0.isEmpty }
+        return try (raw.isEmpty ? [Self.defaultEndpoint] : raw).map(Self.normalizedEndpoint)
     }
 
     /// The request timeout as a `Duration`.

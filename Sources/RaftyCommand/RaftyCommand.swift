@@ -15,6 +15,7 @@ struct RaftyCommand: AsyncParsableCommand {
             ServeCommand.self,
             KVCommand.self,
             StatusCommand.self,
+            MembersCommand.self,
             TransferLeadershipCommand.self,
             BenchCommand.self,
         ]

@@ -14,8 +14,15 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run one node of the replicated key-value server until SIGINT or SIGTERM.",
         discussion: """
-            A restart with the same --data-dir resumes from disk, whatever --peers says. With no \
-            --peers and --minimum-cluster-size 1 the node is a single-server cluster and leads at once.
+            A restart with the same --data-dir resumes from disk, whatever --peers and --join say. \
+            With no --peers and --minimum-cluster-size 1 the node is a single-server cluster and \
+            leads at once.
+
+            To grow a running cluster, start the new node with --join and --peers naming any \
+            member: it starts outside the cluster, never campaigns, and waits until it is added \
+            with `rafty members add ID ADDRESS` (or POST /v1/members). It joins as a non-voter and \
+            becomes a voter once it has caught up within --catch-up-timeout. With --leave-on-stop \
+            a node asks the leader to remove it when it stops on SIGINT or SIGTERM.
             """
     )
 
@@ -46,6 +53,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("minimum-cluster-size"), help: "Voters a fresh node must know before it campaigns.")
     var minimumClusterSize = 3
 
+    @Flag(help: "Start outside the cluster and wait to be added (`rafty members add`); --peers names any member.")
+    var join = false
+
+    @Flag(name: .customLong("leave-on-stop"), help: "On SIGINT or SIGTERM, ask the leader to remove this node first.")
+    var leaveOnStop = false
+
+    @Option(
+        name: .customLong("catch-up-timeout"),
+        help: ArgumentHelp("Seconds a new voter may take to catch up before it stays a non-voter (as leader).", valueName: "seconds"))
+    var catchUpTimeout: Double = 10
+
     @Option(name: .customLong("max-append-entries"), help: "Entries per replication message, 1...100000.")
     var maxAppendEntries = 1000
 
@@ -74,6 +92,15 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxAppendEntries = self.maxAppendEntries
         configuration.snapshotThreshold = self.snapshotThreshold
         configuration.trailingLogs = self.trailingLogs
+        configuration.join = self.join
+        if self.join, configuration.peers.isEmpty {
+            throw ValidationError("--join needs --peers naming at least one member of the cluster")
+        }
+        configuration.leaveOnStop = self.leaveOnStop
+        guard self.catchUpTimeout.isFinite, self.catchUpTimeout > 0, self.catchUpTimeout <= 86_400 else {
+            throw ValidationError("--catch-up-timeout must be a positive number of seconds")
+        }
+        configuration.memberCatchUpTimeout = .nanoseconds(Int64(self.catchUpTimeout * 1_000_000_000))
         configuration.logger = logger
         do {
             try configuration.validate()
@@ -107,7 +134,11 @@ struct ServeCommand: AsyncParsableCommand {
         let store = KVStore()
         let node = try RaftNode(configuration: configuration, stateMachine: store, transport: transport)
         let http = try HostAndPort(parsing: self.http, option: "--http")
-        let server = KVHTTPServer(node: node, limits: limits, host: http.host, port: http.port, registry: registry, logger: logger)
+        // A membership change may take the whole catch-up timeout and then some.
+        let membershipTimeout = max(.seconds(30), configuration.memberCatchUpTimeout + .seconds(10))
+        let server = KVHTTPServer(
+            node: node, limits: limits, host: http.host, port: http.port, registry: registry,
+            membershipTimeout: membershipTimeout, logger: logger)
         logger.info(
             "starting",
             metadata: [

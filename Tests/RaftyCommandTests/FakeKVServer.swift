@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import NIOCore
@@ -6,6 +7,10 @@ import Synchronization
 
 /// A small in-memory stand-in for the RaftyKV HTTP API (DESIGN §5), on 127.0.0.1 with a port
 /// chosen by the kernel. It can be told to answer every request with a fixed error.
+///
+/// Members: it starts as the only (voting) member of its cluster, and serves `GET /v1/members`,
+/// `POST /v1/members`, `DELETE /v1/members/{id}` and `POST /v1/members/{id}/promote|demote`
+/// with the real server's error codes (409 `conflict` for a change that makes no sense).
 final class FakeKVServer: Sendable {
     /// How the server answers.
     enum Mode: Sendable {
@@ -28,6 +33,7 @@ final class FakeKVServer: Sendable {
         var mode: Mode = .normal
         var values: [String: [UInt8]] = [:]
         var index: UInt64 = 0
+        var members: [UInt64: (address: String, voter: Bool)] = [:]
         var received: [Received] = []
         var released = false
         var waiting: [CheckedContinuation<Void, Never>] = []
@@ -40,8 +46,14 @@ final class FakeKVServer: Sendable {
     /// Creates a server answering in `mode`.
     init(id: UInt64 = 1, mode: Mode = .normal) {
         self.id = id
-        self.state.withLock { $0.mode = mode }
+        self.state.withLock { state in
+            state.mode = mode
+            state.members = [id: ("127.0.0.1:5005\(id)", true)]
+        }
     }
+
+    /// The members: id → voter.
+    var members: [UInt64: Bool] { self.state.withLock { $0.members.mapValues(\.voter) } }
 
     /// Every request received so far.
     var received: [Received] { self.state.withLock { $0.received } }
@@ -125,6 +137,9 @@ final class FakeKVServer: Sendable {
         if path == "/v1/leadership/transfer", request.method == .post {
             return Self.json(.ok, "{\"leader\":\(self.id)}")
         }
+        if path == "/v1/members" || path.hasPrefix("/v1/members/") {
+            return self.respondMembers(method: request.method, path: path, body: body)
+        }
         guard path.hasPrefix("/v1/kv/") else {
             return Self.error(404, "not_found", "no such route", leader: nil)
         }
@@ -160,6 +175,52 @@ final class FakeKVServer: Sendable {
             }
         default:
             return Self.error(400, "bad_request", "unsupported method", leader: nil)
+        }
+    }
+
+    private func respondMembers(method: HTTPRequest.Method, path: String, body: [UInt8]) -> Response {
+        let parts = path.split(separator: "/").dropFirst(2)  // after "v1", "members"
+        return self.state.withLock { state in
+            func changed() -> Response {
+                state.index += 1
+                return Self.json(.ok, "{\"index\":\(state.index)}")
+            }
+            switch (method, parts.count) {
+            case (.get, 0):
+                let members = state.members.keys.sorted().map { id in
+                    "{\"id\":\(id),\"address\":\"\(state.members[id]!.address)\",\"voter\":\(state.members[id]!.voter)}"
+                }
+                return Self.json(.ok, "{\"members\":[\(members.joined(separator: ","))]}")
+            case (.post, 0):
+                guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+                    let id = (object["id"] as? Int).flatMap(UInt64.init(exactly:)), let address = object["address"] as? String
+                else {
+                    return Self.error(400, "bad_request", "the body is not the expected JSON", leader: nil)
+                }
+                guard state.members[id] == nil else {
+                    return Self.error(409, "conflict", "node \(id) is already a member", leader: nil)
+                }
+                state.members[id] = (address, (object["voter"] as? Bool) ?? true)
+                return changed()
+            case (_, 1), (_, 2):
+                guard let id = UInt64(parts[parts.startIndex]), let member = state.members[id] else {
+                    return Self.error(409, "conflict", "node \(parts[parts.startIndex]) is not a member", leader: nil)
+                }
+                switch (method, parts.count == 2 ? String(parts[parts.startIndex + 1]) : nil) {
+                case (.delete, nil):
+                    state.members[id] = nil
+                    return changed()
+                case (.post, "promote"?) where !member.voter, (.post, "demote"?) where member.voter:
+                    state.members[id]!.voter.toggle()
+                    return changed()
+                case (.post, "promote"?), (.post, "demote"?):
+                    return Self.error(409, "conflict", "node \(id) is \(member.voter ? "already" : "not") a voter", leader: nil)
+                default:
+                    return Self.error(404, "not_found", "no such route", leader: nil)
+                }
+            default:
+                return Self.error(404, "not_found", "no such route", leader: nil)
+            }
         }
     }
 

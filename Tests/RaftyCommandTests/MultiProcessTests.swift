@@ -107,15 +107,18 @@ final class ProcessCluster: Sendable {
 
     func startAll() throws { for id in self.ids { try self.start(id) } }
 
-    func start(_ id: UInt64) throws {
+    /// Starts `rafty serve` for node `id`; `peers` defaults to every other node (none: no `--peers`).
+    func start(_ id: UInt64, peers: [UInt64]? = nil, extraArguments: [String] = []) throws {
+        let peers = peers ?? self.ids.filter { $0 != id }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: self.binary)
         process.arguments = [
-            "serve", "--id", "\(id)", "--address", "127.0.0.1:\(self.grpcPorts[id]!)",
+            "serve", "--id", "\(id)", "--address", self.grpcAddress(id),
             "--http", "127.0.0.1:\(self.httpPorts[id]!)",
-            "--peers", self.ids.filter { $0 != id }.map { "127.0.0.1:\(self.grpcPorts[$0]!)" }.joined(separator: ","),
             "--data-dir", "\(self.directory.path)/node-\(id)", "--log-level", "info",
         ]
+            + (peers.isEmpty ? [] : ["--peers", peers.map(self.grpcAddress).joined(separator: ",")])
+            + extraArguments
         let log = "\(self.directory.path)/node-\(id).log"
         FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -142,6 +145,8 @@ final class ProcessCluster: Sendable {
             print("--- node \(id) log (last 40 lines)\n" + log.split(separator: "\n").suffix(40).joined(separator: "\n"))
         }
     }
+
+    func grpcAddress(_ id: UInt64) -> String { "127.0.0.1:\(self.grpcPorts[id]!)" }
 
     func url(_ id: UInt64, _ path: String) -> String { "http://127.0.0.1:\(self.httpPorts[id]!)\(path)" }
 

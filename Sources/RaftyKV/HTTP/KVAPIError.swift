@@ -95,12 +95,44 @@ struct KVAPIError: Error, HTTPResponseError {
         }
     }
 
+    /// Maps the error of a membership change.
+    ///
+    /// - 409 `conflict`: the cluster refused the change (``RaftError/Code/rejected``: already a
+    ///   member, not a member, too few reachable voters left, ...); not applied.
+    /// - 409 `membership_change_in_progress`: another change is being carried out; not started.
+    /// - 409 `too_slow`: the new voter did not catch up in time; it is a member, but a non-voter.
+    /// - otherwise as a write (503 not applied, 504 outcome unknown).
+    init(membershipError error: RaftError, change: MembershipChange, leader: String?) {
+        switch error.code {
+        case .rejected:
+            self.init(.conflict, "conflict", "the cluster refused to \(change); not applied: \(error.message)", leader: leader)
+        case .membershipChangeInProgress:
+            self.init(
+                .conflict, "membership_change_in_progress", "\(change) not started: \(error.message)", leader: leader)
+        case .tooSlow:
+            let state: String
+            if case .add = change {
+                state = "node \(change.node) was added as a non-voter and stays one (promote it once it has caught up)"
+            } else {
+                state = "node \(change.node) stays a non-voter"
+            }
+            self.init(.conflict, "too_slow", "\(state): \(error.message)", leader: leader)
+        case .timedOut:
+            self.init(
+                .gatewayTimeout, "timed_out",
+                "the outcome of \(change) is unknown (it may or may not be applied): \(error.message)", leader: leader)
+        default:
+            self.init(error, operation: .write, leader: leader)
+        }
+    }
+
     static func badRequest(_ message: String) -> Self {
         Self(.badRequest, "bad_request", message)
     }
 
-    static func notImplemented(_ what: String) -> Self {
-        Self(.notImplemented, "not_implemented", "\(what) is not implemented yet")
+    /// A membership change the server refuses by itself (bad id, bad address, no body).
+    static func invalidMemberChange(_ message: String) -> Self {
+        Self(.badRequest, "invalid_member_change", message)
     }
 }
 

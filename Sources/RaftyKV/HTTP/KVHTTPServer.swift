@@ -22,7 +22,11 @@ private import Synchronization
 /// Beyond DESIGN §5: `PUT /v1/kv/{key}?prevExist=false` creates the key only if it is absent
 /// (409 if present); `DELETE` answers `{"index": N, "deleted": Bool}`; `lastLeaderContact` in
 /// the status is milliseconds since the leader was last heard from (0 on the leader, null if
-/// never); `POST /v1/leadership/transfer` answers `{"leaderID": N}`. Query values are
+/// never); `POST /v1/leadership/transfer` answers `{"leaderID": N}`. Membership changes
+/// (`POST /v1/members`, `DELETE /v1/members/{id}`, `.../promote`, `.../demote`) answer
+/// `{"index": N}`; a change the cluster refuses is 409 `conflict`, another change in progress
+/// 409 `membership_change_in_progress`, a new voter that did not catch up 409 `too_slow` (it
+/// stays a non-voter), malformed input 400 `invalid_member_change`. Query values are
 /// percent-decoded bytes (`+` is not a space). Unknown query parameters are refused with 400,
 /// so a misspelt `prev` never turns into a blind write. The `leader` of an error is the
 /// leader's Raft address (the HTTP address of other nodes is not known).
@@ -39,6 +43,8 @@ public final class KVHTTPServer: Service {
     public let registry: PrometheusCollectorRegistry?
     /// How long a request may wait for the cluster before it is answered 504.
     public let requestTimeout: Duration
+    /// How long a membership change (`/v1/members`) may wait before it is answered 504.
+    public let membershipTimeout: Duration
     private let logger: Logger
     private let onServerRunning: @Sendable (Int) async -> Void
     private let state = Mutex<(running: Bool, boundPort: Int?)>((false, nil))
@@ -53,6 +59,8 @@ public final class KVHTTPServer: Service {
     ///   - registry: Emitted on `GET /metrics`. For the node's own metrics to appear, create the
     ///     node with `configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)`.
     ///   - requestTimeout: How long a read or write may wait for the cluster; default 5 s.
+    ///   - membershipTimeout: How long a membership change may wait for the cluster; default
+    ///     30 s (a new voter first catches up, for up to `memberCatchUpTimeout`).
     ///   - logger: Where the server logs.
     ///   - onServerRunning: Called with the bound port once the server accepts connections.
     public init(
@@ -62,6 +70,7 @@ public final class KVHTTPServer: Service {
         port: Int,
         registry: PrometheusCollectorRegistry? = nil,
         requestTimeout: Duration = .seconds(5),
+        membershipTimeout: Duration = .seconds(30),
         logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
@@ -71,6 +80,7 @@ public final class KVHTTPServer: Service {
         self.port = port
         self.registry = registry
         self.requestTimeout = requestTimeout
+        self.membershipTimeout = membershipTimeout
         self.logger = logger
         self.onServerRunning = onServerRunning
     }
@@ -86,7 +96,9 @@ public final class KVHTTPServer: Service {
             return state.running
         }
         guard !alreadyRunning else { throw RaftError(.alreadyRunning, "KVHTTPServer.run() may be called only once") }
-        let handlers = KVHandlers(node: self.node, limits: self.limits, registry: self.registry, timeout: self.requestTimeout)
+        let handlers = KVHandlers(
+            node: self.node, limits: self.limits, registry: self.registry, timeout: self.requestTimeout,
+            membershipTimeout: self.membershipTimeout)
         let application = Application(
             router: KVRouter.make(handlers),
             configuration: ApplicationConfiguration(address: .hostname(self.host, port: self.port), serverName: "rafty"),

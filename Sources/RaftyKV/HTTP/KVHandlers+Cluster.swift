@@ -3,13 +3,6 @@ internal import NIOCore
 internal import Prometheus
 internal import Rafty
 
-/// `{"id", "address", "voter"}`: the body of `POST /v1/members`.
-struct AddMemberRequest: Decodable {
-    var id: UInt64
-    var address: String
-    var voter: Bool?
-}
-
 /// `{"to": ID}` (optional): the body of `POST /v1/leadership/transfer`.
 struct TransferLeadershipRequest: Decodable {
     var to: UInt64?
@@ -29,44 +22,6 @@ extension KVHandlers {
     /// `GET /v1/status`.
     func status(_ request: Request, context: KVRequestContext) async throws -> Response {
         jsonResponse(StatusJSON(self.node.status))
-    }
-
-    /// `GET /v1/members` — `{"members": [{"id", "address", "voter"}]}`, sorted by id.
-    func members(_ request: Request, context: KVRequestContext) async throws -> Response {
-        jsonResponse(MembersJSON(members: MemberJSON.members(of: self.node.status)))
-    }
-
-    /// `POST /v1/members` — validates the body, then 501 until membership changes land.
-    func addMember(_ request: Request, context: KVRequestContext) async throws -> Response {
-        guard try await self.json(AddMemberRequest.self, request, context: context) != nil else {
-            throw KVAPIError.badRequest("the body must be {\"id\": N, \"address\": \"host:port\", \"voter\": Bool}")
-        }
-        throw KVAPIError.notImplemented("adding a member")
-    }
-
-    /// `DELETE /v1/members/{id}` — 501 until membership changes land.
-    func removeMember(_ request: Request, context: KVRequestContext) async throws -> Response {
-        _ = try self.memberID(context)
-        throw KVAPIError.notImplemented("removing a member")
-    }
-
-    /// `POST /v1/members/{id}/promote` — 501 until membership changes land.
-    func promoteMember(_ request: Request, context: KVRequestContext) async throws -> Response {
-        _ = try self.memberID(context)
-        throw KVAPIError.notImplemented("promoting a member")
-    }
-
-    /// `POST /v1/members/{id}/demote` — 501 until membership changes land.
-    func demoteMember(_ request: Request, context: KVRequestContext) async throws -> Response {
-        _ = try self.memberID(context)
-        throw KVAPIError.notImplemented("demoting a member")
-    }
-
-    private func memberID(_ context: KVRequestContext) throws -> UInt64 {
-        guard let id = context.parameters.get("id", as: UInt64.self), id != 0 else {
-            throw KVAPIError.badRequest("the member id must be a positive integer")
-        }
-        return id
     }
 
     /// `POST /v1/leadership/transfer` (`{"to": ID}` optional: else the most up-to-date voter) —

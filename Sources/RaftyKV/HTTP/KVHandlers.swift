@@ -10,13 +10,19 @@ struct KVHandlers: Sendable {
     let limits: KVLimits
     let registry: PrometheusCollectorRegistry?
     let timeout: Duration
+    /// How long a membership change may take (longer: a new voter has to catch up first).
+    let membershipTimeout: Duration
 
-    init(node: RaftNode, limits: KVLimits, registry: PrometheusCollectorRegistry?, timeout: Duration) {
+    init(
+        node: RaftNode, limits: KVLimits, registry: PrometheusCollectorRegistry?, timeout: Duration,
+        membershipTimeout: Duration
+    ) {
         self.node = node
         self.client = KVClient(node: node, limits: limits)
         self.limits = limits
         self.registry = registry
         self.timeout = timeout
+        self.membershipTimeout = membershipTimeout
     }
 
     /// The leader's Raft address for error bodies, if known.

@@ -192,7 +192,7 @@ struct KVHTTPAPITests {
         }
     }
 
-    @Test("Bad input: 400 empty key, bad consistency, bad JSON; 404 unknown route; 413 oversized; 501 member changes")
+    @Test("Bad input: 400 empty key, bad consistency, bad JSON; 404 unknown route; 413 oversized")
     func clientErrors() async throws {
         let cluster = KVTestCluster(size: 3, limits: KVLimits(maxKeyBytes: 16, maxValueBytes: 1024))
         try await withThrowingDiscardingTaskGroup { group in
@@ -224,12 +224,6 @@ struct KVHTTPAPITests {
             let json: HTTPFields = [.contentType: "application/json"]
             try expectError(try await cluster.request(follower, .post, "/v1/members", body: Array("{not json".utf8), headers: json), .badRequest, "bad_request")
             try expectError(try await cluster.request(follower, .post, "/v1/members", body: Array("{\"id\": \"x\"}".utf8), headers: json), .badRequest, "bad_request")
-            try expectError(
-                try await cluster.request(follower, .post, "/v1/members", body: Array("{\"id\": 4, \"address\": \"10.0.0.4:50051\", \"voter\": false}".utf8), headers: json),
-                .notImplemented, "not_implemented")
-            try expectError(try await cluster.request(follower, .delete, "/v1/members/3"), .notImplemented, "not_implemented")
-            try expectError(try await cluster.request(follower, .post, "/v1/members/3/promote"), .notImplemented, "not_implemented")
-            try expectError(try await cluster.request(follower, .post, "/v1/members/3/demote"), .notImplemented, "not_implemented")
             try expectError(try await cluster.request(follower, .delete, "/v1/members/zero"), .badRequest, "bad_request")
             try expectError(try await cluster.request(follower, .post, "/v1/leadership/transfer", body: Array("[1]".utf8), headers: json), .badRequest, "bad_request")
             try expectError(try await cluster.request(follower, .post, "/v1/leadership/transfer", body: Array("{\"to\": 9}".utf8), headers: json), .badRequest, "bad_request")

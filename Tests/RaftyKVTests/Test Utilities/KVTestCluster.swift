@@ -25,12 +25,14 @@ final class KVTestCluster: Sendable {
     let size: Int
     let limits: KVLimits
     let requestTimeout: Duration
+    let membershipTimeout: Duration
     private let members = Mutex<[NodeID: Member]>([:])
 
-    init(size: Int, limits: KVLimits = .default, requestTimeout: Duration = .seconds(5)) {
+    init(size: Int, limits: KVLimits = .default, requestTimeout: Duration = .seconds(5), membershipTimeout: Duration = .seconds(30)) {
         self.size = size
         self.limits = limits
         self.requestTimeout = requestTimeout
+        self.membershipTimeout = membershipTimeout
     }
 
     func address(_ id: NodeID) -> String { "10.0.0.\(id):50051" }
@@ -58,6 +60,7 @@ final class KVTestCluster: Sendable {
         let node = try RaftNode(configuration: configuration, stateMachine: store, transport: self.network)
         let server = KVHTTPServer(
             node: node, limits: self.limits, port: 0, registry: registry, requestTimeout: self.requestTimeout,
+            membershipTimeout: self.membershipTimeout,
             logger: Logger(label: "kv-test", factory: { _ in SwiftLogNoOpLogHandler() }))
         self.members.withLock { $0[id] = Member(node: node, store: store, server: server, registry: registry) }
         group.addTask { try await node.run() }

@@ -1,0 +1,54 @@
+import ArgumentParser
+
+/// `rafty members add ID ADDRESS [--non-voter]`: adds a node (started with `rafty serve --join`).
+struct MembersAddCommand: AsyncParsableCommand {
+    /// Name, help and subcommands.
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Add a node: it joins as a non-voter and is promoted once caught up; prints 'index N'.",
+        discussion: """
+            Exit 1 with 'too_slow' if the node did not catch up in time: it is then a member but a \
+            non-voter (promote it later with `rafty members promote ID`).
+            """
+    )
+
+    /// The endpoints and timeout (default 30 s).
+    @OptionGroup var client: MembershipClientOptions
+
+    /// The new node's id.
+    @Argument(help: "The new node's id (non-zero, unique in the cluster).")
+    var id: UInt64
+
+    /// The new node's Raft (gRPC) address.
+    @Argument(help: ArgumentHelp("Where the members reach the new node over gRPC: ip or ip:port.", valueName: "address"))
+    var address: String
+
+    /// Add it as a non-voter and leave it one.
+    @Flag(name: .customLong("non-voter"), help: "Add the node as a non-voter (it replicates but never votes).")
+    var nonVoter = false
+
+    /// Rejects id 0 and an empty address (exit 2).
+    func validate() throws {
+        try MembersCommand.validate(id: self.id)
+        guard !self.address.trimmingWhitespace().isEmpty else { throw ValidationError("ADDRESS must not be empty") }
+    }
+
+    /// Runs the command; failures are thrown as ``RaftyClientError`` (exit 1).
+    func run() async throws {
+        let line = try await RaftyHTTPClient.with(self.client) { client in
+            try await Self.add(id: self.id, address: self.address, voter: !self.nonVoter, with: client)
+        }
+        StandardStreams.writeLine(line, to: .output)
+    }
+
+    /// The body `{"id": N, "address": "...", "voter": Bool}`.
+    static func body(id: UInt64, address: String, voter: Bool) -> [UInt8] {
+        Array("{\"id\":\(id),\"address\":\(JSONString.quote(address.trimmingWhitespace())),\"voter\":\(voter)}".utf8)
+    }
+
+    /// Adds the node and returns the `index N` line.
+    static func add(id: UInt64, address: String, voter: Bool, with client: RaftyHTTPClient) async throws(RaftyClientError) -> String {
+        let request = APIRequest(.post, "/v1/members", body: Self.body(id: id, address: address, voter: voter), contentType: "application/json")
+        return try await MembersCommand.change(request, with: client)
+    }
+}
