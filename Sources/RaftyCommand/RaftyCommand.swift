@@ -16,6 +16,7 @@ struct RaftyCommand: AsyncParsableCommand {
             KVCommand.self,
             StatusCommand.self,
             MembersCommand.self,
+            BootstrapCommand.self,
             TransferLeadershipCommand.self,
             BenchCommand.self,
         ]

@@ -56,6 +56,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Start outside the cluster and wait to be added (`rafty members add`); --peers names any member.")
     var join = false
 
+    @Flag(help: "Start outside any cluster and wait until `rafty bootstrap` (POST /v1/bootstrap) is run against one node.")
+    var bootstrap = false
+
     @Flag(name: .customLong("leave-on-stop"), help: "On SIGINT or SIGTERM, ask the leader to remove this node first.")
     var leaveOnStop = false
 
@@ -97,6 +100,8 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--join needs --peers naming at least one member of the cluster")
         }
         configuration.leaveOnStop = self.leaveOnStop
+        configuration.waitForBootstrap = self.bootstrap
+        if self.bootstrap, self.join { throw ValidationError("--bootstrap and --join exclude each other") }
         guard self.catchUpTimeout.isFinite, self.catchUpTimeout > 0, self.catchUpTimeout <= 86_400 else {
             throw ValidationError("--catch-up-timeout must be a positive number of seconds")
         }

@@ -13,6 +13,11 @@ struct LeaderJSON: Encodable {
     var leaderID: UInt64
 }
 
+/// `{"members": [ids]}`: the answer of `POST /v1/bootstrap`.
+struct BootstrapJSON: Encodable {
+    var members: [UInt64]
+}
+
 /// `{"status": "..."}`: the body of `/health` and `/ready`.
 struct HealthJSON: Encodable {
     var status: String
@@ -41,6 +46,25 @@ extension KVHandlers {
         } catch {
             // Like a write: past the deadline leadership may or may not have moved.
             throw KVAPIError(error, operation: .write, leader: self.leaderAddress)
+        }
+    }
+
+    /// `POST /v1/bootstrap` — on a node started with `--bootstrap`: form the cluster from this
+    /// node and its peers. 200 `{"members": [...]}`; 409 `conflict` once the cluster exists (or
+    /// the node was not started to wait for a bootstrap); 503 if a peer's id is not known yet.
+    func bootstrap(_ request: Request, context: KVRequestContext) async throws -> Response {
+        do {
+            let members = try await self.node.bootstrap(timeout: self.membershipTimeout)
+            return jsonResponse(BootstrapJSON(members: members))
+        } catch {
+            switch error.code {
+            case .rejected:
+                throw KVAPIError(.conflict, "conflict", "not bootstrapped: \(error.message)", leader: self.leaderAddress)
+            case .unreachable:
+                throw KVAPIError(.serviceUnavailable, "unreachable", "not bootstrapped: \(error.message)", leader: self.leaderAddress)
+            default:
+                throw KVAPIError(error, operation: .write, leader: self.leaderAddress)
+            }
         }
     }
 

@@ -22,6 +22,7 @@ enum KVRouter {
         router.post("/v1/members/:id/promote", use: handlers.promoteMember)
         router.post("/v1/members/:id/demote", use: handlers.demoteMember)
         router.post("/v1/leadership/transfer", use: handlers.transferLeadership)
+        router.post("/v1/bootstrap", use: handlers.bootstrap)
 
         router.get("/metrics", use: handlers.metrics)
         router.get("/health", use: handlers.health)
