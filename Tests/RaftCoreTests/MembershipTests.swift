@@ -244,6 +244,32 @@ struct MembershipTests {
         return network.leaders.first
     }
 
+    /// Found by the membership simulation (seed 3003 of `MembershipSimulationTests`): voters {1, 3},
+    /// leader 1 appends "remove 1" ({3}); node 3 never gets it and leader 1 loses leadership
+    /// (check-quorum, or a crash). Node 3, still in {1, 3}, needs node 1's vote, which node 1 refuses
+    /// because its log is longer; node 1, no longer a voter of its latest configuration, never
+    /// campaigned: no leader, ever. Thesis §4.2.2: a server that is not part of its own latest
+    /// configuration should still start elections, as it might be needed until that entry commits.
+    @Test(
+        "A leader that removed or demoted itself and lost leadership before the change committed finishes it (thesis §4.2.2)",
+        arguments: [ConfigurationChange.Kind.remove, .demote])
+    func selfRemovalCutOffIsFinished(kind: ConfigurationChange.Kind) throws {
+        var network = try TestNetwork(voters: [1, 2])
+        network.elect(1)
+        let (index, _) = try network.proposeConfigurationChange(1, ConfigurationChange(kind, node: 1))
+        network.queue.removeAll()  // node 2 never gets the change
+        network.stop(1)  // the leader crashes with the change on its disk
+        try network.start(1)
+        #expect(!network.node(1).isVoter)
+        #expect(network.node(2).configuration.voters == [1, 2])
+        #expect(Self.waitForLeader(&network) != nil, "no leader: node 2 needs node 1's vote, and node 1 never campaigns")
+        for _ in 0..<100 where network.node(2).commitIndex < index || network.leaders != [2] { network.tickAndStabilize() }
+        #expect(network.node(2).commitIndex >= index, "the change committed")
+        #expect(network.node(2).configuration.voters == [2])
+        #expect(network.leaders == [2], "node 1 stepped down once the change committed; node 2 leads")
+        #expect(network.node(1).role == .follower)
+    }
+
     @Test("A promoted node that has not heard of its promotion still votes, so the cluster can elect (thesis §4.1)")
     func unawarePromotedNodeVotes() throws {
         var network = try TestNetwork(voters: [1, 2, 3], learners: [4])
