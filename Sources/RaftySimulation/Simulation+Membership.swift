@@ -65,8 +65,24 @@ extension Simulation {
 
     // MARK: - Invariants
 
+    /// Whether `id` may campaign, judged from its log: a voter of its latest configuration, or of the
+    /// configuration before it while the latest is not committed in its log (a leader that removed
+    /// or demoted itself may have to win again to finish the change, Raft thesis §4.2.2).
+    func mayCampaign(_ id: NodeID, _ core: RawNode) -> Bool {
+        if core.isVoter { return true }
+        guard core.configurationIndex > core.commitIndex else { return false }
+        var index = core.configurationIndex - 1
+        while index >= core.firstIndex {
+            if case .configuration(let previous) = core.entry(at: index)?.payload { return previous.voters.contains(id) }
+            index -= 1
+        }
+        // Before the first entry held: committed, so the cluster-wide view applies.
+        return self.configuration(committedAt: index).voters.contains(id)
+    }
+
     /// Membership invariants for one node, after it carried out a Ready:
-    /// - only a voter of its latest configuration is a (pre-)candidate;
+    /// - only a node that may campaign (see ``mayCampaign(_:_:)``) is a (pre-)candidate: a learner
+    ///   or non-member whose latest configuration is committed in its log never is;
     /// - a leader that is no longer a voter is one whose demotion or removal has not committed yet
     ///   (it steps down once it commits);
     /// - a leader's log holds at most one configuration change beyond its commit index.
@@ -74,8 +90,10 @@ extension Simulation {
         guard let core = self.nodes[Int(id - 1)].core else { return }
         switch core.role {
         case .candidate, .preCandidate:
-            if !core.isVoter {
-                self.fail("node \(id) is \(core.role) in term \(core.term) but not a voter of its configuration \(core.configuration)")
+            if !self.mayCampaign(id, core) {
+                self.fail(
+                    "node \(id) is \(core.role) in term \(core.term) but is not a voter of its configuration \(describe(core.configuration)) "
+                        + "(at \(core.configurationIndex), commit \(core.commitIndex)) nor of the one before")
             }
         case .leader:
             if !core.isVoter && core.configurationIndex <= core.commitIndex {
@@ -100,11 +118,11 @@ extension Simulation {
         }
     }
 
-    /// A node that just became leader is a voter of its configuration.
+    /// A node that just became leader may campaign (see ``mayCampaign(_:_:)``).
     mutating func checkNewLeaderIsVoter(_ id: NodeID) {
         guard let core = self.nodes[Int(id - 1)].core, core.role == .leader else { return }
-        if !core.isVoter {
-            self.fail("node \(id) became leader of term \(core.term) but is not a voter of \(core.configuration)")
+        if !self.mayCampaign(id, core) {
+            self.fail("node \(id) became leader of term \(core.term) but may not campaign with \(describe(core.configuration))")
         }
     }
 

@@ -43,7 +43,7 @@ extension Simulation {
             let down = ids.filter { simulation.core($0) == nil }
             let up = ids.filter { simulation.isHealthy($0) }
             let leader = simulation.currentLeader
-            let choice = churn && Bool.random(using: &rng) ? [2, 3].randomElement(using: &rng)! : Int.random(in: 0..<18, using: &rng)
+            let choice = churn && Bool.random(using: &rng) ? [2, 3].randomElement(using: &rng)! : Int.random(in: 0..<14, using: &rng)
             switch choice {
             case 0, 1, 2:
                 let target = choice == 2 ? leader : up.randomElement(using: &rng)
@@ -82,31 +82,7 @@ extension Simulation {
             case 8, 9:
                 simulation.healNetwork()
                 events.append("t\(simulation.now) heal")
-            case 10, 11, 12, 13, 14:
-                guard let leader else { break }
-                guard let change = simulation.randomConfigurationChange(leader: leader, among: ids, using: &rng) else { break }
-                let name = "\(change.kind) \(change.node)"
-                if change.node == leader, change.kind != .addLearner, Bool.random(using: &rng),
-                    let target = simulation.core(leader)!.configuration.sortedVoters.filter({ $0 != leader }).randomElement(using: &rng)
-                {
-                    // The polite way (DESIGN §2): hand leadership over first, then the new leader is asked.
-                    do {
-                        try simulation.transferLeadership(from: leader, to: target)
-                        events.append("t\(simulation.now) leader \(leader): transfer to \(target) before \(name)")
-                    } catch {
-                        events.append("t\(simulation.now) leader \(leader): transfer to \(target) refused (\(error.code))")
-                    }
-                    break
-                }
-                proposed += 1
-                do {
-                    let (index, _) = try simulation.proposeConfigurationChange(change, at: leader)
-                    events.append("t\(simulation.now) leader \(leader): \(name) at \(index)")
-                } catch {
-                    refused += 1
-                    events.append("t\(simulation.now) leader \(leader): \(name) refused (\(error.code))")
-                }
-            case 15:
+            case 10:
                 // Shut a removed node down for good.
                 let committed = simulation.committedConfiguration
                 let latest = leader.flatMap { simulation.core($0)?.configuration } ?? committed
@@ -118,6 +94,18 @@ extension Simulation {
                 }
             default:
                 break
+            }
+            // About every other interval the leader is asked for a change; now and then for a second
+            // one at once, which the core refuses while the first is uncommitted.
+            if simulation.failure == nil && Bool.random(using: &rng) {
+                let outcome = simulation.randomMembershipRequest(among: ids, events: &events, using: &rng)
+                proposed += outcome.proposed
+                refused += outcome.refused
+                if outcome.proposed > 0 && Int.random(in: 0..<4, using: &rng) == 0 {
+                    let again = simulation.randomMembershipRequest(among: ids, events: &events, using: &rng)
+                    proposed += again.proposed
+                    refused += again.refused
+                }
             }
         }
 
@@ -131,16 +119,18 @@ extension Simulation {
             simulation.cancelPendingCrash(id)
             simulation.restart(id)
         }
-        simulation.run(ticks: 100)
+        simulation.settle(maxTicks: 400)
         // A change appended before a node was shut down may have committed late and list it again:
         // an operator would bring it back.
         let stranded = decommissioned.filter { simulation.committedConfiguration.contains($0) }.sorted()
         if simulation.failure == nil && !stranded.isEmpty {
             for id in stranded { simulation.restart(id) }
             events.append("t\(simulation.now) restart shut-down members \(stranded)")
-            simulation.run(ticks: 100)
+            simulation.settle(maxTicks: 400)
         }
-        if simulation.failure == nil { simulation.checkMembersConverged() }
+        if simulation.failure == nil, let problem = simulation.membersConvergenceProblem() {
+            simulation.fail("\(problem)\n\(simulation.describeNodes())")
+        }
 
         let history = simulation.clientHistory
         if simulation.failure == nil {
@@ -154,7 +144,7 @@ extension Simulation {
             "RAFTY_SIM_MEMBERSHIP_SEED=\(seed) swift test --skip-build --filter MembershipSimulationTests"
         var digest = FNV1a()
         for index in 1...max(1, simulation.highestCommittedIndex) {
-            if let entry = simulation.committedEntry(at: index) { digest.add("\(entry.index):\(entry.term):\(entry.payload)") }
+            if let entry = simulation.committedEntry(at: index) { digest.add(digestText(entry)) }
         }
         for entry in history { digest.add("\(entry)") }
         for event in events { digest.add(event) }
@@ -164,6 +154,38 @@ extension Simulation {
             committedEntries: simulation.highestCommittedIndex, faults: events, digest: digest.value,
             failure: simulation.failure, configurationChanges: simulation.configurationHistory.count,
             proposedChanges: proposed, refusedChanges: refused, finalConfiguration: simulation.committedConfiguration)
+    }
+
+    /// Asks the current leader for a random membership change it allows (or, when it removes or
+    /// demotes itself, now and then to hand leadership over first). Returns how many changes were
+    /// proposed and how many of them the core refused.
+    mutating func randomMembershipRequest(
+        among ids: [NodeID], events: inout [String], using rng: inout SplitMix64
+    ) -> (proposed: Int, refused: Int) {
+        guard let leader = self.currentLeader,
+            let change = self.randomConfigurationChange(leader: leader, among: ids, using: &rng)
+        else { return (0, 0) }
+        let name = "\(change.kind) \(change.node)"
+        if change.node == leader, change.kind != .addLearner, Bool.random(using: &rng),
+            let target = self.core(leader)!.configuration.sortedVoters.filter({ $0 != leader }).randomElement(using: &rng)
+        {
+            // The polite way (DESIGN §2): hand leadership over first; a later request goes to the new leader.
+            do {
+                try self.transferLeadership(from: leader, to: target)
+                events.append("t\(self.now) leader \(leader): transfer to \(target) before \(name)")
+            } catch {
+                events.append("t\(self.now) leader \(leader): transfer to \(target) refused (\(error.code))")
+            }
+            return (0, 0)
+        }
+        do {
+            let (index, _) = try self.proposeConfigurationChange(change, at: leader)
+            events.append("t\(self.now) leader \(leader): \(name) at \(index)")
+            return (1, 0)
+        } catch {
+            events.append("t\(self.now) leader \(leader): \(name) refused (\(error.code))")
+            return (1, 1)
+        }
     }
 
     /// The healthy leader with the highest term, if any.
@@ -199,7 +221,7 @@ extension Simulation {
         let learners = configuration.learners.sorted()
         let matches = core.status.matchIndex
         var choices: [[ConfigurationChange]] = []
-        let outsiders = ids.filter { !configuration.contains($0) && self.core($0) != nil }
+        let outsiders = ids.filter { $0 != leader && !configuration.contains($0) && self.core($0) != nil }
         if !outsiders.isEmpty { choices.append(outsiders.map { ConfigurationChange(.addLearner, node: $0) }) }
         let caughtUp = learners.filter { (matches[$0] ?? 0) >= core.commitIndex }
         if voters.count < Self.maxVoters && !caughtUp.isEmpty {
@@ -215,37 +237,48 @@ extension Simulation {
         return kind.randomElement(using: &rng)
     }
 
-    /// Liveness after healing: the members of the final committed configuration all run, one of its
-    /// voters leads, every member is in the leader's term, has applied everything committed and
-    /// holds the same latest configuration, which is the committed one.
-    mutating func checkMembersConverged() {
+    /// Runs until the members of the committed configuration converged (checked every 10 ticks),
+    /// at most `maxTicks`, and at least 50 ticks (so late messages and elections show up).
+    mutating func settle(maxTicks: Int) {
+        var ticks = 0
+        while self.failure == nil && ticks < maxTicks {
+            self.run(ticks: 10)
+            ticks += 10
+            if ticks >= 50 && self.membersConvergenceProblem() == nil { return }
+        }
+    }
+
+    /// Liveness after healing, or what is wrong: the members of the final committed configuration
+    /// all run, one of its voters leads (the only leader anywhere), and every member is in the
+    /// leader's term, has applied everything committed and holds the leader's configuration, which
+    /// is the committed one.
+    func membersConvergenceProblem() -> String? {
         let configuration = self.committedConfiguration
         let leaders = self.nodeIDs.filter { self.core($0)?.role == .leader }
         guard leaders.count == 1, let leader = leaders.first, let leaderCore = self.core(leader),
             configuration.voters.contains(leader)
         else {
-            self.fail(
-                "cluster did not converge to one leader among the voters \(configuration.sortedVoters) after healing "
-                    + "(leaders: \(leaders))\n\(self.describeNodes())")
-            return
+            return "cluster did not converge to one leader among the voters \(configuration.sortedVoters) after healing (leaders: \(leaders))"
         }
         guard leaderCore.configuration == configuration else {
-            self.fail(
-                "leader \(leader)'s configuration \(describe(leaderCore.configuration)) is not the committed \(describe(configuration)) after healing")
-            return
+            return "leader \(leader)'s configuration \(describe(leaderCore.configuration)) is not the committed \(describe(configuration)) after healing"
         }
         for id in configuration.members {
-            guard let core = self.core(id) else {
-                self.fail("member \(id) of the final configuration is down after healing")
-                return
-            }
+            guard let core = self.core(id) else { return "member \(id) of the final configuration is down after healing" }
             if core.term != leaderCore.term || self.appliedIndex(id) != leaderCore.commitIndex || core.configuration != configuration {
-                self.fail(
-                    "member \(id) did not catch up after healing: term \(core.term) applied \(self.appliedIndex(id)) "
-                        + "configuration \(describe(core.configuration)); leader \(leader) term \(leaderCore.term) "
-                        + "commit \(leaderCore.commitIndex)\n\(self.describeNodes())")
-                return
+                return "member \(id) did not catch up after healing: term \(core.term) applied \(self.appliedIndex(id)) "
+                    + "configuration \(describe(core.configuration)); leader \(leader) term \(leaderCore.term) commit \(leaderCore.commitIndex)"
             }
         }
+        return nil
+    }
+}
+
+/// An entry rendered for a digest: configurations with sorted ids (a `Set`'s own description
+/// depends on its storage, not only on its elements).
+func digestText(_ entry: Entry) -> String {
+    switch entry.payload {
+    case .configuration(let configuration): "\(entry.index):\(entry.term):configuration(\(describe(configuration)))"
+    default: "\(entry.index):\(entry.term):\(entry.payload)"
     }
 }
