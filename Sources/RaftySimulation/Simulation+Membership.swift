@@ -85,9 +85,22 @@ extension Simulation {
     ///   or non-member whose latest configuration is committed in its log never is;
     /// - a leader that is no longer a voter is one whose demotion or removal has not committed yet
     ///   (it steps down once it commits);
-    /// - a leader's log holds at most one configuration change beyond its commit index.
+    /// - a leader's log holds at most one configuration change beyond its commit index;
+    /// - a node whose latest configuration is committed in its log holds the configuration the
+    ///   cluster committed at that point (the committed configuration sequence is the same
+    ///   everywhere). A slot outside the initial configuration that has seen no configuration entry
+    ///   yet has an empty one and is exempt.
     mutating func checkMembership(_ id: NodeID) {
         guard let core = self.nodes[Int(id - 1)].core else { return }
+        if core.configurationIndex <= core.commitIndex && (core.configurationIndex > 0 || self.initialConfiguration.contains(id)) {
+            let expected = self.configuration(committedAt: core.commitIndex)
+            if core.configuration != expected {
+                self.fail(
+                    "node \(id) holds configuration \(describe(core.configuration)) (at \(core.configurationIndex), commit \(core.commitIndex)), "
+                        + "but \(describe(expected)) was committed there")
+                return
+            }
+        }
         switch core.role {
         case .candidate, .preCandidate:
             if !self.mayCampaign(id, core) {
