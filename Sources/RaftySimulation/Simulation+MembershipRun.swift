@@ -63,7 +63,7 @@ extension Simulation {
                     simulation.restart(node)
                     events.append("t\(simulation.now) restart \(node)")
                 }
-            case 5:
+            case 5 where ids.count > 1:
                 let shuffled = ids.shuffled(using: &rng)
                 let cut = Int.random(in: 1..<shuffled.count, using: &rng)
                 let groups = [Array(shuffled[..<cut]), Array(shuffled[cut...])]
@@ -74,7 +74,7 @@ extension Simulation {
                     simulation.isolate(leader)
                     events.append("t\(simulation.now) isolate leader \(leader)")
                 }
-            case 7:
+            case 7 where ids.count > 1:
                 let a = ids.randomElement(using: &rng)!
                 let b = ids.filter { $0 != a }.randomElement(using: &rng)!
                 simulation.blockOneWay(from: a, to: b)
