@@ -3,6 +3,8 @@ public struct ClusterConfiguration: Sendable, Hashable {
     /// Members that vote and count towards quorums.
     public var voters: Set<NodeID>
     /// Non-voting (read-only) members: they receive the log but never vote, campaign or count in a quorum.
+    /// (A voter demoted by a change not yet committed in its own log may still campaign, to finish
+    /// that change; it never counts its own vote. See `RawNode.mayCampaign`.)
     public var learners: Set<NodeID>
     /// Where members can be reached, as the host spells addresses. The core only carries them
     /// (a configuration entry replicates them to every node, so a node that joins later learns

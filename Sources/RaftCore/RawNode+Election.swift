@@ -7,7 +7,7 @@ extension RawNode {
     mutating func tickElection() {
         self.electionElapsed += 1
         if self.electionElapsed >= self.options.electionTimeout { self.startupLeaseGuard = false }
-        if self.isVoter && self.electionElapsed >= self.randomizedElectionTimeout {
+        if self.mayCampaign && self.electionElapsed >= self.randomizedElectionTimeout {
             self.electionElapsed = 0
             self.campaign()
         }

@@ -31,7 +31,7 @@ extension RawNode {
                 self.progress[peer] = Progress(next: self.log.lastIndex + 1, maxInflight: self.options.maxInflightMessages)
             }
             if let target = self.leadTransferee, !self.configuration.voters.contains(target) { self.leadTransferee = nil }
-        } else if self.role != .follower && !self.isVoter {
+        } else if self.role != .follower && !self.mayCampaign {
             self.becomeFollower(term: self.term, leader: nil)
         }
     }

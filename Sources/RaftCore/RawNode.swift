@@ -127,8 +127,23 @@ public struct RawNode: Sendable {
     /// The configuration in force at the commit index (the active one may be newer, uncommitted).
     public var committedConfiguration: ClusterConfiguration { self.log.configuration(at: self.log.committed) }
 
-    /// Whether this node is a voter of the active configuration (and so may campaign).
+    /// Whether this node is a voter of the active configuration.
     public var isVoter: Bool { self.configuration.voters.contains(self.id) }
+
+    /// Whether this node may campaign: a voter of its active configuration, or a voter of the one
+    /// before it while the active one is not known to be committed.
+    ///
+    /// A leader that removed or demoted itself may be the only node that holds the change, and the
+    /// others may need its vote (in a two-voter cluster, always), which it refuses to their shorter
+    /// logs: if it lost leadership before the change committed it must be able to win again and
+    /// finish it (Raft thesis §4.2.2: such a server "might still be needed until the C_new entry is
+    /// committed"). It asks, and counts, only the voters of its active configuration (never its own
+    /// vote), and steps down again once the change commits.
+    var mayCampaign: Bool {
+        if self.isVoter { return true }
+        guard self.configurationIndex > self.log.committed else { return false }
+        return self.log.configuration(at: self.configurationIndex - 1).voters.contains(self.id)
+    }
 
     // MARK: - Input
 
@@ -144,7 +159,7 @@ public struct RawNode: Sendable {
 
     /// Starts an election now (for example, a single-node cluster at start-up), if this node may.
     public mutating func campaign() {
-        guard self.role != .leader, self.isVoter else { return }
+        guard self.role != .leader, self.mayCampaign else { return }
         if self.options.preVote {
             self.becomePreCandidate()
         } else {

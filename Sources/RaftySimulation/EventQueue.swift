@@ -4,9 +4,14 @@ struct EventQueue<Payload: Sendable>: Sendable {
         var time: UInt64
         var sequence: UInt64
         var payload: Payload
-        func precedes(_ other: Item) -> Bool {
-            (self.time, self.sequence) < (other.time, other.sequence)
-        }
+    }
+
+    /// Whether the item at `a` comes before the one at `b`. Compares fields in place: copying an
+    /// item (and its payload) or comparing tuples is costly in debug builds.
+    private func precedes(_ a: Int, _ b: Int) -> Bool {
+        let timeA = self.heap[a].time
+        let timeB = self.heap[b].time
+        return timeA < timeB || (timeA == timeB && self.heap[a].sequence < self.heap[b].sequence)
     }
 
     private var heap: [Item] = []
@@ -22,7 +27,7 @@ struct EventQueue<Payload: Sendable>: Sendable {
         var child = self.heap.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
-            guard self.heap[child].precedes(self.heap[parent]) else { break }
+            guard self.precedes(child, parent) else { break }
             self.heap.swapAt(child, parent)
             child = parent
         }
@@ -37,8 +42,8 @@ struct EventQueue<Payload: Sendable>: Sendable {
             let left = 2 * parent + 1
             let right = left + 1
             var smallest = parent
-            if left < self.heap.count && self.heap[left].precedes(self.heap[smallest]) { smallest = left }
-            if right < self.heap.count && self.heap[right].precedes(self.heap[smallest]) { smallest = right }
+            if left < self.heap.count && self.precedes(left, smallest) { smallest = left }
+            if right < self.heap.count && self.precedes(right, smallest) { smallest = right }
             if smallest == parent { break }
             self.heap.swapAt(parent, smallest)
             parent = smallest

@@ -1,4 +1,4 @@
-import RaftCore
+public import RaftCore
 
 /// The outcome of one randomized run.
 public struct SimulationReport: Sendable, CustomStringConvertible {
@@ -21,6 +21,14 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var digest: UInt64
     /// The safety violation, stuck cluster or linearizability failure, if any.
     public var failure: SimulationFailure?
+    /// Membership changes committed (membership runs).
+    public var configurationChanges: Int = 0
+    /// Membership changes the harness proposed, and how many of them the core refused.
+    public var proposedChanges: Int = 0
+    /// Membership changes the core refused (a change in progress, not yet committed in its term).
+    public var refusedChanges: Int = 0
+    /// The configuration committed at the end.
+    public var finalConfiguration: ClusterConfiguration? = nil
 
     /// Whether the run found nothing wrong.
     public var passed: Bool { self.failure == nil }
@@ -30,6 +38,10 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
         if let failure { return "FAILED \(failure)\nfaults: \(self.faults.suffix(20).joined(separator: ", "))" }
         return "seed \(self.seed) (\(self.nodeCount) nodes): \(self.steps) steps, \(self.operations) ops "
             + "(\(self.completedOperations) completed), \(self.committedEntries) entries committed"
+            + (self.finalConfiguration.map {
+                ", \(self.proposedChanges) membership changes proposed (\(self.refusedChanges) refused), "
+                    + "\(self.configurationChanges) committed, final \(describe($0))"
+            } ?? "")
     }
 }
 

@@ -35,12 +35,16 @@ extension Simulation {
                 }
             }
             self.serveConfirmedReads(id)
-            if let soft = ready.softState, soft.role == .leader { self.checkNewLeader(id) }
+            if let soft = ready.softState, soft.role == .leader {
+                self.checkNewLeader(id)
+                self.checkNewLeaderIsVoter(id)
+            }
 
             self.nodes[index].core!.advance(ready)
             self.checkMonotonic(id)
             self.checkLeaderCommitRule(id)
             self.checkAcknowledgedEntriesAreDurable(id)
+            self.checkMembership(id)
             self.maybeSnapshot(id)
         }
     }
@@ -59,6 +63,8 @@ extension Simulation {
                 self.fail("node \(id) installs a snapshot at \(snapshot.index) that differs from the state other nodes had there")
                 return
             }
+            self.checkSnapshotConfiguration(id, snapshot, origin: "installs")
+            self.installedSnapshots[id, default: 0] += 1
             self.nodes[index].disk.snapshot = snapshot
             self.nodes[index].disk.snapshotData = bytes
             self.nodes[index].disk.entries = []
@@ -169,6 +175,7 @@ extension Simulation {
             return
         }
         self.nodes[index].disk.snapshot = self.nodes[index].core!.snapshot
+        if let snapshot = self.nodes[index].core!.snapshot { self.checkSnapshotConfiguration(id, snapshot, origin: "takes") }
         self.nodes[index].disk.snapshotData = self.nodes[index].stateMachine.snapshot()
         let first = self.nodes[index].core!.firstIndex
         self.nodes[index].disk.entries.removeAll { $0.index < first }
@@ -206,6 +213,7 @@ extension Simulation {
                 }
             } else {
                 self.committedLog[index] = entry
+                self.recordCommittedConfiguration(entry)
             }
             index += 1
         }

@@ -97,7 +97,14 @@ extension Simulation {
 
     mutating func retarget(_ client: Int) {
         guard !self.clients[client].pinnedReader else { return }
-        self.clients[client].preferredNode = UInt64.random(in: 1...UInt64(self.options.nodeCount), using: &self.rng)
+        // A client that lost its node picks another member of the cluster as it last knew it (the
+        // committed configuration); with every slot a member that is any node.
+        let members = self.committedConfiguration.members
+        if members.count == self.options.nodeCount || members.isEmpty {
+            self.clients[client].preferredNode = UInt64.random(in: 1...UInt64(self.options.nodeCount), using: &self.rng)
+        } else {
+            self.clients[client].preferredNode = members.randomElement(using: &self.rng)!
+        }
     }
 
     mutating func resolve(_ op: Int, _ outcome: KVOutcome) {

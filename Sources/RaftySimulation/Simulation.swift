@@ -27,7 +27,8 @@ public struct Simulation: Sendable {
     var queue = EventQueue<Event>()
     /// Directed links that drop every message (partitions, one-way or symmetric).
     var blockedLinks: Set<Link> = []
-    let membership: ClusterConfiguration
+    /// The configuration the cluster was bootstrapped with (the initial voters' base configuration).
+    public let initialConfiguration: ClusterConfiguration
 
     // Checker state: what every node must agree on.
     var leaderOfTerm: [UInt64: NodeID] = [:]
@@ -40,6 +41,10 @@ public struct Simulation: Sendable {
     var stateAfterIndex: [UInt64: [UInt8]] = [:]
     var durableTerm: [NodeID: UInt64] = [:]
     var durableCommit: [NodeID: UInt64] = [:]
+    /// Committed configuration entries, ascending by index (learned as entries commit).
+    var committedConfigurations: [(index: UInt64, configuration: ClusterConfiguration)] = []
+    /// Snapshots each node installed from a leader.
+    var installedSnapshots: [NodeID: Int] = [:]
 
     // Client workload state.
     var history = HistoryRecorder()
@@ -65,7 +70,7 @@ public struct Simulation: Sendable {
     public init(options: SimulationOptions) {
         self.options = options
         self.rng = SplitMix64(seed: options.seed)
-        self.membership = ClusterConfiguration(voters: Set((1...UInt64(options.nodeCount)).map { $0 }))
+        self.initialConfiguration = ClusterConfiguration(voters: Set(options.initialVoterIDs))
         self.nodes = []
         for id in 1...UInt64(options.nodeCount) {
             let skew = Double.random(in: -options.clockSkew...options.clockSkew, using: &self.rng)
@@ -192,7 +197,10 @@ public struct Simulation: Sendable {
         let state = RawNode.PersistentState(
             hardState: node.disk.hardState, snapshot: node.disk.snapshot, entries: node.disk.entries)
         do {
-            node.core = try RawNode(configuration: configuration, membership: self.membership, restoring: state)
+            // A slot outside the initial configuration starts (and restarts) with an empty base
+            // configuration: it learns the real one from the leader's log or snapshot.
+            let base = self.initialConfiguration.contains(id) ? self.initialConfiguration : ClusterConfiguration()
+            node.core = try RawNode(configuration: configuration, membership: base, restoring: state)
         } catch {
             self.fail("node \(id) cannot restart from its disk: \(error)")
             return
@@ -283,7 +291,7 @@ extension Simulation {
             let status = core.status
             return "node \(node.id): \(status.role) term \(status.term) vote \(status.vote.map(String.init) ?? "-") "
                 + "leader \(status.leader.map(String.init) ?? "-") last \(status.lastIndex)/t\(core.term(at: status.lastIndex) ?? 0) "
-                + "commit \(status.commitIndex) applied \(node.applied) voters \(status.configuration.sortedVoters)"
+                + "commit \(status.commitIndex) applied \(node.applied) \(describe(status.configuration))"
         }.joined(separator: "\n")
     }
 }

@@ -8,6 +8,8 @@ public struct SimulationFailure: Error, Sendable, CustomStringConvertible {
     public var time: UInt64
     /// The step (event number) of the violation.
     public var step: Int
+    /// The command that replays the run (nil: the randomized-simulation suite's).
+    public var replayCommand: String?
 
     /// Creates a failure.
     public init(message: String, seed: UInt64, time: UInt64, step: Int) {
@@ -20,6 +22,6 @@ public struct SimulationFailure: Error, Sendable, CustomStringConvertible {
     /// The violation and the command that replays it.
     public var description: String {
         "seed \(self.seed), step \(self.step), time \(self.time): \(self.message)\n"
-            + "replay: RAFTY_SIM_SEED=\(self.seed) swift test --filter RandomizedSimulationTests"
+            + "replay: \(self.replayCommand ?? "RAFTY_SIM_SEED=\(self.seed) swift test --filter RandomizedSimulationTests")"
     }
 }

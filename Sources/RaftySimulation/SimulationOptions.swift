@@ -2,8 +2,12 @@ public import RaftCore
 
 /// How a simulated cluster behaves: size, timing, faults and snapshots. All randomness comes from `seed`.
 public struct SimulationOptions: Sendable, Hashable {
-    /// Number of nodes (ids 1...nodeCount), all voters.
+    /// Number of node slots (ids 1...nodeCount).
     public var nodeCount: Int = 3
+    /// How many of the slots (ids 1...initialVoters) form the initial configuration, all voters; the
+    /// other slots start with an empty log and an empty configuration, outside the cluster, until a
+    /// leader adds them. nil: every slot is an initial voter.
+    public var initialVoters: Int? = nil
     /// The seed every random choice derives from; the same seed replays the same run.
     public var seed: UInt64 = 1
     /// Simulated time units per tick.
@@ -34,6 +38,9 @@ public struct SimulationOptions: Sendable, Hashable {
     public var maxAppendEntries: Int = 16
     /// Whether leaders answer lease reads from their lease.
     public var leaseReads: Bool = true
+
+    /// The ids of the initial voters.
+    public var initialVoterIDs: ClosedRange<NodeID> { 1...NodeID(min(self.initialVoters ?? self.nodeCount, self.nodeCount)) }
 
     /// Creates options with defaults: a reliable 3-node network.
     public init(nodeCount: Int = 3, seed: UInt64 = 1) {
