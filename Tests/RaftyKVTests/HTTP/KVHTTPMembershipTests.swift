@@ -185,4 +185,28 @@ struct KVHTTPMembershipTests {
             group.cancelAll()
         }
     }
+
+    @Test("POST /v1/bootstrap forms the cluster once on nodes started to wait for it; a second bootstrap is 409")
+    func bootstrap() async throws {
+        let cluster = KVTestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) { $0.waitForBootstrap = true } }
+            #expect(try await cluster.request(1, .get, "/ready").status == .serviceUnavailable, "no cluster yet")
+            var first: HTTPAnswer?
+            // 503 until node 1 knows its peers' ids (then nothing was bootstrapped, so it may retry).
+            try await eventually("node 1 bootstraps") {
+                first = try await cluster.request(1, .post, "/v1/bootstrap")
+                return first!.status != .serviceUnavailable
+            }
+            let answer = first!
+            #expect(answer.status == .ok, "\(answer.text)")
+            #expect(answer.text.contains("\"members\""), "\(answer.text)")
+            try self.expectError(try await cluster.request(1, .post, "/v1/bootstrap"), .conflict, "conflict")
+            try await eventually("node 3 knows the leader") { cluster.node(3).status.leaderID == 1 }
+            try self.expectError(try await cluster.request(3, .post, "/v1/bootstrap"), .conflict, "conflict")
+            #expect(try await cluster.request(2, .put, "/v1/kv/k", body: Array("v".utf8)).status == .ok)
+            await cluster.stopAll()
+            group.cancelAll()
+        }
+    }
 }
