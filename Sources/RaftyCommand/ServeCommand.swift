@@ -153,7 +153,11 @@ struct ServeCommand: AsyncParsableCommand {
         // Services stop in reverse order: the HTTP API first, then the node (a leader hands over).
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: node), .init(service: server)],
+                services: [
+                    // A node that stops by itself (removed from the cluster) ends the process cleanly.
+                    .init(service: node, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: server),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()

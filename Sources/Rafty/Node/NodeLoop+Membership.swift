@@ -95,7 +95,12 @@ extension NodeLoop {
         func finish(_ answer: RaftNode.Answer) {
             operation.continuation.resume(returning: answer)
             self.membershipOperation = nil
-            self.logger.info("membership change finished", metadata: ["raft.change": "\(operation.change)", "raft.outcome": "\(answer)"])
+            let outcome = switch answer {
+            case .success: "done at index \(operation.lastIndex)"
+            case .failure(let error): "\(error)"
+            case .forward(let address): "continues on the new leader at \(address)"
+            }
+            self.logger.info("membership change finished", metadata: ["raft.change": "\(operation.change)", "raft.outcome": "\(outcome)"])
         }
         func fail(_ code: RaftError.Code, _ message: String) {
             let done = operation.committedAny ? " (earlier steps of it were applied)" : ""
