@@ -8,6 +8,7 @@ public struct RaftCoreError: Error, Sendable, Hashable, CustomStringConvertible 
         private enum Value: Sendable, Hashable {
             case notLeader, transferInProgress, configurationChangeInProgress, invalidConfigurationChange
             case invalidArgument, invalidConfiguration, notVoter, notMember, noLeader, invalidState
+            case configurationUnknown
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -32,6 +33,9 @@ public struct RaftCoreError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let noLeader = Code(.noLeader)
         /// Persistent state handed to the core is inconsistent.
         public static let invalidState = Code(.invalidState)
+        /// A snapshot was asked for at an index whose configuration this node does not know (a
+        /// node that joined later, before the entry that added it); take it later.
+        public static let configurationUnknown = Code(.configurationUnknown)
 
         /// The code's name.
         public var description: String { "\(self.value)" }

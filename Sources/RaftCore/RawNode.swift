@@ -241,6 +241,12 @@ public struct RawNode: Sendable {
                 "snapshot index \(index) must be in \((self.log.snapshot?.index ?? 0) + 1)...\(self.log.applied) (newer than the last snapshot, applied)"
             )
         }
+        // A node that joined later learned the configuration only from the entry that added it; a
+        // snapshot before that entry would record an empty configuration, which no follower accepts.
+        guard !self.log.configuration(at: index).voters.isEmpty else {
+            throw RaftCoreError(
+                .configurationUnknown, "the configuration in force at \(index) is not known here; snapshot after the first configuration entry")
+        }
         self.log.recordSnapshot(at: index, compactTo: index > trailingEntries ? index - trailingEntries : 0)
     }
 

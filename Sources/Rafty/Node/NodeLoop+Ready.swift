@@ -178,6 +178,12 @@ extension NodeLoop {
         guard var core = self.core, self.applied >= self.lastSnapshotIndex + configuration.snapshotThreshold else { return }
         do {
             try core.compact(snapshotAt: self.applied, trailingEntries: configuration.trailingLogs)
+        } catch where error.code == .configurationUnknown {
+            return  // joined later and not yet past the entry that added it: snapshot later
+        } catch {
+            throw RaftError(.storage, "cannot take a snapshot at \(self.applied): \(error)")
+        }
+        do {
             let writer = try self.storage.snapshots.makeWriter(for: core.snapshot!)
             do {
                 try await self.node.stateMachine.snapshot(to: SnapshotOutput { bytes in try writer.write(bytes) })
