@@ -224,25 +224,7 @@ final class ProcessCluster: Sendable {
     }
 }
 
-/// `count` distinct ports that were free a moment ago (bound to port 0, then released).
+/// `count` loopback ports no other test of this process got.
 func freePorts(count: Int) throws -> [Int] {
-    var sockets: [Int32] = []
-    defer { for socket in sockets { close(socket) } }
-    var ports: [Int] = []
-    for _ in 0..<count {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TimedOut(description: "socket() failed") }
-        sockets.append(fd)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TimedOut(description: "bind() failed") }
-        ports.append(Int(UInt16(bigEndian: address.sin_port)))
-    }
-    return ports
+    (0..<count).map { _ in LoopbackPorts.next() }
 }

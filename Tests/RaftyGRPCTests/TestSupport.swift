@@ -9,23 +9,8 @@ import Glibc
 #endif
 
 /// A loopback TCP port that was free a moment ago (bind to port 0, read it, release it).
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    precondition(fd >= 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { sockaddr in
-            bind(fd, sockaddr, length) == 0 && getsockname(fd, sockaddr, &length) == 0
-        }
-    }
-    precondition(bound, "cannot bind a loopback port")
-    return Int(UInt16(bigEndian: address.sin_port))
-}
+/// A loopback port no other test of this process got.
+func freePort() -> Int { LoopbackPorts.next() }
 
 /// Nodes on loopback gRPC, each with its own port, transport and data directory.
 final class GRPCTestCluster: Sendable {
@@ -54,7 +39,9 @@ final class GRPCTestCluster: Sendable {
         configuration.address = self.address(id)
         configuration.peers = (1...UInt64(self.size)).filter { $0 != id }.map { self.address($0) }
         configuration.dataDirectory = "\(self.directory.path)/node-\(id)"
-        configuration.tickInterval = .milliseconds(20)
+        // 50 ms ticks (the default; elections in 0.5–1 s): suites run in parallel on 2 cores, and
+        // 20 ms ticks let a starved event loop miss heartbeats long enough to churn leaders.
+        configuration.tickInterval = .milliseconds(50)
         configuration.minimumClusterSize = min(3, self.size)
         return configuration
     }
