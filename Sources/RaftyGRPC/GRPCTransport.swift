@@ -78,8 +78,14 @@ public final class GRPCTransport: RaftTransport {
         let server = GRPCServer(transport: transport, services: [service])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve() }
-            // Fails (and ends serve()) if the server cannot bind.
-            _ = try await transport.listeningAddress
+            // Fails (and ends serve()) if the server cannot bind; the server's task holds the cause.
+            do {
+                _ = try await transport.listeningAddress
+            } catch {
+                var cause: any Error = error
+                do { try await group.next() } catch let serveError { cause = serveError }
+                throw RaftError(.unreachable, "cannot listen on \(address): \(cause)")
+            }
             // Runs until the calling task is cancelled (which cancels the server's task too) or the
             // server fails at run time (rethrown).
             do {

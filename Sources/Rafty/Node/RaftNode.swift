@@ -110,7 +110,16 @@ public final class RaftNode: Service {
             for subscriber in subscribers { subscriber.finish() }
         }
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await self.transport.serve(self, at: self.address) }
+            group.addTask {
+                do {
+                    try await self.transport.serve(self, at: self.address)
+                } catch {
+                    // Without a listening transport the node is useless: end the loop (which runs in
+                    // the group's body, not a child, so it would not see the group's cancellation).
+                    self.wakeup.finish()
+                    throw error
+                }
+            }
             group.addTask { await self.tickForever() }
             group.addTask { await self.discoverPeers() }
             if self.configuration.shutdownOnRemove { group.addTask { await self.watchForRemoval() } }
