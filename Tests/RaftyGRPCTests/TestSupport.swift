@@ -65,10 +65,18 @@ final class GRPCTestCluster: Sendable {
         return node
     }
 
+    /// Every node's state, term, leader and membership, for failure messages.
+    func describe() -> String {
+        self.ids.map { id in
+            let status = self.node(id).status
+            return "\(id): \(status.state) term \(status.term) leader \(status.leaderID.map(String.init) ?? "-") commit \(status.commitIndex) members \(status.members.keys.sorted())"
+        }.joined(separator: "; ")
+    }
+
     /// The node that leads, once exactly one running node does.
     func leader(excluding excluded: Set<NodeID> = []) async throws -> NodeID {
         var leader: NodeID?
-        try await eventually("one leader") {
+        try await eventually("one leader among \(self.ids.filter { !excluded.contains($0) }); states: \(self.describe())") {
             let leaders = self.ids.filter { !excluded.contains($0) && self.node($0).status.state == .leader }
             leader = leaders.count == 1 ? leaders[0] : nil
             return leader != nil
