@@ -17,13 +17,7 @@ extension Simulation {
         var options = SimulationOptions(nodeCount: nodeCount + 2, seed: seed)
         options.initialVoters = nodeCount
         var rng = SplitMix64(seed: seed ^ 0x5BD1_E995_9E37_79B9)
-        options.messageLoss = [0, 0.02, 0.1, 0.2].randomElement(using: &rng)!
-        options.duplication = [0, 0.05].randomElement(using: &rng)!
-        options.longDelay = [0, 0.02, 0.1].randomElement(using: &rng)!
-        options.clockSkew = 0.05
-        options.snapshotThreshold = [nil, 10, 40].randomElement(using: &rng)!
-        options.preVote = Int.random(in: 0..<4, using: &rng) != 0
-        options.maxAppendEntries = [1, 4, 64].randomElement(using: &rng)!
+        options.randomizeFaults(using: &rng)
         var simulation = Simulation(options: options)
         simulation.startClients(
             Int.random(in: 3...8, using: &rng), keys: Int.random(in: 1...3, using: &rng), pinnedReaders: nodeCount)

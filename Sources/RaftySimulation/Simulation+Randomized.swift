@@ -53,13 +53,7 @@ extension Simulation {
     public static func randomizedRun(seed: UInt64, nodeCount: Int, ticks: Int = 300) -> SimulationReport {
         var options = SimulationOptions(nodeCount: nodeCount, seed: seed)
         var rng = SplitMix64(seed: seed ^ 0xA076_1D64_78BD_642F)
-        options.messageLoss = [0, 0.02, 0.1, 0.2].randomElement(using: &rng)!
-        options.duplication = [0, 0.05].randomElement(using: &rng)!
-        options.longDelay = [0, 0.02, 0.1].randomElement(using: &rng)!
-        options.clockSkew = 0.05
-        options.snapshotThreshold = [nil, 10, 40].randomElement(using: &rng)!
-        options.preVote = Int.random(in: 0..<4, using: &rng) != 0
-        options.maxAppendEntries = [1, 4, 64].randomElement(using: &rng)!
+        options.randomizeFaults(using: &rng)
         var simulation = Simulation(options: options)
         simulation.startClients(
             Int.random(in: 3...8, using: &rng), keys: Int.random(in: 1...3, using: &rng), pinnedReaders: nodeCount)
@@ -180,5 +174,19 @@ struct FNV1a {
             self.value ^= UInt64(byte)
             self.value &*= 0x0000_0100_0000_01B3
         }
+    }
+}
+
+extension SimulationOptions {
+    /// Draws the network faults and tuning of a randomized run (loss, duplication, long delays,
+    /// snapshots, pre-vote, batch size); both randomized runs draw them in this order.
+    mutating func randomizeFaults(using rng: inout SplitMix64) {
+        self.messageLoss = [0, 0.02, 0.1, 0.2].randomElement(using: &rng)!
+        self.duplication = [0, 0.05].randomElement(using: &rng)!
+        self.longDelay = [0, 0.02, 0.1].randomElement(using: &rng)!
+        self.clockSkew = 0.05
+        self.snapshotThreshold = [nil, 10, 40].randomElement(using: &rng)!
+        self.preVote = Int.random(in: 0..<4, using: &rng) != 0
+        self.maxAppendEntries = [1, 4, 64].randomElement(using: &rng)!
     }
 }
