@@ -30,17 +30,25 @@ extension RawNode {
             self.id = id
         }
 
+        /// The largest election timeout or heartbeat interval, in ticks.
+        public static let maxTicks = 1_000_000
+
         /// Rejects out-of-range values with an error naming the field and the allowed range.
         public func validate() throws(RaftCoreError) {
             func fail(_ message: String) -> RaftCoreError { RaftCoreError(.invalidConfiguration, message) }
             guard self.id != 0 else { throw fail("id must be non-zero") }
-            guard self.heartbeatInterval >= 1 else { throw fail("heartbeatInterval must be >= 1 tick") }
-            guard self.electionTimeout > self.heartbeatInterval else {
-                throw fail("electionTimeout (\(self.electionTimeout)) must be greater than heartbeatInterval (\(self.heartbeatInterval))")
+            // Upper bounds keep every sum and product of these values far from overflowing.
+            guard (1...Self.maxTicks).contains(self.heartbeatInterval) else {
+                throw fail("heartbeatInterval must be in 1...\(Self.maxTicks) ticks, got \(self.heartbeatInterval)")
             }
-            guard self.maxAppendEntries >= 1 else { throw fail("maxAppendEntries must be >= 1") }
-            guard self.maxMessageBytes >= 1 else { throw fail("maxMessageBytes must be >= 1") }
-            guard self.maxInflightMessages >= 1 else { throw fail("maxInflightMessages must be >= 1") }
+            guard self.electionTimeout > self.heartbeatInterval, self.electionTimeout <= Self.maxTicks else {
+                throw fail("electionTimeout (\(self.electionTimeout)) must be greater than heartbeatInterval (\(self.heartbeatInterval)) and at most \(Self.maxTicks)")
+            }
+            guard (1...1_000_000).contains(self.maxAppendEntries) else { throw fail("maxAppendEntries must be in 1...1000000, got \(self.maxAppendEntries)") }
+            guard (1...(1 << 30)).contains(self.maxMessageBytes) else { throw fail("maxMessageBytes must be in 1...\(1 << 30), got \(self.maxMessageBytes)") }
+            guard (1...1_000_000).contains(self.maxInflightMessages) else {
+                throw fail("maxInflightMessages must be in 1...1000000, got \(self.maxInflightMessages)")
+            }
             guard self.leaseDriftMargin >= 1, self.leaseDriftMargin < self.electionTimeout else {
                 throw fail("leaseDriftMargin must be in 1..<electionTimeout (\(self.electionTimeout))")
             }

@@ -2,7 +2,7 @@ extension RawNode {
     /// Feeds a message from another node. Messages that are stale, misaddressed or malformed are ignored.
     public mutating func step(_ message: Message) {
         guard message.to == self.id, message.from != self.id, message.from != 0, message.term != 0,
-            message.term <= Self.maxTermOrIndex
+            message.term <= Self.maxTermOrIndex, message.term <= self.term || message.term - self.term <= Self.maxTermJump
         else { return }
         if message.term > self.term {
             switch message.body {
@@ -55,6 +55,11 @@ extension RawNode {
     /// The largest term or log index accepted from the network. No honest cluster gets anywhere near
     /// it, and refusing anything larger leaves room for every `term + 1` and `lastIndex + 1`.
     static let maxTermOrIndex = UInt64(Int64.max)
+
+    /// The largest step up in term a message may bring. Terms grow by one per election, so honest
+    /// nodes never come near it; without it one message at ``maxTermOrIndex`` would leave every
+    /// node unable to campaign (`term + 1` refused everywhere) and the cluster leaderless for good.
+    static let maxTermJump: UInt64 = 1 << 32
 
     /// Whether this node heard from a leader (or restarted) less than an election timeout ago. Only
     /// with check-quorum: without it a leader that hears nobody never steps down, and followers that

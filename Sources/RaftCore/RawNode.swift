@@ -235,7 +235,17 @@ public struct RawNode: Sendable {
     /// Records that the host took a snapshot of the state machine up to `index` (at most the applied
     /// index) and lets the core drop entries before it, keeping `trailingEntries` for slow followers.
     public mutating func compact(snapshotAt index: UInt64, trailingEntries: UInt64) throws(RaftCoreError) {
-        guard index <= self.log.applied, index >= self.log.offset, index > (self.log.snapshot?.index ?? 0) else {
+        _ = try self.snapshotMetadata(at: index)
+        self.log.recordSnapshot(at: index, compactTo: index > trailingEntries ? index - trailingEntries : 0)
+    }
+
+    /// The metadata a snapshot of the state machine at `index` records, validated as
+    /// ``compact(snapshotAt:trailingEntries:)`` would, without compacting anything: the host writes
+    /// the snapshot (possibly off its event loop) and compacts once it is durable.
+    public func snapshotMetadata(at index: UInt64) throws(RaftCoreError) -> SnapshotMetadata {
+        guard index <= self.log.applied, index >= self.log.offset, index > (self.log.snapshot?.index ?? 0),
+            let term = self.log.term(at: index)
+        else {
             throw RaftCoreError(
                 .invalidArgument,
                 "snapshot index \(index) must be in \((self.log.snapshot?.index ?? 0) + 1)...\(self.log.applied) (newer than the last snapshot, applied)"
@@ -247,7 +257,7 @@ public struct RawNode: Sendable {
             throw RaftCoreError(
                 .configurationUnknown, "the configuration in force at \(index) is not known here; snapshot after the first configuration entry")
         }
-        self.log.recordSnapshot(at: index, compactTo: index > trailingEntries ? index - trailingEntries : 0)
+        return SnapshotMetadata(index: index, term: term, configuration: self.log.configuration(at: index))
     }
 
     /// Tells a leader whether sending a snapshot to `peer` succeeded, so it resumes or retries at once.

@@ -51,9 +51,14 @@ public struct ReadState: Sendable, Hashable {
 /// Everything the host must do after feeding the core input, in this order:
 ///
 /// 1. Send ``messages`` (they may go out while step 2 runs).
-/// 2. Persist: if ``snapshot`` is set, store it (its bytes came with the message that carried it),
-///    drop every log entry and restore the state machine from it; then truncate the log from
-///    `entries.first.index` and append ``entries``; then store ``hardState`` — and fsync.
+/// 2. Persist, in this order, so that a crash between any two steps leaves a state a restart
+///    accepts: store ``hardState``'s term and vote (with a commit index no greater than the
+///    entries already stored that this Ready keeps); if ``snapshot`` is set, store it (its bytes
+///    came with the message that carried it), restore the state machine from it, then drop every
+///    log entry; then truncate the log from `entries.first.index` and append ``entries`` — and
+///    fsync. (No stored entry or snapshot is then ever newer than the stored term. A host that
+///    restarts between storing a snapshot and dropping the log keeps the entries after the
+///    snapshot only if its log holds the snapshot's last entry with the snapshot's term.)
 /// 3. Send ``persistedMessages`` (they acknowledge what step 2 made durable).
 /// 4. Apply ``committedEntries`` in order; serve reads in ``readStates`` once applied up to their index.
 /// 5. Call ``RawNode/advance(_:)`` with this value.

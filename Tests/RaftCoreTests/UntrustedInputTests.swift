@@ -263,6 +263,26 @@ struct UntrustedInputTests {
         #expect(network.node(3).term == 3)
     }
 
+    @Test("A message at the largest accepted term, or far above the current one, is ignored: the cluster can still elect")
+    func termCeiling() throws {
+        var network = try Self.cluster()
+        let before = Fingerprint(network, 3)
+        network.expireLeaderLeases([3])
+        // Before: a heartbeat at Int64.max was adopted; the next campaign's term + 1 was then
+        // refused by every node, forever.
+        for term: UInt64 in [UInt64(Int64.max), UInt64(Int64.max) - 1, 2 + RawNode.maxTermJump + 1] {
+            network.inject(Message(from: 1, to: 3, term: term, body: .heartbeat(Heartbeat(commit: 0, round: 0, sentTick: 0))))
+            network.inject(Message(from: 2, to: 3, term: term, body: .appendResponse(AppendResponse(index: 0, rejected: true))))
+        }
+        #expect(Fingerprint(network, 3) == before)
+        network.elect(3)
+        #expect(network.leaders == [3])
+        #expect(network.node(3).term == 3)
+        // A step up within the window is an ordinary newer term.
+        network.inject(Message(from: 3, to: 2, term: 3 + RawNode.maxTermJump, body: .heartbeat(Heartbeat(commit: 0, round: 0, sentTick: 0))))
+        #expect(network.node(2).term == 3 + RawNode.maxTermJump)
+    }
+
     @Test("A snapshot at an absurdly large index is ignored, so the log never overflows later")
     func largestSnapshotIndex() throws {
         var network = try Self.cluster()

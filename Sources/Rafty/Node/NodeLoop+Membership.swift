@@ -31,7 +31,7 @@ struct MembershipOperation {
 
 extension NodeLoop {
     /// One election timeout (the shortest, 10 ticks).
-    var electionTimeout: Duration { self.node.configuration.tick * 10 }
+    var electionTimeout: Duration { self.node.configuration.electionTimeout }
 
     /// Starts a membership change on the leader; followers redirect the caller to it.
     mutating func changeMembership(_ change: MembershipChange, deadline: ContinuousClock.Instant, _ continuation: Waiter) {

@@ -12,15 +12,16 @@ extension NodeLoop {
             for message in ready.messages { await self.send(message) }
             if ready.mustSync {
                 let started = ContinuousClock.now
-                try self.persist(ready)
+                try await self.persist(ready)
                 self.metrics.fsyncLatency.record(duration: ContinuousClock.now - started)
                 if !ready.entries.isEmpty { self.metrics.appendBatchSize.record(ready.entries.count) }
-            } else {
-                try self.persist(ready)
             }
             for message in ready.persistedMessages { await self.send(message) }
-            if let snapshot = ready.snapshot { try await self.installSnapshot(snapshot) }
-            try await self.apply(ready.committedEntries)
+            if self.snapshotInFlight != nil {
+                self.deferredEntries.append(contentsOf: ready.committedEntries)
+            } else {
+                try await self.apply(ready.committedEntries)
+            }
             for read in ready.readStates {
                 if let waiting = self.readsWaitingForIndex.removeValue(forKey: read.context) {
                     self.readsWaitingForApply.append((read.index, waiting.query, waiting.deadline, waiting.continuation))
@@ -41,7 +42,7 @@ extension NodeLoop {
                 if soft.role == .preCandidate || soft.role == .candidate { self.metrics.electionsStarted.increment() }
             }
             self.core!.advance(ready)
-            try await self.maybeSnapshot()
+            try self.maybeSnapshot()
         }
     }
 
@@ -51,41 +52,36 @@ extension NodeLoop {
             self.node.lookUpAddress(of: message.to, among: Array(self.addresses.values))
             return
         }
-        var snapshot: [UInt8]?
         if case .installSnapshot(let metadata) = message.body {
-            // Stream the stored snapshot; if it was replaced meanwhile the leader retries later.
-            guard let reader = try? self.storage.snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index,
-                let bytes = try? reader.readAll()
-            else { return }
-            snapshot = bytes
+            // Reading a large snapshot would stall the loop (heartbeats, elections): read and send
+            // it from its own task. If it was replaced meanwhile, the leader retries later.
+            let snapshots = self.storage.snapshots
+            let transport = self.node.transport
+            Task(executorPreference: self.blockingWork) {
+                guard let reader = try? snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index,
+                    let bytes = try? reader.readAll()
+                else { return }
+                await transport.send(message, snapshot: bytes, to: address)
+            }
+            return
         }
-        await self.node.transport.send(message, snapshot: snapshot, to: address)
+        await self.node.transport.send(message, snapshot: nil, to: address)
     }
 
-    func persist(_ ready: Ready) throws {
+    /// Persists a Ready so that a crash between any two steps leaves a directory that restarts:
+    ///
+    /// 1. term and vote (with a commit index the stored log already holds), so no stored entry or
+    ///    snapshot is ever newer than the saved term;
+    /// 2. a snapshot from the leader: stored, restored into the state machine, and only then the
+    ///    whole old log dropped (start-up reconciles a crash in between, see ``reconcile``);
+    /// 3. the new entries, after deleting any stored suffix they replace.
+    mutating func persist(_ ready: Ready) async throws {
         do {
-            if let snapshot = ready.snapshot {
-                guard let bytes = self.inboundSnapshots[snapshot.index] else {
-                    throw RaftError(.storage, "snapshot \(snapshot.index) arrived without its bytes")
-                }
-                let writer = try self.storage.snapshots.makeWriter(for: snapshot)
-                try writer.write(bytes)
-                _ = try writer.commit()
-                try self.storage.log.compactPrefix(through: snapshot.index)
-            }
+            if let hard = ready.hardState { try self.saveHardState(hard, before: ready) }
+            if let snapshot = ready.snapshot { try await self.installSnapshot(snapshot) }
             if let first = ready.entries.first {
                 if first.index <= self.storage.log.lastIndex { try self.storage.log.truncateSuffix(from: first.index) }
                 try self.storage.log.append(ready.entries)
-            }
-            // Term and vote must be durable before any message that depends on them. The commit
-            // index need not be (a restarted node learns it again from the leader), and saving it
-            // on every commit would cost an atomic file replacement per command.
-            if let hard = ready.hardState {
-                var state = self.storage.stable.state
-                if state.hardState.term != hard.term || state.hardState.vote != hard.vote {
-                    state.hardState = hard
-                    try self.storage.stable.save(state)
-                }
             }
         } catch let error as RaftError {
             throw error
@@ -94,20 +90,64 @@ extension NodeLoop {
         }
     }
 
-    mutating func installSnapshot(_ snapshot: SnapshotMetadata) async throws {
-        guard self.inboundSnapshots.removeValue(forKey: snapshot.index) != nil else { return }
-        self.inboundSnapshots = [:]
-        do {
-            // `persist` stored the bytes; the state machine streams them back from the store.
-            guard let reader = try self.storage.snapshots.openNewest(), reader.snapshot.metadata.index == snapshot.index else {
-                throw RaftError(.storage, "snapshot \(snapshot.index) is not the newest stored one")
-            }
-            try await self.node.stateMachine.restore(from: SnapshotInput(reader))
-        } catch {
-            throw RaftError(.storage, "cannot restore the state machine from snapshot \(snapshot.index): \(error)")
+    /// Saves term and vote when they changed. The commit index need not be durable (a restarted
+    /// node learns it again), and saving it on every commit would cost an atomic file replacement
+    /// per command; when it is saved, it never covers an index whose stored entry this Ready is
+    /// about to replace (a restart would apply the stale entry).
+    func saveHardState(_ hard: HardState, before ready: Ready) throws {
+        var state = self.storage.stable.state
+        guard state.hardState.term != hard.term || state.hardState.vote != hard.vote else { return }
+        var commit = hard.commit
+        if ready.snapshot != nil {
+            commit = min(commit, state.hardState.commit)
+        } else if let first = ready.entries.first {
+            commit = min(commit, first.index - 1)
+        } else {
+            commit = min(commit, self.storage.log.lastIndex)
         }
+        state.hardState = HardState(term: hard.term, vote: hard.vote, commit: commit)
+        try self.storage.stable.save(state)
+    }
+
+    /// Installs a snapshot received from the leader: stores it, restores the state machine from
+    /// the stored copy, then drops every stored entry (Ready's contract). A snapshot the state
+    /// machine cannot restore stops the node with the log intact; start-up then falls back to the
+    /// previous snapshot.
+    mutating func installSnapshot(_ snapshot: SnapshotMetadata) async throws {
+        guard let bytes = self.inboundSnapshots.removeValue(forKey: snapshot.index) else {
+            throw RaftError(.storage, "snapshot \(snapshot.index) arrived without its bytes")
+        }
+        self.inboundSnapshots = [:]
+        // A local snapshot still being written must land first: the store orders by index.
+        if let task = self.snapshotTask { await task.value }
+        let snapshots = self.storage.snapshots
+        let machine = self.node.stateMachine
+        // Checksums, copies and the restore of a large snapshot run on their own thread.
+        try await withTaskExecutorPreference(self.blockingWork) {
+            let writer = try snapshots.makeWriter(for: snapshot)
+            do {
+                try writer.write(bytes)
+                _ = try writer.commit()
+            } catch {
+                writer.abort()
+                throw error
+            }
+            do {
+                guard let reader = try snapshots.openNewest(), reader.snapshot.metadata.index == snapshot.index else {
+                    throw RaftError(.storage, "snapshot \(snapshot.index) is not the newest stored one")
+                }
+                try await machine.restore(from: SnapshotInput(reader))
+            } catch {
+                throw RaftError(.stateMachine, "cannot restore the state machine from snapshot \(snapshot.index): \(error)")
+            }
+        }
+        let log = self.storage.log
+        if log.lastIndex > snapshot.index { try log.truncateSuffix(from: max(snapshot.index + 1, log.firstIndex)) }
+        try log.compactPrefix(through: snapshot.index)
         self.applied = snapshot.index
         self.lastSnapshotIndex = snapshot.index
+        // Entries deferred behind a local snapshot are in the leader's snapshot.
+        self.deferredEntries.removeAll { $0.index <= snapshot.index }
         // Proposals the snapshot covers may or may not be in it.
         for index in self.proposals.keys.sorted() where index <= snapshot.index {
             for proposal in self.proposals.removeValue(forKey: index)! {
@@ -130,7 +170,7 @@ extension NodeLoop {
             do {
                 output = try await self.node.stateMachine.apply(commands)
             } catch {
-                throw RaftError(.storage, "the state machine failed to apply entries \(commands[0].index)...: \(error)")
+                throw RaftError(.stateMachine, "the state machine failed to apply entries \(commands[0].index)...: \(error)")
             }
             for (command, result) in zip(commands, output) { results[command.index] = result }
         }
@@ -173,31 +213,66 @@ extension NodeLoop {
         }
     }
 
-    mutating func maybeSnapshot() async throws {
+    /// Starts a snapshot once `snapshotThreshold` entries were applied since the last one. The
+    /// state machine writes it from its own task (a large state would otherwise hold up heartbeats
+    /// past the election timeout); applying pauses until it is durable, then the log is compacted.
+    mutating func maybeSnapshot() throws {
         let configuration = self.node.configuration
-        guard var core = self.core, self.applied >= self.lastSnapshotIndex + configuration.snapshotThreshold else { return }
+        // A threshold near UInt64.max must not overflow: such a node never snapshots.
+        let (due, overflow) = self.lastSnapshotIndex.addingReportingOverflow(configuration.snapshotThreshold)
+        guard self.snapshotInFlight == nil, let core = self.core, !overflow, self.applied >= due else { return }
+        let metadata: SnapshotMetadata
         do {
-            try core.compact(snapshotAt: self.applied, trailingEntries: configuration.trailingLogs)
+            metadata = try core.snapshotMetadata(at: self.applied)
         } catch where error.code == .configurationUnknown {
             return  // joined later and not yet past the entry that added it: snapshot later
         } catch {
             throw RaftError(.storage, "cannot take a snapshot at \(self.applied): \(error)")
         }
-        do {
-            let writer = try self.storage.snapshots.makeWriter(for: core.snapshot!)
+        self.snapshotInFlight = metadata
+        let snapshots = self.storage.snapshots
+        let machine = self.node.stateMachine
+        let node = self.node
+        self.snapshotTask = Task(executorPreference: self.blockingWork) {
+            var failure: String?
             do {
-                try await self.node.stateMachine.snapshot(to: SnapshotOutput { bytes in try writer.write(bytes) })
+                let writer = try snapshots.makeWriter(for: metadata)
+                do {
+                    try await machine.snapshot(to: SnapshotOutput { bytes in try writer.write(bytes) })
+                    _ = try writer.commit()
+                } catch {
+                    writer.abort()
+                    throw error
+                }
             } catch {
-                writer.abort()
-                throw error
+                failure = "\(error)"
             }
-            _ = try writer.commit()
-            if core.firstIndex > 1 { try self.storage.log.compactPrefix(through: core.firstIndex - 1) }
-        } catch {
-            throw RaftError(.storage, "cannot take a snapshot at \(self.applied): \(error)")
+            node.enqueue(.snapshotWritten(metadata, failure: failure))
         }
-        self.core = core
-        self.lastSnapshotIndex = self.applied
+    }
+
+    /// The snapshot written off the loop is durable: compact the core and the log, then apply what
+    /// committed meanwhile.
+    mutating func finishSnapshot(_ metadata: SnapshotMetadata, failure: String?) async throws {
+        guard self.snapshotInFlight == metadata else { return }
+        self.snapshotInFlight = nil
+        self.snapshotTask = nil
+        if let failure { throw RaftError(.storage, "cannot take a snapshot at \(metadata.index): \(failure)") }
+        // A snapshot installed from the leader meanwhile is newer: nothing to compact.
+        if metadata.index > self.lastSnapshotIndex, var core = self.core {
+            do {
+                try core.compact(snapshotAt: metadata.index, trailingEntries: self.node.configuration.trailingLogs)
+                if core.firstIndex > 1 { try self.storage.log.compactPrefix(through: core.firstIndex - 1) }
+            } catch {
+                throw RaftError(.storage, "cannot compact the log after the snapshot at \(metadata.index): \(error)")
+            }
+            self.core = core
+            self.lastSnapshotIndex = metadata.index
+        }
+        let deferred = self.deferredEntries
+        self.deferredEntries = []
+        try await self.apply(deferred)
+        await self.serveReads()
     }
 
     /// Publishes the status for ``RaftNode/status`` and the gauges.

@@ -73,7 +73,7 @@ extension NodeLoop {
     /// A leader hands leadership to the most up-to-date voter before stopping.
     mutating func beginStop() {
         self.stopping = true
-        self.stopDeadline = .now + self.node.configuration.tick * 20
+        self.stopDeadline = .now + self.node.configuration.electionTimeout * 2
         guard var core = self.core, core.role == .leader else { return }
         if let target = self.mostUpToDateVoter(of: core) {
             try? core.transferLeadership(to: target)

@@ -37,6 +37,15 @@ struct NodeLoop {
     /// Callers waiting for a leadership transfer to finish.
     var transfers: [(target: NodeID, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<RaftNode.Answer, Never>)] = []
     var stopDeadline: ContinuousClock.Instant?
+    /// The snapshot the state machine is writing off the loop, and the task writing it. Entries
+    /// that commit meanwhile wait in `deferredEntries`, so the snapshot shows exactly its index.
+    var snapshotInFlight: SnapshotMetadata?
+    var snapshotTask: Task<Void, Never>?
+    var deferredEntries: [Entry] = []
+    /// Runs snapshot writes, reads and restores, off the cooperative pool.
+    let blockingWork = DedicatedThreadExecutor()
+    /// When the core's next tick is due, by the node's clock.
+    var nextTick: ContinuousClock.Instant
 
     init(node: RaftNode) throws {
         self.node = node
@@ -49,6 +58,7 @@ struct NodeLoop {
             throw RaftError(.storage, "cannot open storage: \(error)")
         }
         self.logger = configuration.logger
+        self.nextTick = configuration.clock.now + configuration.tick
         self.metrics = NodeMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory, nodeID: configuration.id)
         self.logger[metadataKey: "raft.node_id"] = "\(configuration.id)"
         let stable = self.storage.stable.state
@@ -64,7 +74,20 @@ struct NodeLoop {
     // MARK: - Running
 
     mutating func run() async throws {
-        defer { self.storage.close() }
+        defer {
+            self.storage.close()
+            self.blockingWork.shutdown()
+        }
+        do {
+            try await self.runEvents()
+        } catch {
+            await self.snapshotTask?.value  // never close the stores under a snapshot being written
+            throw error
+        }
+        await self.snapshotTask?.value
+    }
+
+    private mutating func runEvents() async throws {
         if let membership = self.storage.stable.state.configuration {
             // A restarted node resumes from disk, whatever the configuration says about peers.
             try await self.startCore(membership: membership)
@@ -73,6 +96,8 @@ struct NodeLoop {
         }
         self.publish()
         for await _ in self.node.wakeups {
+            // Time first: a request that waited while this process was paused is judged at now.
+            self.catchUpTicks()
             for event in self.node.takePending() { try await self.handle(event) }
             try await self.processReady()
             self.settleTransfers()
@@ -92,7 +117,9 @@ struct NodeLoop {
 
     mutating func failAll(_ error: RaftError) async {
         for event in self.node.takePending(close: true) { RaftNode.fail(event, error) }
-        for (_, waiting) in self.proposals { for proposal in waiting { proposal.continuation.resume(returning: .failure(error)) } }
+        // A proposal in the log may still commit under the next leader: its outcome is unknown.
+        let unknown = RaftError(.timedOut, "\(error.message); the command may or may not be applied")
+        for (_, waiting) in self.proposals { for proposal in waiting { proposal.continuation.resume(returning: .failure(unknown)) } }
         self.proposals = [:]
         for (_, read) in self.readsWaitingForIndex { read.continuation.resume(returning: .failure(error)) }
         self.readsWaitingForIndex = [:]
@@ -110,11 +137,19 @@ struct NodeLoop {
     mutating func handle(_ event: RaftNode.Event) async throws {
         switch event {
         case .tick:
-            self.core?.tick()
+            self.catchUpTicks()
             self.expireWaiters()
         case .message(let message, let snapshot):
             guard self.core != nil else { return }
-            if case .installSnapshot(let metadata) = message.body, let snapshot {
+            if case .installSnapshot(let metadata) = message.body {
+                // The core would accept the snapshot and the node could not install it: drop the
+                // message (the leader sends the snapshot again).
+                guard let snapshot else {
+                    self.logger.warning(
+                        "dropped a snapshot message without its bytes",
+                        metadata: ["raft.from": "\(message.from)", "raft.snapshot_index": "\(metadata.index)"])
+                    return
+                }
                 self.inboundSnapshots[metadata.index] = snapshot
             }
             if message.term >= (self.core?.term ?? 0), self.isFromLeader(message) { self.lastLeaderContact = .now }
@@ -136,9 +171,27 @@ struct NodeLoop {
             self.changeMembership(change, deadline: deadline, continuation)
         case .transfer(let target, let deadline, let continuation):
             self.transferLeadership(to: target, deadline: deadline, continuation)
+        case .snapshotWritten(let metadata, let failure):
+            try await self.finishSnapshot(metadata, failure: failure)
         case .stop:
             self.beginStop()
         }
+    }
+
+    /// Feeds the core every tick that elapsed by the clock: a paused or starved process must not
+    /// count one tick for a second that passed (its lease would outlive the followers' patience).
+    /// After a very long pause it ticks a few election timeouts' worth and skips the rest.
+    mutating func catchUpTicks() {
+        let configuration = self.node.configuration
+        let now = configuration.clock.now
+        var ticks = 0
+        let limit = 4 * configuration.electionTicks + 2
+        while self.nextTick <= now, ticks < limit {
+            self.core?.tick()
+            self.nextTick += configuration.tick
+            ticks += 1
+        }
+        if self.nextTick <= now { self.nextTick = now + configuration.tick }
     }
 
     func isFromLeader(_ message: Message) -> Bool {
@@ -181,16 +234,14 @@ struct NodeLoop {
         var options = RawNode.Configuration(id: configuration.id)
         options.preVote = configuration.preVote
         options.maxAppendEntries = configuration.maxAppendEntries
+        options.electionTimeout = configuration.electionTicks
+        options.heartbeatInterval = configuration.heartbeatTicks
+        // Leases leave room for clocks running up to 20 % apart.
+        options.leaseDriftMargin = max(2, configuration.electionTicks / 5)
         options.randomSeed = UInt64.random(in: 0...UInt64.max)
-        let stable = self.storage.stable.state
         do {
-            var snapshot: SnapshotMetadata?
-            if let reader = try self.storage.snapshots.openNewest() {
-                snapshot = reader.snapshot.metadata
-                try await self.node.stateMachine.restore(from: SnapshotInput(reader))
-            }
-            let state = RawNode.PersistentState(
-                hardState: stable.hardState, snapshot: snapshot, entries: try self.storage.log.allEntries())
+            let snapshot = try await self.restoreNewestSnapshot()
+            let state = try self.reconcile(snapshot: snapshot)
             self.core = try RawNode(configuration: options, membership: membership, restoring: state)
             self.applied = snapshot?.index ?? 0
             self.lastSnapshotIndex = self.applied

@@ -6,7 +6,7 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: Sendable, Hashable {
             case invalidConfiguration, notLeader, noLeader, timedOut, shuttingDown, alreadyRunning, storage
-            case rejected, unreachable, membershipChangeInProgress, tooSlow
+            case rejected, unreachable, membershipChangeInProgress, tooSlow, stateMachine
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -33,6 +33,8 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let membershipChangeInProgress = Code(.membershipChangeInProgress)
         /// A new member did not catch up with the log in time; it stays a non-voter.
         public static let tooSlow = Code(.tooSlow)
+        /// The user's ``StateMachine`` failed to apply, snapshot or restore; the node stops.
+        public static let stateMachine = Code(.stateMachine)
 
         /// The code's name.
         public var description: String { "\(self.value)" }

@@ -34,9 +34,18 @@ extension RaftNode {
         public var snapshotThreshold: UInt64 = 10_000
         /// Entries kept behind a snapshot for slow followers; default 1_000.
         public var trailingLogs: UInt64 = 1_000
-        /// Base tick length before the multiplier; default 50 ms. The election timeout is 10 ticks
-        /// (randomized up to 20), the heartbeat interval 1 tick.
+        /// Base tick length before the multiplier; default 50 ms. Timeouts are counted in ticks of
+        /// the node's ``clock``: a node that was paused or starved catches up every tick that
+        /// elapsed before it handles anything else.
         public var tickInterval: Duration = .milliseconds(50)
+        /// The election timeout in ticks (randomized up to twice as long); 3...10_000, default 10.
+        /// A leader's lease lasts this long minus a fifth (at least 2 ticks) from the heartbeat a
+        /// majority acknowledged: lease reads assume the nodes' clocks run less than 20 % apart.
+        public var electionTicks: Int = 10
+        /// How often a leader sends heartbeats, in ticks; 1..<electionTicks, default 1.
+        public var heartbeatTicks: Int = 1
+        /// The time source of every timer; default the system's monotonic clock.
+        public var clock: any NodeClock = SystemNodeClock()
         /// Start outside the cluster and wait to be added (``RaftNode/addMember(id:address:asVoter:timeout:)``
         /// on the leader): no discovery wait, never campaigns until a configuration names it a voter.
         /// `peers` should name at least one member. Ignored when the data directory already holds state.
@@ -75,6 +84,8 @@ extension RaftNode {
 
         /// One tick, multiplier applied.
         var tick: Duration { self.tickInterval * self.timeMultiplier }
+        /// The (shortest) election timeout, multiplier applied.
+        var electionTimeout: Duration { self.tick * self.electionTicks }
 
         /// Rejects out-of-range values.
         public func validate() throws(RaftError) {
@@ -90,7 +101,15 @@ extension RaftNode {
                 throw fail("maxAppendEntries must be in 1...100000, got \(self.maxAppendEntries)")
             }
             guard self.snapshotThreshold >= 1 else { throw fail("snapshotThreshold must be at least 1") }
-            guard self.tickInterval > .zero else { throw fail("tickInterval must be positive") }
+            guard self.tickInterval > .zero, self.tickInterval <= .seconds(60) else {
+                throw fail("tickInterval must be positive and at most 60 s")
+            }
+            guard (3...10_000).contains(self.electionTicks) else {
+                throw fail("electionTicks must be in 3...10000, got \(self.electionTicks)")
+            }
+            guard self.heartbeatTicks >= 1, self.heartbeatTicks < self.electionTicks else {
+                throw fail("heartbeatTicks must be in 1..<electionTicks (\(self.electionTicks)), got \(self.heartbeatTicks)")
+            }
             guard self.memberCatchUpTimeout > .zero else { throw fail("memberCatchUpTimeout must be positive") }
             _ = try Self.normalize(address: self.address, field: "address")
             for peer in self.peers { _ = try Self.normalize(address: peer, field: "peers") }

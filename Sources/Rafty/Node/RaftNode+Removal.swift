@@ -9,7 +9,7 @@ extension RaftNode {
     func watchForRemoval() async {
         var wasMember = false
         while !Task.isCancelled {
-            try? await Task.sleep(for: self.configuration.tick * 20)
+            try? await self.configuration.clock.sleep(for: self.configuration.electionTimeout * 2)
             let status = self.status
             guard status.state != .down else { continue }
             if status.committedMembers.contains(status.id) { wasMember = true }
@@ -18,7 +18,7 @@ extension RaftNode {
                 self.stopBecauseRemoved("its own log says so")
                 return
             }
-            let silent = status.lastLeaderContact.map { ContinuousClock.now - $0 > self.configuration.tick * 20 } ?? true
+            let silent = status.lastLeaderContact.map { ContinuousClock.now - $0 > self.configuration.electionTimeout * 2 } ?? true
             guard silent, status.state != .leader else { continue }
             for (member, address) in status.memberAddresses.sorted(by: { $0.key < $1.key }) where member != status.id {
                 guard let view = try? await self.transport.committedMembership(at: address), view.isLeader,

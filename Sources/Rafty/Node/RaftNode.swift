@@ -26,6 +26,8 @@ public final class RaftNode: Service {
         case membership(MembershipChange, deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
         case learnedAddress(id: NodeID, address: String)
         case bootstrap(CheckedContinuation<Answer, Never>)
+        /// The state machine's snapshot at `metadata` was written off the loop (or failed).
+        case snapshotWritten(SnapshotMetadata, failure: String?)
         case stop
     }
 
@@ -139,7 +141,7 @@ public final class RaftNode: Service {
     public func stop() async {
         if self.configuration.leaveOnStop, self.status.state != .down, self.status.isMember {
             do {
-                try await self.removeMember(id: self.configuration.id, timeout: self.configuration.tick * 100)
+                try await self.removeMember(id: self.configuration.id, timeout: self.configuration.electionTimeout * 10)
             } catch {
                 self.configuration.logger.warning("could not leave the cluster before stopping: \(error)")
             }
@@ -334,6 +336,9 @@ public final class RaftNode: Service {
         }
     }
 
+    /// Events queued for the loop (tests wait on it).
+    var pendingEventCount: Int { self.shared.withLock { $0.pending.count } }
+
     /// Takes every pending event (the loop handles them as one batch); with `close`, stops
     /// accepting new ones.
     func takePending(close: Bool = false) -> [Event] {
@@ -378,7 +383,8 @@ public final class RaftNode: Service {
 
     private func tickForever() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: self.configuration.tick)
+            // The loop counts ticks by the clock (see NodeLoop.catchUpTicks): this only wakes it.
+            try? await self.configuration.clock.sleep(for: self.configuration.tick)
             self.enqueue(.tick)
         }
     }
