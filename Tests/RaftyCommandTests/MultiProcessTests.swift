@@ -135,6 +135,15 @@ final class ProcessCluster: Sendable {
         process.waitUntilExit()
     }
 
+    /// Sends `signal` (SIGSTOP, SIGCONT, ...) to node `id`'s process.
+    func signal(_ id: UInt64, _ signal: Int32) {
+        guard let process = self.processes.withLock({ $0[id] }) else { return }
+        Foundation.kill(process.processIdentifier, signal)
+    }
+
+    /// Whether node `id`'s process is running (it may have exited by itself).
+    func isRunning(_ id: UInt64) -> Bool { self.processes.withLock { $0[id]?.isRunning ?? false } }
+
     func killAll() {
         for id in self.ids { self.kill(id) }
     }
