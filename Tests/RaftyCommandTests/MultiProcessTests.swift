@@ -108,11 +108,12 @@ final class ProcessCluster: Sendable {
     func startAll() throws { for id in self.ids { try self.start(id) } }
 
     /// Starts `rafty serve` for node `id`; `peers` defaults to every other node (none: no `--peers`).
-    func start(_ id: UInt64, peers: [UInt64]? = nil, extraArguments: [String] = []) throws {
+    /// `wrapper` runs it under another program (`strace ...`), which gets the binary's path first.
+    func start(_ id: UInt64, peers: [UInt64]? = nil, extraArguments: [String] = [], wrapper: [String] = []) throws {
         let peers = peers ?? self.ids.filter { $0 != id }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: self.binary)
-        process.arguments = [
+        process.executableURL = URL(fileURLWithPath: wrapper.first ?? self.binary)
+        process.arguments = Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : [self.binary]) + [
             "serve", "--id", "\(id)", "--address", self.grpcAddress(id),
             "--http", "127.0.0.1:\(self.httpPorts[id]!)",
             "--data-dir", "\(self.directory.path)/node-\(id)", "--log-level", "info",
@@ -154,6 +155,24 @@ final class ProcessCluster: Sendable {
             print("--- node \(id) log (last 40 lines)\n" + log.split(separator: "\n").suffix(40).joined(separator: "\n"))
         }
     }
+
+    /// Waits until node `id`'s process (or its wrapper) ended by itself; false at the deadline.
+    func waitForExit(_ id: UInt64, timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if !self.isRunning(id) { return true }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
+    /// Forgets node `id`'s process handle once it ended.
+    func reap(_ id: UInt64) {
+        guard let process = self.processes.withLock({ $0.removeValue(forKey: id) }) else { return }
+        process.waitUntilExit()
+    }
+
+    func dataDirectory(_ id: UInt64) -> String { "\(self.directory.path)/node-\(id)" }
 
     func grpcAddress(_ id: UInt64) -> String { "127.0.0.1:\(self.grpcPorts[id]!)" }
 
