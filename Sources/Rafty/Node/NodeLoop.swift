@@ -51,9 +51,13 @@ struct NodeLoop {
         self.node = node
         let configuration = node.configuration
         do {
-            self.storage = configuration.persistDataOnDisk
-                ? try RaftStorage.open(dataDirectory: configuration.resolvedDataDirectory)
-                : try RaftStorage.inMemory()
+            if let makeStorage = configuration.makeStorage {
+                self.storage = try makeStorage()
+            } else {
+                self.storage = configuration.persistDataOnDisk
+                    ? try RaftStorage.open(dataDirectory: configuration.resolvedDataDirectory)
+                    : try RaftStorage.inMemory()
+            }
         } catch {
             throw RaftError(.storage, "cannot open storage: \(error)")
         }

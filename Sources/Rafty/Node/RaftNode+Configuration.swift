@@ -70,6 +70,9 @@ extension RaftNode {
         /// Default: the global `MetricsSystem.factory`.
         public var metricsFactory: (any MetricsFactory)?
 
+        /// Stores to use instead of opening `dataDirectory` (tests inspect them while the node runs).
+        var makeStorage: (@Sendable () throws -> RaftStorage)?
+
         /// Creates a configuration with defaults for everything but the id.
         public init(id: NodeID) {
             self.id = id

@@ -1,0 +1,116 @@
+import RaftCore
+import RaftyTestSupport
+import Synchronization
+import Testing
+
+@testable import Rafty
+
+/// Checks, at the moment a node sends an acknowledgement, that what it acknowledges is already in
+/// its stores: an append acknowledged up to `i` has entries up to `i` that agree with the
+/// leader's, a granted vote is saved with its term.
+final class DurabilityCheckingTransport: RaftTransport {
+    let network: InProcessNetwork
+    let stores: [NodeID: RaftStorage]
+    private let violations = Mutex<[String]>([])
+    private let checked = Mutex((appends: 0, votes: 0))
+
+    init(network: InProcessNetwork, stores: [NodeID: RaftStorage]) {
+        self.network = network
+        self.stores = stores
+    }
+
+    var foundViolations: [String] { self.violations.withLock { $0 } }
+    var checkedCounts: (appends: Int, votes: Int) { self.checked.withLock { $0 } }
+
+    private func record(_ violation: String) { self.violations.withLock { $0.append(violation) } }
+
+    func check(_ message: Message) {
+        guard let own = self.stores[message.from] else { return }
+        switch message.body {
+        case .appendResponse(let response) where !response.rejected && response.index > 0:
+            self.checked.withLock { $0.appends += 1 }
+            let log = own.log
+            guard log.lastIndex >= response.index else {
+                return self.record("node \(message.from) acknowledged index \(response.index) with \(log.lastIndex) stored")
+            }
+            guard let leader = self.stores[message.to]?.log else { return }
+            // Every stored entry up to the acknowledged index must be the leader's.
+            let low = max(log.firstIndex, leader.firstIndex)
+            let high = min(response.index, leader.lastIndex)
+            guard low <= high else { return }
+            for index in low...high {
+                let mine = try? log.term(at: index)
+                let theirs = try? leader.term(at: index)
+                if let mine, let theirs, mine != theirs {
+                    return self.record("node \(message.from) acknowledged \(response.index) holding term \(mine) at \(index), leader \(message.to) term \(theirs)")
+                }
+            }
+        case .voteResponse(granted: true):
+            self.checked.withLock { $0.votes += 1 }
+            let hard = own.stable.state.hardState
+            if hard.term != message.term || hard.vote != message.to {
+                self.record("node \(message.from) granted its vote in term \(message.term) to \(message.to) with \(hard) saved")
+            }
+        default:
+            break
+        }
+    }
+
+    func serve(_ handler: any RaftTransportHandler, at address: String) async throws {
+        try await self.network.serve(handler, at: address)
+    }
+    func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
+        self.check(message)
+        await self.network.send(message, snapshot: snapshot, to: address)
+    }
+    func askNodeID(at address: String) async throws(RaftError) -> PeerInfo { try await self.network.askNodeID(at: address) }
+    func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? { try await self.network.leader(at: address) }
+    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
+        try await self.network.forward(request, to: address, timeout: timeout)
+    }
+    func committedMembership(at address: String) async throws(RaftError) -> CommittedMembership? {
+        try await self.network.committedMembership(at: address)
+    }
+}
+
+@Suite("Persistence order", .timeLimit(.minutes(1)))
+struct PersistenceOrderTests {
+    @Test("Appends and votes are acknowledged only once stored; a deposed leader's conflicting entries are gone once it acknowledges the new leader's snapshot")
+    func acknowledgedMeansStored() async throws {
+        let cluster = TestCluster(size: 3)
+        var stores: [NodeID: RaftStorage] = [:]
+        for id in UInt64(1)...3 { stores[id] = try RaftStorage.inMemory() }
+        let transport = DurabilityCheckingTransport(network: cluster.network, stores: stores)
+        let all = stores
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 {
+                try cluster.start(id, in: &group, transport: transport) { configuration in
+                    configuration.makeStorage = { all[id]! }
+                    configuration.snapshotThreshold = 10
+                    configuration.trailingLogs = 2
+                }
+            }
+            let first = try await cluster.leader()
+            for i in 0..<15 { _ = try await cluster.node(first).submitCommand(Array("a\(i)=\(i)".utf8)) }
+            // Cut the leader off; what it appends now only it holds.
+            cluster.network.setIsolated(cluster.address(first), true)
+            let orphans = (0..<5).map { i in
+                Task { try? await cluster.node(first).submitCommand(Array("orphan\(i)=\(i)".utf8), timeout: .seconds(1)) }
+            }
+            let second = try await cluster.leader(excluding: [first])
+            // Enough writes that the new leader snapshots past everything the old one holds.
+            for i in 0..<30 { _ = try await cluster.node(second).submitCommand(Array("b\(i)=\(i)".utf8)) }
+            for orphan in orphans { _ = await orphan.value }
+            cluster.network.setIsolated(cluster.address(first), false)
+            try await eventually("the deposed leader caught up") {
+                cluster.machine(first).appliedCommands.last == "b29=29"
+            }
+            #expect(!cluster.machine(first).appliedCommands.contains { $0.hasPrefix("orphan") })
+            #expect(cluster.machine(first).restoreCount >= 1, "the deposed leader caught up from a snapshot")
+            let counts = transport.checkedCounts
+            #expect(counts.appends > 50 && counts.votes >= 2, "\(counts)")
+            #expect(transport.foundViolations.isEmpty, "\(transport.foundViolations)")
+            await cluster.stopAll()
+        }
+    }
+}
