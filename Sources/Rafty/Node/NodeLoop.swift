@@ -100,9 +100,13 @@ struct NodeLoop {
         }
         self.publish()
         for await _ in self.node.wakeups {
-            // Time first: a request that waited while this process was paused is judged at now.
+            // Peer messages first (acknowledgements that arrived while this loop was starved keep
+            // a leader from deposing itself), then time, then requests: a read that waited while
+            // this process was paused is judged at now.
+            let (messages, others) = self.node.takePending().partitioned { if case .message = $0 { true } else { false } }
+            for event in messages { try await self.handle(event) }
             self.catchUpTicks()
-            for event in self.node.takePending() { try await self.handle(event) }
+            for event in others { try await self.handle(event) }
             try await self.processReady()
             self.settleTransfers()
             self.advanceMembership()
@@ -184,12 +188,13 @@ struct NodeLoop {
 
     /// Feeds the core every tick that elapsed by the clock: a paused or starved process must not
     /// count one tick for a second that passed (its lease would outlive the followers' patience).
-    /// After a very long pause it ticks a few election timeouts' worth and skips the rest.
+    /// After a longer pause it ticks one election timeout's worth — enough to end any lease and
+    /// let check-quorum judge the leader once — and skips the rest.
     mutating func catchUpTicks() {
         let configuration = self.node.configuration
         let now = configuration.clock.now
         var ticks = 0
-        let limit = 4 * configuration.electionTicks + 2
+        let limit = configuration.electionTicks
         while self.nextTick <= now, ticks < limit {
             self.core?.tick()
             self.nextTick += configuration.tick
