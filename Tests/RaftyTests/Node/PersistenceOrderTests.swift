@@ -114,3 +114,64 @@ struct PersistenceOrderTests {
         }
     }
 }
+
+/// A clock whose `now` can be moved forward (sleeps take real time).
+final class AdvancingClock: NodeClock {
+    private let offset = Mutex(Duration.zero)
+    var now: ContinuousClock.Instant { ContinuousClock.now + self.offset.withLock { $0 } }
+    func advance(by duration: Duration) { self.offset.withLock { $0 += duration } }
+    func sleep(for duration: Duration) async throws { try await Task.sleep(for: duration) }
+}
+
+/// A peer that only records what it receives.
+final class StubPeer: RaftTransportHandler {
+    let nodeID: NodeID
+    private let received = Mutex<[Message]>([])
+    init(_ id: NodeID) { self.nodeID = id }
+    var messages: [Message] { self.received.withLock { $0 } }
+    var peerInfo: PeerInfo { PeerInfo(id: self.nodeID, isVoter: true) }
+    func receive(_ message: Message, snapshot: [UInt8]?) async { self.received.withLock { $0.append(message) } }
+    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] {
+        throw RaftError(.notLeader, "a stub")
+    }
+}
+
+extension PersistenceOrderTests {
+    @Test("A vote granted in a term the node adopted earlier (from a vote it refused) is saved before it is sent")
+    func voteInAdoptedTerm() async throws {
+        let cluster = TestCluster(size: 3)
+        let storage = try RaftStorage.inMemory()
+        let transport = DurabilityCheckingTransport(network: cluster.network, stores: [1: storage])
+        let clock = AdvancingClock()
+        let stubs = [StubPeer(2), StubPeer(3)]
+        try await withThrowingDiscardingTaskGroup { group in
+            for stub in stubs { group.addTask { try await cluster.network.serve(stub, at: cluster.address(stub.nodeID)) } }
+            try cluster.start(1, in: &group, transport: transport) { configuration in
+                configuration.makeStorage = { storage }
+                configuration.clock = clock
+            }
+            let node = cluster.node(1)
+            try await eventually("node 1 runs") { node.status.members.count == 3 }
+            // Node 2 leads term 1 and gives node 1 one entry.
+            let entry = Entry(term: 1, index: 1, payload: .noop)
+            await node.receive(Message(from: 2, to: 1, term: 1, body: .append(AppendRequest(prevLogIndex: 0, prevLogTerm: 0, entries: [entry], commit: 0))), snapshot: nil)
+            try await eventually("node 1 follows node 2") { node.status.term == 1 && node.status.leaderID == 2 }
+            // Time passes: node 1 stops honouring node 2's lease.
+            clock.advance(by: .seconds(5))
+            try await eventually("node 1 gave up on node 2") { node.status.leaderID == nil }
+            // Node 3 campaigns in term 5 with a shorter log: refused, but term 5 is adopted.
+            await node.receive(Message(from: 3, to: 1, term: 5, body: .vote(VoteRequest(lastLogIndex: 0, lastLogTerm: 0))), snapshot: nil)
+            try await eventually("node 1 adopted term 5") { node.status.term == 5 }
+            // Node 2 campaigns in the same term with an up-to-date log: granted, in a Ready that
+            // changes only the vote.
+            await node.receive(Message(from: 2, to: 1, term: 5, body: .vote(VoteRequest(lastLogIndex: 1, lastLogTerm: 1))), snapshot: nil)
+            try await eventually("node 1 granted its vote to node 2") {
+                stubs[0].messages.contains { $0.term == 5 && $0.body == .voteResponse(granted: true) }
+            }
+            #expect(transport.foundViolations.isEmpty, "\(transport.foundViolations)")
+            #expect(transport.checkedCounts.votes == 1)
+            await node.stop()
+            group.cancelAll()
+        }
+    }
+}
