@@ -31,6 +31,11 @@ extension RawNode {
         if self.heartbeatElapsed >= self.options.heartbeatInterval {
             self.heartbeatElapsed = 0
             self.broadcastHeartbeat()
+            // A TimeoutNow may be lost like any message: repeat it while the target is caught up,
+            // or the transfer would wait for its abort. The target campaigns at most once per term.
+            if let target = self.leadTransferee, self.progress[target]?.match == self.log.lastIndex {
+                self.sendTimeoutNow(to: target)
+            }
         }
     }
 

@@ -19,6 +19,22 @@ struct LeadershipTransferTests {
         #expect(network.node(1).lastIndex == 2)
     }
 
+    @Test("A lost TimeoutNow is sent again at the next heartbeat, so the transfer finishes before its abort")
+    func lostTimeoutNowIsResent() throws {
+        var network = try TestNetwork(voters: [1, 2, 3])
+        network.elect(1)
+        network.ignore(.timeoutNow)
+        try network.transferLeadership(1, to: 2)  // caught up: TimeoutNow goes out at once, and is lost
+        network.stabilize()
+        #expect(network.leaders == [1])
+        #expect(network.node(1).transferTarget == 2)
+        network.recover()
+        // Before: nothing was sent again; node 1 kept leading until the transfer was abandoned.
+        network.tickAndStabilize([1], times: 1)
+        #expect(network.leaders == [2])
+        #expect(network.node(2).term == network.node(1).term)
+    }
+
     @Test("A lagging target is brought up to date, then gets TimeoutNow and wins at once without pre-vote")
     func laggingTargetCatchesUpAndWins() throws {
         var network = try TestNetwork(voters: [1, 2, 3])  // pre-vote on
