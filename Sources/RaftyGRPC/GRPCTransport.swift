@@ -34,6 +34,9 @@ public final class GRPCTransport: RaftTransport {
         public var outboundQueueLimit: Int = 4096
         /// First and largest pause between attempts to re-establish a peer's stream or connection.
         public var reconnectBackoff: (initial: Duration, max: Duration) = (.milliseconds(20), .seconds(1))
+        /// How long a stopping server waits, after telling peers to open no more streams, before it
+        /// cancels the streams still open; default 200 ms.
+        public var shutdownGracePeriod: Duration = .milliseconds(200)
 
         /// The defaults.
         public init() {}
@@ -76,29 +79,36 @@ public final class GRPCTransport: RaftTransport {
                 config.rpc.maxRequestPayloadSize = self.configuration.maxMessageBytes
             })
         let server = GRPCServer(transport: transport, services: [service])
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.serve() }
-            // Fails (and ends serve()) if the server cannot bind; the server's task holds the cause.
-            do {
-                _ = try await transport.listeningAddress
-            } catch {
-                var cause: any Error = error
-                do { try await group.next() } catch let serveError { cause = serveError }
-                throw RaftError(.unreachable, "cannot listen on \(address): \(cause)")
-            }
-            // Runs until the calling task is cancelled (which cancels the server's task too) or the
-            // server fails at run time (rethrown).
-            do {
-                try await withTaskCancellationHandler {
-                    _ = try await group.next()
-                } onCancel: {
-                    server.beginGracefulShutdown()
+        // Not a child task: cancelling the caller must not cancel the server before its graceful
+        // shutdown told the peers (GOAWAY) to open no more streams. A server cancelled while a
+        // peer's new HTTP/2 stream arrives traps in swift-nio-http2 ("Deinited NIOAsyncWriter
+        // without calling finish()"), which crashed test runs whenever a node stopped under traffic.
+        let serving = Task { try await server.serve() }
+        // Fails (and ends serve()) if the server cannot bind; the server's task holds the cause.
+        do {
+            _ = try await transport.listeningAddress
+        } catch {
+            var cause: any Error = error
+            do { try await serving.value } catch let serveError { cause = serveError }
+            throw RaftError(.unreachable, "cannot listen on \(address): \(cause)")
+        }
+        // Runs until the calling task is cancelled or the server fails at run time (rethrown).
+        // Peers' long-lived Exchange streams keep a graceful shutdown from finishing: once the
+        // GOAWAY had time to arrive, the server is cancelled.
+        let grace = self.configuration.shutdownGracePeriod
+        do {
+            try await withTaskCancellationHandler {
+                try await serving.value
+            } onCancel: {
+                server.beginGracefulShutdown()
+                Task {
+                    try? await Task.sleep(for: grace)
+                    serving.cancel()
                 }
-            } catch {
-                // A server cancelled with us may throw on the way out: that is a normal stop.
-                if !Task.isCancelled { throw error }
             }
-            group.cancelAll()
+        } catch {
+            // A server cancelled with us may throw on the way out: that is a normal stop.
+            if !Task.isCancelled { throw error }
         }
     }
 
