@@ -145,8 +145,7 @@ struct NodeLoop {
     mutating func handle(_ event: RaftNode.Event) async throws {
         switch event {
         case .tick:
-            self.catchUpTicks()
-            self.expireWaiters()
+            self.expireWaiters()  // the batch already caught up on ticks: this event only woke the loop
         case .message(let message, let snapshot):
             guard self.core != nil else { return }
             if case .installSnapshot(let metadata) = message.body {

@@ -29,16 +29,22 @@ struct CrashRecoveryTests {
         }
     }
 
-    /// Runs node 1 alone on `directory` until `body` returns.
-    static func withNode(
-        _ directory: String, configure: (inout RaftNode.Configuration) -> Void = { _ in },
-        _ body: (RaftNode, RecordingStateMachine) async throws -> Void
-    ) async throws {
+    /// Node 1 alone on `directory`, with 10 ms ticks.
+    static func configuration(_ directory: String) -> RaftNode.Configuration {
         var configuration = RaftNode.Configuration(id: 1)
         configuration.address = Self.address
         configuration.dataDirectory = directory
         configuration.minimumClusterSize = 1
         configuration.tickInterval = .milliseconds(10)
+        return configuration
+    }
+
+    /// Runs node 1 alone on `directory` until `body` returns.
+    static func withNode(
+        _ directory: String, configure: (inout RaftNode.Configuration) -> Void = { _ in },
+        _ body: (RaftNode, RecordingStateMachine) async throws -> Void
+    ) async throws {
+        var configuration = Self.configuration(directory)
         configure(&configuration)
         let machine = RecordingStateMachine()
         let node = try RaftNode(configuration: configuration, stateMachine: machine, transport: InProcessNetwork())
@@ -124,12 +130,7 @@ struct CrashRecoveryTests {
     func inLogProposalOnFailure() async throws {
         let directory = TemporaryDirectory("rafty-crash")
         defer { directory.remove() }
-        var configuration = RaftNode.Configuration(id: 1)
-        configuration.address = Self.address
-        configuration.dataDirectory = directory.path
-        configuration.minimumClusterSize = 1
-        configuration.tickInterval = .milliseconds(10)
-        let node = try RaftNode(configuration: configuration, stateMachine: FailingStateMachine(), transport: InProcessNetwork())
+        let node = try RaftNode(configuration: Self.configuration(directory.path), stateMachine: FailingStateMachine(), transport: InProcessNetwork())
         let running = Task { try await node.run() }
         try await eventually("node 1 leads") { node.status.state == .leader }
         do {

@@ -5,15 +5,16 @@ import Testing
 
 @testable import Rafty
 
-/// A clock whose sleeps do not end while it is paused, as if the process were stopped (SIGSTOP):
-/// `now` runs on.
-final class PausableClock: NodeClock {
-    private let paused = Mutex(false)
-    var now: ContinuousClock.Instant { ContinuousClock.now }
-    func pause(_ paused: Bool) { self.paused.withLock { $0 = paused } }
+/// A test clock: `now` is the system's plus whatever `advance` added; while paused, sleeps do
+/// not end, as if the process were stopped (SIGSTOP), though `now` runs on.
+final class TestClock: NodeClock {
+    private let state = Mutex((paused: false, offset: Duration.zero))
+    var now: ContinuousClock.Instant { ContinuousClock.now + self.state.withLock { $0.offset } }
+    func pause(_ paused: Bool) { self.state.withLock { $0.paused = paused } }
+    func advance(by duration: Duration) { self.state.withLock { $0.offset += duration } }
     func sleep(for duration: Duration) async throws {
         try await Task.sleep(for: duration)
-        while self.paused.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(1)) }
+        while self.state.withLock({ $0.paused }) { try await Task.sleep(for: .milliseconds(1)) }
     }
 }
 
@@ -43,11 +44,11 @@ struct LeaseReadTests {
     func pausedLeader() async throws {
         let cluster = TestCluster(size: 3)
         var nodes: [NodeID: RaftNode] = [:]
-        var clocks: [NodeID: PausableClock] = [:]
+        var clocks: [NodeID: TestClock] = [:]
         var machines: [NodeID: FreezableStateMachine] = [:]
         for id in UInt64(1)...3 {
             var configuration = cluster.configuration(id)
-            let clock = PausableClock()
+            let clock = TestClock()
             configuration.clock = clock
             let machine = FreezableStateMachine()
             nodes[id] = try RaftNode(configuration: configuration, stateMachine: machine, transport: cluster.network)

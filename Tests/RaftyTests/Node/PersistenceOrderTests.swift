@@ -115,14 +115,6 @@ struct PersistenceOrderTests {
     }
 }
 
-/// A clock whose `now` can be moved forward (sleeps take real time).
-final class AdvancingClock: NodeClock {
-    private let offset = Mutex(Duration.zero)
-    var now: ContinuousClock.Instant { ContinuousClock.now + self.offset.withLock { $0 } }
-    func advance(by duration: Duration) { self.offset.withLock { $0 += duration } }
-    func sleep(for duration: Duration) async throws { try await Task.sleep(for: duration) }
-}
-
 /// A peer that only records what it receives.
 final class StubPeer: RaftTransportHandler {
     let nodeID: NodeID
@@ -142,7 +134,7 @@ extension PersistenceOrderTests {
         let cluster = TestCluster(size: 3)
         let storage = try RaftStorage.inMemory()
         let transport = DurabilityCheckingTransport(network: cluster.network, stores: [1: storage])
-        let clock = AdvancingClock()
+        let clock = TestClock()
         let stubs = [StubPeer(2), StubPeer(3)]
         try await withThrowingDiscardingTaskGroup { group in
             for stub in stubs { group.addTask { try await cluster.network.serve(stub, at: cluster.address(stub.nodeID)) } }
