@@ -33,6 +33,12 @@ struct SimulatedNode: Sendable {
     var highestCommit: UInt64 = 0
     /// While leading: the term and the commit index at the start of the leadership.
     var leadership: (term: UInt64, initialCommit: UInt64)?
+    /// A frozen node (a stopped or starved process) handles nothing while the clock runs on: its
+    /// ticks are counted, messages and client requests queue until it thaws.
+    var frozen = false
+    var missedTicks = 0
+    var frozenMessages: [(message: Message, snapshot: [UInt8]?)] = []
+    var frozenRequests: [(op: Int, operation: KVOperation, client: Int)] = []
 
     var isUp: Bool { self.core != nil }
 

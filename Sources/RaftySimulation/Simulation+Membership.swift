@@ -48,7 +48,7 @@ extension Simulation {
     /// Asks `node` (a leader) to hand leadership to `target`.
     public mutating func transferLeadership(from node: NodeID, to target: NodeID) throws(RaftCoreError) {
         let slot = Int(node - 1)
-        guard self.nodes[slot].isUp else { throw RaftCoreError(.notLeader, "node \(node) is down") }
+        guard self.nodes[slot].isUp, !self.nodes[slot].frozen else { throw RaftCoreError(.notLeader, "node \(node) is down") }
         try self.nodes[slot].core!.transferLeadership(to: target)
         self.processReady(node)
     }

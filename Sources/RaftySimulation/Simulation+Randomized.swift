@@ -69,7 +69,7 @@ extension Simulation {
             let ids = simulation.nodeIDs
             let down = ids.filter { simulation.core($0) == nil }
             let up = ids.filter { simulation.isHealthy($0) }
-            let choice = churn && Bool.random(using: &rng) ? [2, 3].randomElement(using: &rng)! : Int.random(in: 0..<14, using: &rng)
+            let choice = churn && Bool.random(using: &rng) ? [2, 3].randomElement(using: &rng)! : Int.random(in: 0..<17, using: &rng)
             switch choice {
             case 0, 1, 2:
                 // Case 2 is leader churn (Figure 8): crash the leader soon after it took over.
@@ -109,42 +109,42 @@ extension Simulation {
             case 9, 10:
                 simulation.healNetwork()
                 faults.append("t\(simulation.now) heal")
+            case 11:
+                // A paused process (SIGSTOP, a long GC-like stall), usually the leader, sometimes
+                // also cut off so that it cannot learn of its successor before serving reads.
+                let leader = up.first { simulation.core($0)?.role == .leader }
+                if let victim = Bool.random(using: &rng) ? leader : up.randomElement(using: &rng) {
+                    let ticks = Int.random(in: 2...(3 * options.electionTimeout), using: &rng)
+                    simulation.freeze(victim, ticks: ticks)
+                    let isolated = Bool.random(using: &rng)
+                    if isolated { simulation.isolate(victim) }
+                    faults.append("t\(simulation.now) freeze \(victim) for \(ticks) ticks\(isolated ? ", isolated" : "")")
+                }
+            case 12:
+                // Acknowledgements that arrive after later heartbeats were sent.
+                let a = ids.randomElement(using: &rng)!
+                let b = ids.filter { $0 != a }.randomElement(using: &rng)!
+                let ticks = Int.random(in: 1...options.electionTimeout, using: &rng)
+                simulation.slowLink(from: a, to: b, ticks: ticks)
+                faults.append("t\(simulation.now) slow \(a)->\(b) by \(ticks) ticks")
+            case 13:
+                // A leadership transfer, often cut short: the old leader may not hear the outcome.
+                if let leader = up.first(where: { simulation.core($0)?.role == .leader }),
+                    let target = ids.filter({ $0 != leader }).randomElement(using: &rng),
+                    (try? simulation.transferLeadership(from: leader, to: target)) != nil
+                {
+                    faults.append("t\(simulation.now) transfer \(leader)->\(target)")
+                    if Bool.random(using: &rng) {
+                        simulation.blockOneWay(from: target, to: leader)
+                        faults.append("t\(simulation.now) block \(target)->\(leader)")
+                    }
+                }
             default:
                 break
             }
         }
 
-        // Heal everything, let the cluster settle, and require that it converged.
-        simulation.stopClients()
-        simulation.healNetwork()
-        simulation.options.messageLoss = 0
-        simulation.options.duplication = 0
-        simulation.options.longDelay = 0
-        for id in simulation.nodeIDs {
-            simulation.cancelPendingCrash(id)
-            simulation.restart(id)
-        }
-        simulation.run(ticks: 100)
-        if simulation.failure == nil { simulation.checkConverged() }
-
-        let history = simulation.clientHistory
-        if simulation.failure == nil {
-            let result = LinearizabilityChecker.check(history)
-            if !result.isLinearizable {
-                simulation.fail(
-                    "history is not linearizable\(result.timedOut ? " (checker gave up)" : ""): key \(result.failingKey ?? "?")\n\(result.explanation ?? "")")
-            }
-        }
-        var digest = FNV1a()
-        for index in 1...max(1, simulation.highestCommittedIndex) {
-            if let entry = simulation.committedEntry(at: index) { digest.add("\(entry.index):\(entry.term):\(entry.payload)") }
-        }
-        for entry in history { digest.add("\(entry)") }
-        return SimulationReport(
-            seed: seed, nodeCount: nodeCount, steps: simulation.steps, operations: history.count,
-            completedOperations: history.filter { if case .ok = $0.outcome { true } else { false } }.count,
-            committedEntries: simulation.highestCommittedIndex, faults: faults, digest: digest.value,
-            failure: simulation.failure)
+        return simulation.finish(seed: seed, nodeCount: nodeCount, faults: faults)
     }
 
     /// Liveness after healing: one leader, and every node applied everything committed.

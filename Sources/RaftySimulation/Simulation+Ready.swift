@@ -213,8 +213,10 @@ extension Simulation {
                     self.fail("node \(id) committed index \(index) term \(entry.term), but term \(known.term) was committed there")
                     return
                 }
+                self.commitTerm[index] = min(self.commitTerm[index] ?? .max, core.term)
             } else {
                 self.committedLog[index] = entry
+                self.commitTerm[index] = core.term
                 self.recordCommittedConfiguration(entry)
             }
             index += 1
@@ -223,7 +225,9 @@ extension Simulation {
         self.nodes[Int(id - 1)].highestCommit = max(self.nodes[Int(id - 1)].highestCommit, commit)
     }
 
-    /// Election safety and leader completeness.
+    /// Election safety and leader completeness: a leader of term T holds every entry committed in
+    /// an earlier term. (Not entries committed in later terms: a node paused as a candidate may
+    /// count the votes of its old term after later leaders committed more.)
     mutating func checkNewLeader(_ id: NodeID) {
         guard let core = self.nodes[Int(id - 1)].core else { return }
         if let other = self.leaderOfTerm[core.term], other != id {
@@ -231,12 +235,17 @@ extension Simulation {
             return
         }
         self.leaderOfTerm[core.term] = id
-        guard core.lastIndex >= self.highestCommitted else {
-            self.fail("leader \(id) of term \(core.term) lacks committed entries: last index \(core.lastIndex) < \(self.highestCommitted)")
+        var required: UInt64 = 0
+        for index in stride(from: self.highestCommitted, to: 0, by: -1) where (self.commitTerm[index] ?? .max) < core.term {
+            required = index
+            break
+        }
+        guard core.lastIndex >= required else {
+            self.fail("leader \(id) of term \(core.term) lacks committed entries: last index \(core.lastIndex) < \(required)")
             return
         }
         var index = max(core.firstIndex, 1)
-        while index <= self.highestCommitted {
+        while index <= required {
             if let known = self.committedLog[index], core.entry(at: index) != known {
                 self.fail("leader \(id) of term \(core.term) has a different entry at committed index \(index)")
                 return

@@ -6,6 +6,11 @@ extension Simulation {
         var preferredNode: NodeID
         /// A pinned reader only reads, always from the same node: it keeps asking a stale leader.
         var pinnedReader = false
+        /// A leader chaser only writes, always to the running leader of the highest term (a client
+        /// whose discovery is perfect): it commits new values as soon as a new leader can.
+        var chasesLeader = false
+        /// Ticks after which the client gives up on an operation (its outcome is then unknown).
+        var timeoutTicks = 20
         var active = true
     }
 
@@ -19,6 +24,28 @@ extension Simulation {
             state.pinnedReader = client >= count
             self.clients.append(state)
             self.queue.push(.clientStep(client: client), at: self.now + UInt64.random(in: 1...50, using: &self.rng))
+        }
+    }
+
+    /// Starts `count` clients that only write, each always to the running leader of the highest term,
+    /// giving up on a write after `timeoutTicks` (so a write stuck at a deposed leader does not hold
+    /// them back).
+    public mutating func startLeaderChasers(_ count: Int, timeoutTicks: Int = 1) {
+        for _ in 0..<count {
+            var state = ClientState(preferredNode: 1)
+            state.chasesLeader = true
+            state.timeoutTicks = timeoutTicks
+            self.clients.append(state)
+            self.queue.push(.clientStep(client: self.clients.count - 1), at: self.now + UInt64.random(in: 1...50, using: &self.rng))
+        }
+    }
+
+    /// Pauses or resumes the leader chasers (a paused chaser finishes its current write first).
+    public mutating func setLeaderChasersActive(_ active: Bool) {
+        for client in self.clients.indices where self.clients[client].chasesLeader {
+            let resume = active && !self.clients[client].active && self.clients[client].currentOperation == nil
+            self.clients[client].active = active
+            if resume { self.queue.push(.clientStep(client: client), at: self.now + UInt64.random(in: 1...20, using: &self.rng)) }
         }
     }
 
@@ -39,7 +66,8 @@ extension Simulation {
         guard self.clients[client].active, self.clients[client].currentOperation == nil else { return }
         let key = "k\(Int.random(in: 0..<self.clientKeys, using: &self.rng))"
         let operation: KVOperation
-        switch self.clients[client].pinnedReader ? 0 : Int.random(in: 0..<10, using: &self.rng) {
+        let kind = self.clients[client].pinnedReader ? 0 : self.clients[client].chasesLeader ? 5 : Int.random(in: 0..<10, using: &self.rng)
+        switch kind {
         case 0..<4:
             operation = .read(key: key)
         case 4..<8:
@@ -53,13 +81,16 @@ extension Simulation {
         }
         // Mostly go to the node that last worked, sometimes anywhere (a client that lost track).
         var target = self.clients[client].preferredNode
-        if !self.clients[client].pinnedReader && Int.random(in: 0..<4, using: &self.rng) == 0 {
+        if self.clients[client].chasesLeader, let newest = self.leaders.max(by: { $0.term < $1.term }) {
+            target = newest.id
+        }
+        if !self.clients[client].pinnedReader && !self.clients[client].chasesLeader && Int.random(in: 0..<4, using: &self.rng) == 0 {
             target = UInt64.random(in: 1...UInt64(self.options.nodeCount), using: &self.rng)
         }
         let op = self.history.invoke(client: client, operation: operation, time: self.now)
         self.clients[client].currentOperation = op
         self.operationClient[op] = client
-        self.queue.push(.clientTimeout(op: op), at: self.now + 20 * self.options.tickInterval)
+        self.queue.push(.clientTimeout(op: op), at: self.now + UInt64(self.clients[client].timeoutTicks) * self.options.tickInterval)
         self.submit(op, operation, to: target, client: client)
     }
 
@@ -71,11 +102,15 @@ extension Simulation {
             self.clientFinished(op: op)
             return
         }
+        if self.nodes[index].frozen {
+            self.nodes[index].frozenRequests.append((op, operation, client))
+            return
+        }
         switch operation {
         case .read(let key):
             let context = UInt64(op)
             self.nodes[index].pendingReads[context] = (op, key)
-            self.nodes[index].core!.readIndex(context: context, lease: self.options.leaseReads && op % 2 == 0)
+            self.nodes[index].core!.readIndex(context: context, lease: self.options.leaseReads && (self.options.onlyLeaseReads || op % 2 == 0))
         case .write, .cas:
             do {
                 let (logIndex, term) = try self.nodes[index].core!.propose(KVStateMachine.encode(operation))

@@ -11,6 +11,7 @@ public struct Simulation: Sendable {
         case deliver(Message, snapshot: [UInt8]?)
         case clientStep(client: Int)
         case clientTimeout(op: Int)
+        case thaw(NodeID, incarnation: Int)
     }
 
     /// The options the cluster was built with.
@@ -27,6 +28,9 @@ public struct Simulation: Sendable {
     var queue = EventQueue<Event>()
     /// Directed links that drop every message (partitions, one-way or symmetric).
     var blockedLinks: Set<Link> = []
+    /// Directed links that hold every message back by this much more time (acknowledgements that
+    /// arrive after later heartbeats were sent).
+    var slowLinks: [Link: UInt64] = [:]
     /// The configuration the cluster was bootstrapped with (the initial voters' base configuration).
     public let initialConfiguration: ClusterConfiguration
 
@@ -36,6 +40,8 @@ public struct Simulation: Sendable {
     var entryRegistry: [EntryKey: (payload: Entry.Payload, previousTerm: UInt64)] = [:]
     /// The committed log as first learned: index -> entry.
     var committedLog: [UInt64: Entry] = [:]
+    /// The lowest term in which any node knew each index committed.
+    var commitTerm: [UInt64: UInt64] = [:]
     var highestCommitted: UInt64 = 0
     /// State machine contents after applying each index (compared across nodes and snapshots).
     var stateAfterIndex: [UInt64: [UInt8]] = [:]
@@ -74,7 +80,8 @@ public struct Simulation: Sendable {
         self.nodes = []
         for id in 1...UInt64(options.nodeCount) {
             let skew = Double.random(in: -options.clockSkew...options.clockSkew, using: &self.rng)
-            let interval = max(1, UInt64((Double(options.tickInterval) * (1 + skew)).rounded()))
+            let rate = options.clockRateError > 0 ? Double.random(in: 0...options.clockRateError, using: &self.rng) : 0
+            let interval = max(1, UInt64((Double(options.tickInterval) * (1 + skew) * (1 + rate)).rounded()))
             self.nodes.append(SimulatedNode(id: id, tickInterval: interval))
         }
         for id in self.nodeIDs { self.boot(id) }
@@ -121,6 +128,11 @@ public struct Simulation: Sendable {
         case .tick(let id, let incarnation):
             let index = Int(id - 1)
             guard self.nodes[index].isUp, self.nodes[index].incarnation == incarnation else { return }
+            if self.nodes[index].frozen {
+                self.nodes[index].missedTicks += 1
+                self.queue.push(.tick(id, incarnation: incarnation), at: self.now + self.nodes[index].tickInterval)
+                return
+            }
             self.nodes[index].core!.tick()
             self.queue.push(.tick(id, incarnation: incarnation), at: self.now + self.nodes[index].tickInterval)
             self.processReady(id)
@@ -129,16 +141,51 @@ public struct Simulation: Sendable {
             guard index >= 0, index < self.nodes.count, self.nodes[index].isUp,
                 !self.blockedLinks.contains(Link(from: message.from, to: message.to))
             else { return }
-            if case .installSnapshot(let metadata) = message.body, let snapshot {
-                self.nodes[index].inboundSnapshots[metadata.index] = snapshot
+            if self.nodes[index].frozen {
+                self.nodes[index].frozenMessages.append((message, snapshot))
+                return
             }
-            self.nodes[index].core!.step(message)
-            self.processReady(message.to)
+            self.stepMessage(message, snapshot: snapshot)
         case .clientStep(let client):
             self.clientStep(client)
         case .clientTimeout(let op):
             self.resolve(op, .unknown)
             self.clientFinished(op: op)
+        case .thaw(let id, let incarnation):
+            self.thaw(id, incarnation: incarnation)
+        }
+    }
+
+    mutating func stepMessage(_ message: Message, snapshot: [UInt8]?) {
+        let index = Int(message.to - 1)
+        if case .installSnapshot(let metadata) = message.body, let snapshot {
+            self.nodes[index].inboundSnapshots[metadata.index] = snapshot
+        }
+        self.nodes[index].core!.step(message)
+        self.processReady(message.to)
+    }
+
+    /// A thawed node does what the runtime does after a pause: it handles the peer messages that
+    /// queued, then feeds the core the ticks that elapsed (at most an election timeout's worth,
+    /// which ends any lease), and only then the client requests that waited.
+    mutating func thaw(_ id: NodeID, incarnation: Int) {
+        let index = Int(id - 1)
+        guard self.nodes[index].isUp, self.nodes[index].incarnation == incarnation, self.nodes[index].frozen else { return }
+        self.nodes[index].frozen = false
+        let messages = self.nodes[index].frozenMessages
+        let requests = self.nodes[index].frozenRequests
+        let ticks = min(self.nodes[index].missedTicks, self.options.electionTimeout)
+        self.nodes[index].frozenMessages = []
+        self.nodes[index].frozenRequests = []
+        self.nodes[index].missedTicks = 0
+        for (message, snapshot) in messages where self.failure == nil && self.nodes[index].isUp {
+            self.stepMessage(message, snapshot: snapshot)
+        }
+        guard self.failure == nil, self.nodes[index].isUp else { return }
+        for _ in 0..<ticks { self.nodes[index].core!.tick() }
+        self.processReady(id)
+        for request in requests where self.failure == nil {
+            self.submit(request.op, request.operation, to: id, client: request.client)
         }
     }
 
@@ -153,7 +200,15 @@ public struct Simulation: Sendable {
         }
         for (_, read) in self.nodes[index].pendingReads.sorted(by: { $0.key < $1.key }) { self.resolve(read.op, .failed) }
         for read in self.nodes[index].confirmedReads { self.resolve(read.op, .failed) }
+        for request in self.nodes[index].frozenRequests {
+            self.resolve(request.op, .failed)
+            self.clientFinished(op: request.op)
+        }
         var node = self.nodes[index]
+        node.frozen = false
+        node.missedTicks = 0
+        node.frozenMessages = []
+        node.frozenRequests = []
         node.core = nil
         node.leadership = nil
         node.stateMachine = KVStateMachine()
@@ -222,6 +277,21 @@ public struct Simulation: Sendable {
         self.queue.push(.tick(id, incarnation: node.incarnation), at: self.now + node.tickInterval)
     }
 
+    /// Freezes a running node for `ticks` nominal ticks, as a stopped (SIGSTOP) or starved process:
+    /// its clock runs on, but it handles nothing until it thaws.
+    public mutating func freeze(_ id: NodeID, ticks: Int) {
+        let index = Int(id - 1)
+        guard self.nodes[index].isUp, !self.nodes[index].frozen else { return }
+        self.nodes[index].frozen = true
+        self.queue.push(
+            .thaw(id, incarnation: self.nodes[index].incarnation), at: self.now + UInt64(ticks) * self.options.tickInterval)
+    }
+
+    /// Holds every message from `from` to `to` back by `ticks` more nominal ticks.
+    public mutating func slowLink(from: NodeID, to: NodeID, ticks: Int) {
+        self.slowLinks[Link(from: from, to: to)] = UInt64(ticks) * self.options.tickInterval
+    }
+
     /// Cuts a node off from every other node, both ways.
     public mutating func isolate(_ id: NodeID) {
         for other in self.nodeIDs where other != id {
@@ -251,7 +321,10 @@ public struct Simulation: Sendable {
     }
 
     /// Heals every partition.
-    public mutating func healNetwork() { self.blockedLinks = [] }
+    public mutating func healNetwork() {
+        self.blockedLinks = []
+        self.slowLinks = [:]
+    }
 
     // MARK: - Sending
 
@@ -269,6 +342,7 @@ public struct Simulation: Sendable {
         let copies = Double.random(in: 0..<1, using: &self.rng) < self.options.duplication ? 2 : 1
         for _ in 0..<copies {
             var delay = UInt64.random(in: self.options.minDelay...self.options.maxDelay, using: &self.rng)
+                + self.slowLinks[Link(from: message.from, to: message.to), default: 0]
             if Double.random(in: 0..<1, using: &self.rng) < self.options.longDelay {
                 delay += UInt64.random(in: 0...(10 * self.options.tickInterval), using: &self.rng)
             }

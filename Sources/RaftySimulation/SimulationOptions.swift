@@ -14,6 +14,9 @@ public struct SimulationOptions: Sendable, Hashable {
     public var tickInterval: UInt64 = 100
     /// Each node's tick interval deviates from `tickInterval` by up to this fraction (clock skew).
     public var clockSkew: Double = 0.02
+    /// Each node's tick interval is drawn from `tickInterval ... tickInterval * (1 + clockRateError)`
+    /// on top of `clockSkew`: clocks that run at different rates (leases must tolerate it).
+    public var clockRateError: Double = 0
     /// Message delay bounds, in time units.
     public var minDelay: UInt64 = 1
     /// Message delay bounds, in time units.
@@ -36,8 +39,10 @@ public struct SimulationOptions: Sendable, Hashable {
     public var preVote: Bool = true
     /// Entries per append message.
     public var maxAppendEntries: Int = 16
-    /// Whether leaders answer lease reads from their lease.
+    /// Whether leaders answer lease reads from their lease (half of the client reads ask for it).
     public var leaseReads: Bool = true
+    /// Whether every client read asks for a lease read (instead of half of them).
+    public var onlyLeaseReads: Bool = false
 
     /// The ids of the initial voters.
     public var initialVoterIDs: ClosedRange<NodeID> { 1...NodeID(min(self.initialVoters ?? self.nodeCount, self.nodeCount)) }

@@ -244,8 +244,8 @@ struct NodeLoop {
         options.maxAppendEntries = configuration.maxAppendEntries
         options.electionTimeout = configuration.electionTicks
         options.heartbeatInterval = configuration.heartbeatTicks
-        // Leases leave room for clocks running up to 20 % apart.
-        options.leaseDriftMargin = max(2, configuration.electionTicks / 5)
+        // Leases stay safe while clocks run up to 20 % apart.
+        options.leaseDriftMargin = RawNode.Configuration.leaseDriftMargin(electionTimeout: configuration.electionTicks)
         options.randomSeed = UInt64.random(in: 0...UInt64.max)
         do {
             let snapshot = try await self.restoreNewestSnapshot()
