@@ -21,6 +21,9 @@ struct RaftLog: Sendable, Hashable {
     private(set) var snapshot: SnapshotMetadata?
     /// An installed snapshot that has not been handed to the host yet.
     var pendingSnapshot: SnapshotMetadata?
+    /// Indices of the configuration entries in `entries`, ascending: finding the configuration in
+    /// effect must not scan the log (it is asked on every append and every status update).
+    private(set) var configurationIndices: [UInt64]
 
     init(snapshot: SnapshotMetadata?, baseConfiguration: ClusterConfiguration, entries: [Entry], committed: UInt64) {
         self.offset = snapshot?.index ?? 0
@@ -28,6 +31,9 @@ struct RaftLog: Sendable, Hashable {
         self.offsetConfiguration = snapshot?.configuration ?? baseConfiguration
         self.snapshot = snapshot
         self.entries = entries
+        self.configurationIndices = entries.compactMap { entry in
+            if case .configuration = entry.payload { entry.index } else { nil }
+        }
         self.stableIndex = self.offset + UInt64(entries.count)
         self.applied = self.offset
         self.committed = min(max(committed, self.offset), self.offset + UInt64(entries.count))
@@ -111,6 +117,10 @@ struct RaftLog: Sendable, Hashable {
         if first.index <= self.lastIndex {
             self.entries.removeSubrange(Int(first.index - self.offset - 1)...)
             self.stableIndex = min(self.stableIndex, first.index - 1)
+            while let last = self.configurationIndices.last, last >= first.index { self.configurationIndices.removeLast() }
+        }
+        for entry in newEntries {
+            if case .configuration = entry.payload { self.configurationIndices.append(entry.index) }
         }
         self.entries.append(contentsOf: newEntries)
     }
@@ -129,25 +139,18 @@ struct RaftLog: Sendable, Hashable {
 
     /// The configuration in effect at `index` (the last configuration entry at or before it).
     func configuration(at index: UInt64) -> ClusterConfiguration {
-        var i = min(index, self.lastIndex)
-        while i > self.offset {
+        let limit = min(index, self.lastIndex)
+        // Configuration entries are few: scanning their indices from the newest is cheap.
+        for i in self.configurationIndices.reversed() where i <= limit {
             if case .configuration(let configuration) = self.entries[Int(i - self.offset - 1)].payload {
                 return configuration
             }
-            i -= 1
         }
         return self.offsetConfiguration
     }
 
     /// The index of the last configuration entry, or `offset` if there is none after it.
-    var lastConfigurationIndex: UInt64 {
-        var i = self.lastIndex
-        while i > self.offset {
-            if case .configuration = self.entries[Int(i - self.offset - 1)].payload { return i }
-            i -= 1
-        }
-        return self.offset
-    }
+    var lastConfigurationIndex: UInt64 { self.configurationIndices.last ?? self.offset }
 
     /// Records a snapshot taken up to `index` and drops entries up to `compactTo`.
     mutating func recordSnapshot(at index: UInt64, compactTo: UInt64) {
@@ -158,6 +161,7 @@ struct RaftLog: Sendable, Hashable {
         guard newOffset > self.offset, let newOffsetTerm = self.term(at: newOffset) else { return }
         self.offsetConfiguration = self.configuration(at: newOffset)
         self.entries.removeFirst(Int(newOffset - self.offset))
+        self.configurationIndices.removeAll { $0 <= newOffset }
         self.offset = newOffset
         self.offsetTerm = newOffsetTerm
         self.stableIndex = max(self.stableIndex, newOffset)
@@ -166,6 +170,7 @@ struct RaftLog: Sendable, Hashable {
     /// Replaces the whole log with a snapshot received from the leader.
     mutating func restore(_ snapshot: SnapshotMetadata) {
         self.entries = []
+        self.configurationIndices = []
         self.offset = snapshot.index
         self.offsetTerm = snapshot.term
         self.offsetConfiguration = snapshot.configuration

@@ -203,6 +203,37 @@ struct LeaseReadTests {
         #expect(network.node(1).role != .leader)
     }
 
+    /// The clock assumption of leases: clocks may run up to 20 % apart. Worst case: the leader
+    /// ticked just before it sent the heartbeat a follower acknowledged, the follower ticks just
+    /// after receiving it, and the follower's clock runs 1.2 times as fast. When that follower has
+    /// ticked a full election timeout (10 ticks, at time 9 + ε) and may vote, the leader has ticked
+    /// only 7 times (7 × 1.2 = 8.4): its lease must already be over. (With a drift margin of 2 it
+    /// lasted 8 ticks, to 9.6, and the old leader answered a lease read after a new leader had
+    /// committed a write.)
+    @Test("Clocks 20 % apart: the lease is over before a follower that acknowledged it may vote")
+    func leaseCoversClockRateError() throws {
+        var network = try Self.leasedCluster()
+        let electionTimeout = network.node(2).options.electionTimeout
+        network.isolate(1)
+        network.tick(2, times: electionTimeout)
+        network.tick(3, times: electionTimeout)
+        let leaderTicks = Int((Double(electionTimeout - 1) / 1.2).rounded(.down))
+        network.tick(1, times: leaderTicks)
+        #expect(network.node(1).role == .leader, "check-quorum has not deposed it yet")
+
+        // Node 3's timer fires: node 2, out of its lease guard, votes for it; it commits a write.
+        network.campaign(3)
+        network.stabilize()
+        try #require(network.leaders.contains(3))
+        try network.propose(3, [9])
+        network.stabilize()
+        #expect(network.appliedCommands(3) == [[9]])
+
+        #expect(!network.node(1).leaseIsValid)
+        network.readIndex(1, context: 1, lease: true)
+        #expect(network.readStates[1, default: []].isEmpty, "the old leader answered a lease read after a new leader's write")
+    }
+
     @Test("A leader that started a leadership transfer serves no lease read, and a partitioned one never confirms")
     func transferVoidsLease() throws {
         var network = try Self.leasedCluster()

@@ -259,14 +259,14 @@ extension NodeLoop {
         self.snapshotTask = nil
         if let failure { throw RaftError(.storage, "cannot take a snapshot at \(metadata.index): \(failure)") }
         // A snapshot installed from the leader meanwhile is newer: nothing to compact.
-        if metadata.index > self.lastSnapshotIndex, var core = self.core {
+        if metadata.index > self.lastSnapshotIndex, self.core != nil {
             do {
-                try core.compact(snapshotAt: metadata.index, trailingEntries: self.node.configuration.trailingLogs)
-                if core.firstIndex > 1 { try self.storage.log.compactPrefix(through: core.firstIndex - 1) }
+                try self.core!.compact(snapshotAt: metadata.index, trailingEntries: self.node.configuration.trailingLogs)
+                let first = self.core!.firstIndex
+                if first > 1 { try self.storage.log.compactPrefix(through: first - 1) }
             } catch {
                 throw RaftError(.storage, "cannot compact the log after the snapshot at \(metadata.index): \(error)")
             }
-            self.core = core
             self.lastSnapshotIndex = metadata.index
         }
         let deferred = self.deferredEntries

@@ -19,18 +19,17 @@ extension NodeLoop {
     }
 
     mutating func propose(_ command: [UInt8], deadline: ContinuousClock.Instant, _ continuation: Waiter) {
-        guard !self.stopping, var core = self.core, core.role == .leader else {
+        guard !self.stopping, self.core?.role == .leader else {
             continuation.resume(returning: self.redirect())
             return
         }
         do {
-            let (index, term) = try core.propose(command)
-            self.core = core
+            // In place: a copy of the core would copy its whole in-memory log on the append.
+            let (index, term) = try self.core!.propose(command)
             self.proposals[index, default: []].append(
                 PendingProposal(term: term, deadline: deadline, started: .now, continuation: continuation))
             self.metrics.proposals.increment()
         } catch {
-            self.core = core
             if error.code == .notLeader {
                 continuation.resume(returning: self.redirect())
             } else {
