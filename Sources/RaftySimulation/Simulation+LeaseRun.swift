@@ -93,40 +93,8 @@ extension Simulation {
             simulation.healNetwork()
             faults.append("t\(simulation.now) heal")
         }
-        return simulation.finish(seed: seed, nodeCount: nodeCount, faults: faults)
-    }
-
-    /// Heals everything, lets the cluster settle, checks convergence and linearizability, and reports.
-    mutating func finish(seed: UInt64, nodeCount: Int, faults: [String]) -> SimulationReport {
-        self.stopClients()
-        self.healNetwork()
-        self.options.messageLoss = 0
-        self.options.duplication = 0
-        self.options.longDelay = 0
-        for id in self.nodeIDs {
-            self.cancelPendingCrash(id)
-            self.restart(id)
-        }
-        self.run(ticks: 100)
-        if self.failure == nil { self.checkConverged() }
-
-        let history = self.clientHistory
-        if self.failure == nil {
-            let result = LinearizabilityChecker.check(history)
-            if !result.isLinearizable {
-                self.fail(
-                    "history is not linearizable\(result.timedOut ? " (checker gave up)" : ""): key \(result.failingKey ?? "?")\n\(result.explanation ?? "")")
-            }
-        }
-        var digest = FNV1a()
-        for index in 1...max(1, self.highestCommittedIndex) {
-            if let entry = self.committedEntry(at: index) { digest.add("\(entry.index):\(entry.term):\(entry.payload)") }
-        }
-        for entry in history { digest.add("\(entry)") }
-        return SimulationReport(
-            seed: seed, nodeCount: nodeCount, steps: self.steps, operations: history.count,
-            completedOperations: history.filter { if case .ok = $0.outcome { true } else { false } }.count,
-            committedEntries: self.highestCommittedIndex, faults: faults, digest: digest.value,
-            failure: self.failure)
+        return simulation.finish(
+            seed: seed, nodeCount: nodeCount, faults: faults,
+            replayCommand: "RAFTY_LEASE_SEED=\(seed) swift test --filter LeaseSimulationTests")
     }
 }

@@ -127,13 +127,7 @@ extension Simulation {
         }
 
         let history = simulation.clientHistory
-        if simulation.failure == nil {
-            let result = LinearizabilityChecker.check(history)
-            if !result.isLinearizable {
-                simulation.fail(
-                    "history is not linearizable\(result.timedOut ? " (checker gave up)" : ""): key \(result.failingKey ?? "?")\n\(result.explanation ?? "")")
-            }
-        }
+        simulation.checkLinearizable(history)
         simulation.failure?.replayCommand =
             "RAFTY_SIM_MEMBERSHIP_SEED=\(seed) swift test --skip-build --filter MembershipSimulationTests"
         var digest = FNV1a()

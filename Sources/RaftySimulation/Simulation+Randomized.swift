@@ -147,6 +147,45 @@ extension Simulation {
         return simulation.finish(seed: seed, nodeCount: nodeCount, faults: faults)
     }
 
+    /// Heals everything, lets the cluster settle, checks convergence and linearizability, and reports.
+    mutating func finish(seed: UInt64, nodeCount: Int, faults: [String], replayCommand: String? = nil) -> SimulationReport {
+        self.stopClients()
+        self.healNetwork()
+        self.options.messageLoss = 0
+        self.options.duplication = 0
+        self.options.longDelay = 0
+        for id in self.nodeIDs {
+            self.cancelPendingCrash(id)
+            self.restart(id)
+        }
+        self.run(ticks: 100)
+        if self.failure == nil { self.checkConverged() }
+
+        let history = self.clientHistory
+        self.checkLinearizable(history)
+        self.failure?.replayCommand = replayCommand
+        var digest = FNV1a()
+        for index in 1...max(1, self.highestCommittedIndex) {
+            if let entry = self.committedEntry(at: index) { digest.add("\(entry.index):\(entry.term):\(entry.payload)") }
+        }
+        for entry in history { digest.add("\(entry)") }
+        return SimulationReport(
+            seed: seed, nodeCount: nodeCount, steps: self.steps, operations: history.count,
+            completedOperations: history.filter { if case .ok = $0.outcome { true } else { false } }.count,
+            committedEntries: self.highestCommittedIndex, faults: faults, digest: digest.value,
+            failure: self.failure)
+    }
+
+    /// Fails the run if the client history is not linearizable (unless it already failed).
+    mutating func checkLinearizable(_ history: [HistoryEntry]) {
+        guard self.failure == nil else { return }
+        let result = LinearizabilityChecker.check(history)
+        if !result.isLinearizable {
+            self.fail(
+                "history is not linearizable\(result.timedOut ? " (checker gave up)" : ""): key \(result.failingKey ?? "?")\n\(result.explanation ?? "")")
+        }
+    }
+
     /// Liveness after healing: one leader, and every node applied everything committed.
     mutating func checkConverged() {
         let leaders = self.nodeIDs.filter { self.core($0)?.role == .leader }

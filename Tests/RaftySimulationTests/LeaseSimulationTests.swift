@@ -14,11 +14,7 @@ struct LeaseSimulationTests {
     static let ciSeedsPerSize = 100
 
     static func seeds(nodeCount: Int) -> [UInt64] {
-        if let seed = environment.value("RAFTY_LEASE_SEED").flatMap(UInt64.init) {
-            return seed % 1000 == UInt64(nodeCount) ? [seed] : []
-        }
-        let count = environment.value("RAFTY_LEASE_SEEDS").flatMap(Int.init) ?? ciSeedsPerSize
-        return (1...UInt64(max(count, 1))).map { $0 * 1000 + UInt64(nodeCount) }
+        environment.seeds(single: "RAFTY_LEASE_SEED", many: "RAFTY_LEASE_SEEDS", ciDefault: ciSeedsPerSize, nodeCount: nodeCount)
     }
 
     @Test("Lease reads stay linearizable, 3 and 5 nodes", arguments: [3, 5])

@@ -264,11 +264,7 @@ struct MembershipSimulationTests {
     // MARK: - Randomized
 
     static func seeds(nodeCount: Int) -> [UInt64] {
-        if let seed = environment.value("RAFTY_SIM_MEMBERSHIP_SEED").flatMap(UInt64.init) {
-            return seed % 1000 == UInt64(nodeCount) ? [seed] : []
-        }
-        let count = environment.value("RAFTY_SIM_MEMBERSHIP_SEEDS").flatMap(Int.init) ?? ciSeedsPerSize
-        return (1...UInt64(max(count, 1))).map { $0 * 1000 + UInt64(nodeCount) }
+        environment.seeds(single: "RAFTY_SIM_MEMBERSHIP_SEED", many: "RAFTY_SIM_MEMBERSHIP_SEEDS", ciDefault: ciSeedsPerSize, nodeCount: nodeCount)
     }
 
     @Test("Random membership changes under faults, 3 and 5 initial voters", arguments: [3, 5])

@@ -13,11 +13,7 @@ struct RandomizedSimulationTests {
     static let ciSeedsPerSize = 150
 
     static func seeds(nodeCount: Int) -> [UInt64] {
-        if let seed = environment.value("RAFTY_SIM_SEED").flatMap(UInt64.init) {
-            return seed % 1000 == UInt64(nodeCount) ? [seed] : []
-        }
-        let count = environment.value("RAFTY_SIM_SEEDS").flatMap(Int.init) ?? ciSeedsPerSize
-        return (1...UInt64(max(count, 1))).map { $0 * 1000 + UInt64(nodeCount) }
+        environment.seeds(single: "RAFTY_SIM_SEED", many: "RAFTY_SIM_SEEDS", ciDefault: ciSeedsPerSize, nodeCount: nodeCount)
     }
 
     @Test("Random faults, 3, 4 and 5 nodes", arguments: [3, 4, 5])
