@@ -40,7 +40,8 @@ let package = Package(
         // The Raft algorithm: a deterministic value type, standard library only.
         .target(name: "RaftCore", swiftSettings: swiftSettings),
         // Seeded cluster simulator, fault injection and linearizability checking (test support).
-        .target(name: "RaftySimulation", dependencies: ["RaftCore"], swiftSettings: swiftSettings),
+        // Its node runs host the runtime's own node state machine (Rafty's NodeEngine).
+        .target(name: "RaftySimulation", dependencies: ["RaftCore", "Rafty"], swiftSettings: swiftSettings),
         // The node runtime: event loop, storage, transport protocol.
         .target(
             name: "Rafty",

@@ -1,5 +1,5 @@
-import Logging
-import RaftCore
+package import Logging
+package import RaftCore
 
 extension NodeLoop {
     /// Restores the state machine from the newest snapshot it accepts, trying older ones when a
@@ -39,8 +39,18 @@ extension NodeLoop {
     /// - entries or a snapshot newer than the saved term (written before the term was saved, by
     ///   earlier builds that persisted entries first): the term is raised past them, with no
     ///   vote. This node never voted in those terms: a vote is sent only once it is saved.
-    mutating func reconcile(snapshot: SnapshotMetadata?) throws -> RawNode.PersistentState {
-        let log = self.storage.log
+    func reconcile(snapshot: SnapshotMetadata?) throws -> RawNode.PersistentState {
+        try NodeRecovery.reconcile(log: self.storage.log, stable: self.storage.stable, snapshot: snapshot, logger: self.logger)
+    }
+}
+
+/// Start-up repairs shared by the runtime and the simulator (which runs them over its own
+/// in-memory stores after every simulated crash).
+package enum NodeRecovery {
+    /// See `NodeLoop.reconcile(snapshot:)`.
+    package static func reconcile(
+        log: any LogStore, stable stableStore: any StableStore, snapshot: SnapshotMetadata?, logger: Logger
+    ) throws -> RawNode.PersistentState {
         if let snapshot, log.lastIndex > snapshot.index || log.firstIndex <= snapshot.index {
             let matches = log.firstIndex <= snapshot.index && log.lastIndex >= snapshot.index
                 && (try? log.term(at: snapshot.index)) == snapshot.term
@@ -49,20 +59,20 @@ extension NodeLoop {
                     try log.truncateSuffix(from: max(snapshot.index + 1, log.firstIndex))
                 }
                 try log.compactPrefix(through: snapshot.index)
-                self.logger.warning(
+                logger.warning(
                     "dropped log entries that disagree with the snapshot",
                     metadata: ["raft.snapshot_index": "\(snapshot.index)", "raft.snapshot_term": "\(snapshot.term)"])
             }
         }
         let entries = try log.allEntries()
-        var stable = self.storage.stable.state
+        var stable = stableStore.state
         let newest = max(entries.last?.term ?? 0, snapshot?.term ?? 0)
         if newest > stable.hardState.term {
-            self.logger.warning(
+            logger.warning(
                 "the log holds a term newer than the saved one; raising the term",
                 metadata: ["raft.saved_term": "\(stable.hardState.term)", "raft.log_term": "\(newest)"])
             stable.hardState = HardState(term: newest + 1, vote: nil, commit: stable.hardState.commit)
-            try self.storage.stable.save(stable)
+            try stableStore.save(stable)
         }
         return RawNode.PersistentState(hardState: stable.hardState, snapshot: snapshot, entries: entries)
     }

@@ -2,50 +2,32 @@ import CoreMetrics
 import Logging
 import RaftCore
 
-/// A proposal waiting to be applied.
-struct PendingProposal {
-    var term: UInt64
-    var deadline: ContinuousClock.Instant
-    var started: ContinuousClock.Instant
-    var continuation: CheckedContinuation<RaftNode.Answer, Never>
-}
-
-/// The state owned by a node's event loop, and the loop itself. Only the loop task touches it.
+/// The executor around a node's ``NodeEngine``: owns storage, the state machine calls, snapshot
+/// tasks and the callers waiting for answers, feeds the engine its inputs with the clock's `now`
+/// and carries out the actions it returns. Only the loop task touches it.
+///
+/// Until the cluster membership is known (peer discovery), there is no engine: requests are
+/// answered "no leader" and peer messages dropped.
 struct NodeLoop {
+    typealias Waiter = CheckedContinuation<RaftNode.Answer, Never>
+
     let node: RaftNode
     let storage: RaftStorage
-    var core: RawNode?
     var logger: Logger
-    /// Known peers: id → address (and whether they vote).
+    var engine: NodeEngine?
+    /// Peers discovered before the engine starts: id → address, and whether they vote.
     var addresses: [NodeID: String] = [:]
-    var voters: Set<NodeID> = []
-    var learners: Set<NodeID> = []
-    var applied: UInt64 = 0
-    var lastSnapshotIndex: UInt64 = 0
-    var proposals: [UInt64: [PendingProposal]] = [:]
+    var peerRoles: [NodeID: Bool] = [:]
+    /// The metrics, handed to the engine when it starts.
     var metrics: NodeMetrics
-    var readsWaitingForIndex: [UInt64: (query: [UInt8], deadline: ContinuousClock.Instant, continuation: CheckedContinuation<RaftNode.Answer, Never>)] = [:]
-    var readsWaitingForApply: [(index: UInt64, query: [UInt8], deadline: ContinuousClock.Instant, continuation: CheckedContinuation<RaftNode.Answer, Never>)] = []
-    var nextReadContext: UInt64 = 1
-    var inboundSnapshots: [UInt64: [UInt8]] = [:]
-    var lastLeaderContact: ContinuousClock.Instant?
     var stopping = false
-    /// The membership change the leader is carrying out.
-    var membershipOperation: MembershipOperation?
-    /// When each peer was last heard from (for the quorum check of a demotion).
-    var lastHeard: [NodeID: ContinuousClock.Instant] = [:]
-    /// Callers waiting for a leadership transfer to finish.
-    var transfers: [(target: NodeID, deadline: ContinuousClock.Instant, continuation: CheckedContinuation<RaftNode.Answer, Never>)] = []
-    var stopDeadline: ContinuousClock.Instant?
-    /// The snapshot the state machine is writing off the loop, and the task writing it. Entries
-    /// that commit meanwhile wait in `deferredEntries`, so the snapshot shows exactly its index.
-    var snapshotInFlight: SnapshotMetadata?
+    /// Callers waiting for the engine's answer.
+    var waiters: [RequestID: Waiter] = [:]
+    var nextRequest: RequestID = 1
+    /// The task writing the state machine's snapshot.
     var snapshotTask: Task<Void, Never>?
-    var deferredEntries: [Entry] = []
     /// Runs snapshot writes, reads and restores, off the cooperative pool.
     let blockingWork = DedicatedThreadExecutor()
-    /// When the core's next tick is due, by the node's clock.
-    var nextTick: ContinuousClock.Instant
 
     init(node: RaftNode) throws {
         self.node = node
@@ -62,7 +44,6 @@ struct NodeLoop {
             throw RaftError(.storage, "cannot open storage: \(error)")
         }
         self.logger = configuration.logger
-        self.nextTick = configuration.clock.now + configuration.tick
         self.metrics = NodeMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory, nodeID: configuration.id)
         self.logger[metadataKey: "raft.node_id"] = "\(configuration.id)"
         let stable = self.storage.stable.state
@@ -72,8 +53,9 @@ struct NodeLoop {
                 .invalidConfiguration,
                 "the data directory \(configuration.resolvedDataDirectory) belongs to node \(stored), not \(configuration.id)")
         }
-        if configuration.isVoter { self.voters.insert(configuration.id) } else { self.learners.insert(configuration.id) }
     }
+
+    var now: ContinuousClock.Instant { self.node.configuration.clock.now }
 
     // MARK: - Running
 
@@ -94,126 +76,91 @@ struct NodeLoop {
     private mutating func runEvents() async throws {
         if let membership = self.storage.stable.state.configuration {
             // A restarted node resumes from disk, whatever the configuration says about peers.
-            try await self.startCore(membership: membership)
+            try await self.startEngine(membership: membership)
         } else {
-            try await self.maybeStartCore()  // a node without peers needs no discovery
+            try await self.maybeStartEngine()  // a node without peers needs no discovery
         }
         self.publish()
         for await _ in self.node.wakeups {
-            // Peer messages first (acknowledgements that arrived while this loop was starved keep
-            // a leader from deposing itself), then time, then requests: a read that waited while
-            // this process was paused is judged at now.
-            let (messages, others) = self.node.takePending().partitioned { if case .message = $0 { true } else { false } }
-            for event in messages { try await self.handle(event) }
-            self.catchUpTicks()
-            for event in others { try await self.handle(event) }
-            try await self.processReady()
-            self.settleTransfers()
-            self.advanceMembership()
-            self.learnAddresses()
+            var events = self.node.takePending()[...]
+            while self.engine == nil, let event = events.popFirst() { try await self.discover(event) }
+            if self.engine != nil, !events.isEmpty || (self.stopping && !self.engine!.stopping) {
+                // A stop that arrived before the engine started reaches it first.
+                let inputs = (self.stopping && !self.engine!.stopping ? [NodeInput.stop] : []) + events.map { self.input(for: $0) }
+                try await self.execute(self.engine!.handle(inputs, now: self.now))
+            }
             self.publish()
-            if self.stopping, self.readyToStop() { break }
+            if self.stopping, self.engine?.readyToStop(now: self.now) ?? true { break }
         }
         await self.failAll(RaftError(.shuttingDown, "the node stopped"))
     }
 
-    /// A stopping leader waits (briefly) until leadership moved on.
-    func readyToStop() -> Bool {
-        guard let core = self.core, core.role == .leader, core.configuration.voters.count > 1 else { return true }
-        return ContinuousClock.now >= self.stopDeadline!
-    }
-
+    /// Answers every waiting caller and every queued event as the node stops or fails.
     mutating func failAll(_ error: RaftError) async {
         for event in self.node.takePending(close: true) { RaftNode.fail(event, error) }
-        // A proposal in the log may still commit under the next leader: its outcome is unknown.
-        let unknown = RaftError(.timedOut, "\(error.message); the command may or may not be applied")
-        for (_, waiting) in self.proposals { for proposal in waiting { proposal.continuation.resume(returning: .failure(unknown)) } }
-        self.proposals = [:]
-        for (_, read) in self.readsWaitingForIndex { read.continuation.resume(returning: .failure(error)) }
-        self.readsWaitingForIndex = [:]
-        for read in self.readsWaitingForApply { read.continuation.resume(returning: .failure(error)) }
-        self.readsWaitingForApply = []
-        for transfer in self.transfers { transfer.continuation.resume(returning: .failure(error)) }
-        self.transfers = []
-        if let operation = self.membershipOperation {
-            let code: RaftError.Code = operation.awaiting != nil || operation.committedAny ? .timedOut : error.code
-            operation.continuation.resume(returning: .failure(RaftError(code, "\(error.message); membership change \(operation.change)\(code == .timedOut ? " may or may not be complete" : " not applied")")))
-            self.membershipOperation = nil
-        }
-    }
-
-    mutating func handle(_ event: RaftNode.Event) async throws {
-        switch event {
-        case .tick:
-            self.expireWaiters()  // the batch already caught up on ticks: this event only woke the loop
-        case .message(let message, let snapshot):
-            guard self.core != nil else { return }
-            if case .installSnapshot(let metadata) = message.body {
-                // The core would accept the snapshot and the node could not install it: drop the
-                // message (the leader sends the snapshot again).
-                guard let snapshot else {
-                    self.logger.warning(
-                        "dropped a snapshot message without its bytes",
-                        metadata: ["raft.from": "\(message.from)", "raft.snapshot_index": "\(metadata.index)"])
-                    return
-                }
-                self.inboundSnapshots[metadata.index] = snapshot
+        if self.engine != nil {
+            for action in self.engine!.failAll(error) {
+                if case .answer(let request, let answer) = action { self.waiters.removeValue(forKey: request)?.resume(returning: answer) }
             }
-            if message.term >= (self.core?.term ?? 0), self.isFromLeader(message) { self.lastLeaderContact = .now }
-            self.lastHeard[message.from] = .now
-            self.core!.step(message)
-        case .discovered(let address, let info):
-            self.addresses[info.id] = address
-            if info.isVoter { self.voters.insert(info.id) } else { self.learners.insert(info.id) }
-            try await self.maybeStartCore()
-        case .propose(let command, let deadline, let continuation):
-            self.propose(command, deadline: deadline, continuation)
-        case .read(let query, let consistency, let deadline, let continuation):
-            self.read(query, consistency: consistency, deadline: deadline, continuation)
-        case .bootstrap(let continuation):
-            try await self.bootstrap(continuation)
-        case .learnedAddress(let id, let address):
-            if self.addresses[id] == nil { self.addresses[id] = address }
-        case .membership(let change, let deadline, let continuation):
-            self.changeMembership(change, deadline: deadline, continuation)
-        case .transfer(let target, let deadline, let continuation):
-            self.transferLeadership(to: target, deadline: deadline, continuation)
+        }
+        for waiter in self.waiters.values { waiter.resume(returning: .failure(error)) }
+        self.waiters = [:]
+    }
+
+    /// Registers the caller of a request and turns the event into the engine's input.
+    mutating func input(for event: RaftNode.Event) -> NodeInput {
+        func request(_ kind: NodeRequest, _ deadline: ContinuousClock.Instant, _ waiter: Waiter) -> NodeInput {
+            let id = self.nextRequest
+            self.nextRequest += 1
+            self.waiters[id] = waiter
+            return .request(id, kind, deadline: deadline)
+        }
+        switch event {
+        case .tick: return .tick
+        case .message(let message, let snapshot): return .message(message, snapshot: snapshot)
+        case .discovered(let address, let info): return .discovered(address: address, info)
+        case .propose(let command, let deadline, let waiter): return request(.propose(command), deadline, waiter)
+        case .read(let query, let consistency, let deadline, let waiter): return request(.read(query, consistency), deadline, waiter)
+        case .transfer(let target, let deadline, let waiter): return request(.transfer(to: target), deadline, waiter)
+        case .membership(let change, let deadline, let waiter): return request(.membership(change), deadline, waiter)
+        case .bootstrap(let waiter): return request(.bootstrap, self.now, waiter)
+        case .learnedAddress(let id, let address): return .learnedAddress(id: id, address: address)
         case .snapshotWritten(let metadata, let failure):
-            try await self.finishSnapshot(metadata, failure: failure)
+            self.snapshotTask = nil
+            return .snapshotWritten(metadata, failure: failure)
         case .stop:
-            self.beginStop()
-        }
-    }
-
-    /// Feeds the core every tick that elapsed by the clock: a paused or starved process must not
-    /// count one tick for a second that passed (its lease would outlive the followers' patience).
-    /// After a longer pause it ticks one election timeout's worth — enough to end any lease and
-    /// let check-quorum judge the leader once — and skips the rest.
-    mutating func catchUpTicks() {
-        let configuration = self.node.configuration
-        let now = configuration.clock.now
-        var ticks = 0
-        let limit = configuration.electionTicks
-        while self.nextTick <= now, ticks < limit {
-            self.core?.tick()
-            self.nextTick += configuration.tick
-            ticks += 1
-        }
-        if self.nextTick <= now { self.nextTick = now + configuration.tick }
-    }
-
-    func isFromLeader(_ message: Message) -> Bool {
-        switch message.body {
-        case .append, .heartbeat, .installSnapshot: true
-        default: false
+            self.stopping = true
+            return .stop
         }
     }
 
     // MARK: - Start-up and discovery
 
-    /// A fresh node starts its core once it knows every peer and at least `minimumClusterSize` voters.
-    mutating func maybeStartCore() async throws {
-        guard self.core == nil else { return }
+    /// An event that arrives before the membership is known.
+    mutating func discover(_ event: RaftNode.Event) async throws {
+        switch event {
+        case .discovered(let address, let info):
+            self.addresses[info.id] = address
+            self.peerRoles[info.id] = info.isVoter
+            try await self.maybeStartEngine()
+        case .learnedAddress(let id, let address):
+            if self.addresses[id] == nil { self.addresses[id] = address }
+        case .stop:
+            self.stopping = true
+        case .propose(_, _, let waiter), .read(_, _, _, let waiter), .transfer(_, _, let waiter), .membership(_, _, let waiter),
+            .bootstrap(let waiter):
+            waiter.resume(returning: .failure(
+                self.stopping
+                    ? RaftError(.shuttingDown, "node \(self.node.configuration.id) is stopping")
+                    : RaftError(.noLeader, "no leader is known; the request was not applied")))
+        case .tick, .message, .snapshotWritten:
+            break
+        }
+    }
+
+    /// A fresh node starts once it knows every peer and at least `minimumClusterSize` voters.
+    mutating func maybeStartEngine() async throws {
+        guard self.engine == nil else { return }
         let configuration = self.node.configuration
         let membership: ClusterConfiguration
         if configuration.join || configuration.waitForBootstrap {
@@ -221,45 +168,42 @@ struct NodeLoop {
             // and learns it from the leader's log.
             membership = ClusterConfiguration()
         } else {
-            guard self.addresses.count == self.node.peerAddresses.count,
-                self.voters.count >= configuration.minimumClusterSize
-            else { return }
+            var voters: Set<NodeID> = []
+            var learners: Set<NodeID> = []
+            if configuration.isVoter { voters.insert(configuration.id) } else { learners.insert(configuration.id) }
+            for (peer, isVoter) in self.peerRoles {
+                if isVoter { voters.insert(peer) } else { learners.insert(peer) }
+            }
+            guard self.addresses.count == self.node.peerAddresses.count, voters.count >= configuration.minimumClusterSize else { return }
             var addresses = self.addresses
             addresses[configuration.id] = self.node.address
-            membership = ClusterConfiguration(voters: self.voters, learners: self.learners, addresses: addresses)
+            membership = ClusterConfiguration(voters: voters, learners: learners, addresses: addresses)
         }
         do {
             try self.storage.stable.save(StableState(nodeID: configuration.id, configuration: membership))
         } catch {
             throw RaftError(.storage, "cannot persist the cluster membership: \(error)")
         }
-        try await self.startCore(membership: membership)
-        self.logger.debug("cluster membership known, starting", metadata: ["raft.members": "\(membership.members)"])
+        self.logger.info("cluster membership known, starting", metadata: ["raft.members": "\(membership.members)"])
+        try await self.startEngine(membership: membership)
     }
 
-    mutating func startCore(membership: ClusterConfiguration) async throws {
+    /// Recovers the stored state and starts the engine over it.
+    mutating func startEngine(membership: ClusterConfiguration) async throws {
         let configuration = self.node.configuration
-        var options = RawNode.Configuration(id: configuration.id)
-        options.preVote = configuration.preVote
-        options.maxAppendEntries = configuration.maxAppendEntries
-        options.electionTimeout = configuration.electionTicks
-        options.heartbeatInterval = configuration.heartbeatTicks
-        // Leases stay safe while clocks run up to 20 % apart.
-        options.leaseDriftMargin = RawNode.Configuration.leaseDriftMargin(electionTimeout: configuration.electionTicks)
-        options.randomSeed = UInt64.random(in: 0...UInt64.max)
         do {
             let snapshot = try await self.restoreNewestSnapshot()
             let state = try self.reconcile(snapshot: snapshot)
-            self.core = try RawNode(configuration: options, membership: membership, restoring: state)
-            self.applied = snapshot?.index ?? 0
-            self.lastSnapshotIndex = self.applied
+            self.engine = try NodeEngine(
+                configuration: configuration, address: self.node.address, peerAddresses: self.node.peerAddresses,
+                addresses: self.addresses, peerRoles: self.peerRoles, membership: membership, restoring: state,
+                metrics: self.metrics, logger: self.logger, now: self.now, randomSeed: UInt64.random(in: 0...UInt64.max))
         } catch let error as RaftError {
             throw error
         } catch {
             throw RaftError(.storage, "cannot restore from \(configuration.resolvedDataDirectory): \(error)")
         }
-        if membership.voters.count == 1, membership.voters.contains(configuration.id) {
-            self.core!.campaign()  // a single-server cluster leads at once
-        }
+        // The single-voter campaign (and anything else the start produced).
+        try await self.execute(self.engine!.handle([], now: self.now))
     }
 }

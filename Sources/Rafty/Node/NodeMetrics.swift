@@ -1,8 +1,8 @@
-import CoreMetrics
-import RaftCore
+package import CoreMetrics
+package import RaftCore
 
 /// The metrics a node reports, created once (swift-metrics caches nothing for us).
-struct NodeMetrics {
+package struct NodeMetrics {
     let factory: any MetricsFactory
     let dimensions: [(String, String)]
     let term: Gauge
@@ -17,7 +17,12 @@ struct NodeMetrics {
     let appendBatchSize: Recorder
     private var replicationLag: [NodeID: Gauge] = [:]
 
-    init(factory: any MetricsFactory, nodeID: NodeID) {
+    /// Metrics that go nowhere (the simulator's nodes).
+    package static func discarding(nodeID: NodeID) -> NodeMetrics {
+        NodeMetrics(factory: NOOPMetricsHandler.instance, nodeID: nodeID)
+    }
+
+    package init(factory: any MetricsFactory, nodeID: NodeID) {
         self.factory = factory
         self.dimensions = [("raft.node_id", "\(nodeID)")]
         self.term = Gauge(label: "raft.term", dimensions: self.dimensions, factory: factory)

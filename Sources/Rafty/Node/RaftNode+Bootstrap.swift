@@ -12,7 +12,7 @@ extension RaftNode {
     ///   errors of ``addMember(id:address:asVoter:timeout:)`` for a peer that could not be added.
     @discardableResult
     public func bootstrap(timeout: Duration = .seconds(60)) async throws(RaftError) -> [NodeID] {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = self.configuration.clock.now + timeout
         // A peer that follows a leader means the cluster exists already.
         for address in self.peerAddresses {
             if let leader = try? await self.transport.leader(at: address) {
@@ -36,11 +36,11 @@ extension RaftNode {
             throw RaftError(.rejected, "the cluster is already bootstrapped")
         }
         while self.status.state != .leader {
-            guard ContinuousClock.now < deadline else { throw RaftError(.timedOut, "bootstrap: this node did not become the leader") }
+            guard self.configuration.clock.now < deadline else { throw RaftError(.timedOut, "bootstrap: this node did not become the leader") }
             try? await Task.sleep(for: self.configuration.tick)
         }
         for peer in peers {
-            let remaining = deadline - ContinuousClock.now
+            let remaining = deadline - self.configuration.clock.now
             guard remaining > .zero else { throw RaftError(.timedOut, "bootstrap: node \(peer.id) was not added before the deadline") }
             try await self.addMember(id: peer.id, address: peer.address, asVoter: peer.voter, timeout: remaining)
         }

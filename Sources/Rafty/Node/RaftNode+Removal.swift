@@ -18,7 +18,7 @@ extension RaftNode {
                 self.stopBecauseRemoved("its own log says so")
                 return
             }
-            let silent = status.lastLeaderContact.map { ContinuousClock.now - $0 > self.configuration.electionTimeout * 2 } ?? true
+            let silent = status.lastLeaderContact.map { self.configuration.clock.now - $0 > self.configuration.electionTimeout * 2 } ?? true
             guard silent, status.state != .leader else { continue }
             for (member, address) in status.memberAddresses.sorted(by: { $0.key < $1.key }) where member != status.id {
                 guard let view = try? await self.transport.committedMembership(at: address), view.isLeader,

@@ -32,7 +32,7 @@ public final class RaftNode: Service {
     }
 
     /// What the loop answers a caller: a result, or an error, or "ask the leader at this address".
-    enum Answer: Sendable {
+    package enum Answer: Sendable {
         case success([UInt8])
         case failure(RaftError)
         case forward(to: String)
@@ -163,7 +163,7 @@ public final class RaftNode: Service {
     /// - Throws: ``RaftError`` — ``RaftError/Code/timedOut`` means the outcome is unknown; every
     ///   other code means the command was not applied.
     public func submitCommand(_ command: [UInt8], timeout: Duration = .seconds(5)) async throws(RaftError) -> [UInt8] {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = self.configuration.clock.now + timeout
         let answer = await withCheckedContinuation { continuation in
             self.enqueue(.propose(command, deadline: deadline, continuation))
         }
@@ -181,7 +181,7 @@ public final class RaftNode: Service {
                 throw RaftError(.rejected, "query failed: \(error)")
             }
         }
-        let deadline = ContinuousClock.now + timeout
+        let deadline = self.configuration.clock.now + timeout
         let answer = await withCheckedContinuation { continuation in
             self.enqueue(.read(query, consistency, deadline: deadline, continuation))
         }
@@ -193,7 +193,7 @@ public final class RaftNode: Service {
         case .success(let result): return result
         case .failure(let error): throw error
         case .forward(let leader):
-            let remaining = deadline - ContinuousClock.now
+            let remaining = deadline - self.configuration.clock.now
             guard remaining > .zero else { throw RaftError(.timedOut, "the deadline passed before the leader was reached") }
             do {
                 return try await self.transport.forward(request, to: leader, timeout: remaining)
@@ -215,7 +215,7 @@ public final class RaftNode: Service {
     ///   within an election timeout (the old leader then leads on); ``RaftError/Code/noLeader``
     ///   if no leader is known; ``RaftError/Code/timedOut`` at the deadline.
     public func transferLeadership(to target: NodeID? = nil, timeout: Duration = .seconds(5)) async throws(RaftError) -> NodeID {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = self.configuration.clock.now + timeout
         let answer = await withCheckedContinuation { continuation in
             self.enqueue(.transfer(to: target, deadline: deadline, continuation))
         }
@@ -236,7 +236,7 @@ public final class RaftNode: Service {
     ///   a non-voter), ``RaftError/Code/timedOut`` if the outcome is unknown.
     @discardableResult
     public func changeMembership(_ change: MembershipChange, timeout: Duration = .seconds(30)) async throws(RaftError) -> UInt64 {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = self.configuration.clock.now + timeout
         let answer = await withCheckedContinuation { continuation in
             self.enqueue(.membership(change, deadline: deadline, continuation))
         }
@@ -245,7 +245,7 @@ public final class RaftNode: Service {
         var hops = 0
         while result.first == UInt8(ascii: "@"), hops < 3 {
             let address = String(decoding: result.dropFirst(), as: UTF8.self)
-            let remaining = deadline - ContinuousClock.now
+            let remaining = deadline - self.configuration.clock.now
             guard remaining > .zero else { throw RaftError(.timedOut, "the deadline passed during a leadership hand-over") }
             result = try await self.transport.forward(.membership(change), to: address, timeout: remaining)
             hops += 1
@@ -436,7 +436,7 @@ extension RaftNode: RaftTransportHandler {
 
     /// Serves a forwarded request locally; never forwards again.
     public func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = self.configuration.clock.now + timeout
         let answer = await withCheckedContinuation { continuation in
             switch request {
             case .submit(let command): self.enqueue(.propose(command, deadline: deadline, continuation))

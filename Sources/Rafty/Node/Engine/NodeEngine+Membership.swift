@@ -17,7 +17,7 @@ struct MembershipOperation {
     var change: MembershipChange
     var steps: [Step]
     var deadline: ContinuousClock.Instant
-    var continuation: CheckedContinuation<RaftNode.Answer, Never>
+    var request: RequestID
     /// The configuration entry being waited for.
     var awaiting: (index: UInt64, term: UInt64)?
     /// Index of the last configuration entry that committed.
@@ -29,25 +29,25 @@ struct MembershipOperation {
     var handOffTarget: NodeID?
 }
 
-extension NodeLoop {
-    /// One election timeout (the shortest, 10 ticks).
-    var electionTimeout: Duration { self.node.configuration.electionTimeout }
-
+extension NodeEngine {
     /// Starts a membership change on the leader; followers redirect the caller to it.
-    mutating func changeMembership(_ change: MembershipChange, deadline: ContinuousClock.Instant, _ continuation: Waiter) {
-        guard !self.stopping, let core = self.core, core.role == .leader else {
-            continuation.resume(returning: self.redirect())
+    mutating func changeMembership(
+        _ change: MembershipChange, request: RequestID, deadline: ContinuousClock.Instant, now: ContinuousClock.Instant,
+        into actions: inout [NodeAction]
+    ) {
+        guard !self.stopping, self.core.role == .leader else {
+            actions.append(.answer(request, self.redirect()))
             return
         }
         guard self.membershipOperation == nil else {
-            continuation.resume(
-                returning: .failure(RaftError(.membershipChangeInProgress, "a membership change (\(self.membershipOperation!.change)) is in progress; retry after it finishes")))
+            actions.append(.answer(request, .failure(RaftError(
+                .membershipChangeInProgress, "a membership change (\(self.membershipOperation!.change)) is in progress; retry after it finishes"))))
             return
         }
-        let id = self.node.configuration.id
-        let configuration = core.configuration
+        let id = self.id
+        let configuration = self.core.configuration
         func refuse(_ message: String) {
-            continuation.resume(returning: .failure(RaftError(.rejected, message)))
+            actions.append(.answer(request, .failure(RaftError(.rejected, message))))
         }
         let steps: [MembershipOperation.Step]
         switch change {
@@ -83,17 +83,17 @@ extension NodeLoop {
                 steps = [.propose(ConfigurationChange(.remove, node: member))]
             }
         }
-        self.membershipOperation = MembershipOperation(change: change, steps: steps, deadline: deadline, continuation: continuation)
+        self.membershipOperation = MembershipOperation(change: change, steps: steps, deadline: deadline, request: request)
         self.logger.info("membership change started", metadata: ["raft.change": "\(change)"])
-        self.advanceMembership()
+        self.advanceMembership(now: now, into: &actions)
     }
 
     /// Moves the operation in progress forward; called after every Ready and tick.
-    mutating func advanceMembership() {
+    mutating func advanceMembership(now: ContinuousClock.Instant, into actions: inout [NodeAction]) {
         guard var operation = self.membershipOperation else { return }
         defer { if self.membershipOperation != nil { self.membershipOperation = operation } }
         func finish(_ answer: RaftNode.Answer) {
-            operation.continuation.resume(returning: answer)
+            actions.append(.answer(operation.request, answer))
             self.membershipOperation = nil
             let outcome = switch answer {
             case .success: "done at index \(operation.lastIndex)"
@@ -106,42 +106,38 @@ extension NodeLoop {
             let done = operation.committedAny ? " (earlier steps of it were applied)" : ""
             finish(.failure(RaftError(code, message + done)))
         }
-        guard let core = self.core else { return }
-        let now = ContinuousClock.now
 
         if case .handOff? = operation.steps.first {
             if let target = operation.handOffTarget {
-                if core.leader == target, core.role != .leader, let address = self.addresses[target] {
+                if self.core.leader == target, self.core.role != .leader, let address = self.addresses[target] {
                     return finish(.forward(to: address))  // the caller re-sends the change to the new leader
                 }
-                if core.role == .leader, core.transferTarget == nil {
+                if self.core.role == .leader, self.core.transferTarget == nil {
                     return fail(.rejected, "node \(target) did not take over leadership; change \(operation.change) not applied")
                 }
-            } else if core.role == .leader {
-                guard let target = self.mostUpToDateVoter(of: core) else {
-                    return fail(.rejected, "node \(self.node.configuration.id) is the last voter; it cannot be \(operation.change)")
+            } else if self.core.role == .leader {
+                guard let target = self.mostUpToDateVoter() else {
+                    return fail(.rejected, "node \(self.id) is the last voter; it cannot be \(operation.change)")
                 }
-                var leader = core
                 do {
-                    try leader.transferLeadership(to: target)
+                    try self.core.transferLeadership(to: target)
                 } catch {
                     return fail(.rejected, "cannot hand leadership to node \(target): \(error.message)")
                 }
-                self.core = leader
                 operation.handOffTarget = target
             }
             if now >= operation.deadline { fail(.timedOut, "leadership was not handed over before the deadline; change not applied") }
             return
         }
 
-        guard core.role == .leader else {
+        guard self.core.role == .leader else {
             if operation.awaiting != nil {
                 return fail(.timedOut, "leadership was lost; the change \(operation.change) may or may not be applied")
             }
             return fail(.noLeader, "leadership was lost; the change \(operation.change) was not applied")
         }
         if let awaiting = operation.awaiting {
-            guard core.commitIndex >= awaiting.index else {
+            guard self.core.commitIndex >= awaiting.index else {
                 if now >= operation.deadline { fail(.timedOut, "the change \(operation.change) did not commit before the deadline; its outcome is unknown") }
                 return
             }
@@ -152,10 +148,8 @@ extension NodeLoop {
         while let step = operation.steps.first {
             switch step {
             case .propose(let change):
-                var leader = core
                 do {
-                    let (index, term) = try leader.proposeConfigurationChange(change)
-                    self.core = leader
+                    let (index, term) = try self.core.proposeConfigurationChange(change)
                     operation.awaiting = (index, term)
                     operation.steps.removeFirst()
                 } catch where error.code == .configurationChangeInProgress {
@@ -166,7 +160,7 @@ extension NodeLoop {
                 }
                 return
             case .catchUp(let member):
-                let match = core.status.matchIndex[member] ?? 0
+                let match = self.core.status.matchIndex[member] ?? 0
                 let started = operation.catchUpStarted ?? now
                 operation.catchUpStarted = started
                 if let round = operation.round, match >= round.target {
@@ -176,19 +170,19 @@ extension NodeLoop {
                     }
                     operation.round = nil  // caught up, but slowly: one more round
                 }
-                if operation.round == nil { operation.round = (core.lastIndex, now) }
-                if now - started >= self.node.configuration.memberCatchUpTimeout {
+                if operation.round == nil { operation.round = (self.core.lastIndex, now) }
+                if now - started >= self.configuration.memberCatchUpTimeout {
                     return fail(
                         .tooSlow,
-                        "node \(member) did not catch up within \(self.node.configuration.memberCatchUpTimeout) (it has \(match) of \(core.lastIndex) entries); it stays a non-voter")
+                        "node \(member) did not catch up within \(self.configuration.memberCatchUpTimeout) (it has \(match) of \(self.core.lastIndex) entries); it stays a non-voter")
                 }
                 if now >= operation.deadline {
                     return fail(.timedOut, "node \(member) had not caught up by the deadline; it stays a non-voter")
                 }
                 return
             case .checkQuorum(let member):
-                let remaining = core.configuration.voters.subtracting([member])
-                let reachable = remaining.filter { $0 == self.node.configuration.id || self.recentlyHeard($0, now: now) }
+                let remaining = self.core.configuration.voters.subtracting([member])
+                let reachable = remaining.filter { $0 == self.id || self.recentlyHeard($0, now: now) }
                 let quorum = remaining.count / 2 + 1
                 guard !remaining.isEmpty, reachable.count >= quorum else {
                     return fail(

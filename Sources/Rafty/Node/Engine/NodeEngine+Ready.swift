@@ -1,0 +1,235 @@
+import CoreMetrics
+import Metrics
+import Logging
+package import RaftCore
+
+extension NodeEngine {
+    /// Takes the core's Readies until there is none left or one must be persisted first; in
+    /// between, moves transfers and the membership change on.
+    mutating func drive(now: ContinuousClock.Instant, into actions: inout [NodeAction]) {
+        while self.awaitingPersistence == nil {
+            if self.core.hasReady {
+                let ready = self.core.ready()
+                // The leader's replication traffic goes out while it persists.
+                for message in ready.messages { self.send(message, into: &actions) }
+                let steps = self.storageSteps(for: ready)
+                if ready.mustSync, !steps.isEmpty {
+                    self.awaitingPersistence = ready
+                    actions.append(.persist(steps))
+                    return
+                }
+                self.finish(ready, now: now, into: &actions)
+                continue
+            }
+            self.settleTransfers(now: now, into: &actions)
+            self.advanceMembership(now: now, into: &actions)
+            self.learnAddresses()
+            if !self.core.hasReady { return }
+        }
+    }
+
+    /// The Ready handed to ``NodeAction/persist(_:)`` is durable: acknowledge, apply, go on.
+    package mutating func persisted(now: ContinuousClock.Instant) -> [NodeAction] {
+        guard let ready = self.awaitingPersistence else { return [] }
+        self.awaitingPersistence = nil
+        if !ready.entries.isEmpty { self.metrics.appendBatchSize.record(ready.entries.count) }
+        var actions: [NodeAction] = []
+        self.finish(ready, now: now, into: &actions)
+        self.drive(now: now, into: &actions)
+        return actions
+    }
+
+    /// What makes a Ready durable, in an order that any crash point recovers from:
+    ///
+    /// 1. term and vote (with a commit index the stored log already holds), so no stored entry or
+    ///    snapshot is ever newer than the saved term;
+    /// 2. a snapshot from the leader: stored, restored into the state machine, and only then the
+    ///    whole old log dropped (start-up reconciles a crash in between);
+    /// 3. the new entries, after deleting any stored suffix they replace.
+    func storageSteps(for ready: Ready) -> [StorageStep] {
+        var steps: [StorageStep] = []
+        if let hard = ready.hardState, let saved = self.hardStateToSave(hard, before: ready) { steps.append(.saveHardState(saved)) }
+        if let snapshot = ready.snapshot {
+            steps.append(.storeSnapshot(snapshot, self.inboundSnapshots[snapshot.index] ?? []))
+            steps.append(.restoreSnapshot(snapshot))
+            steps.append(.dropLog(through: snapshot.index))
+        }
+        if let first = ready.entries.first {
+            // The core's log before this Ready's entries is what storage holds.
+            if first.index <= self.storedLastIndex { steps.append(.truncateSuffix(from: first.index)) }
+            steps.append(.append(ready.entries))
+        }
+        return steps
+    }
+
+    /// Term and vote are saved when they changed. The commit index need not be durable (a
+    /// restarted node learns it again), and saving it on every commit would cost an atomic file
+    /// replacement per command; when it is saved, it never covers an index whose stored entry
+    /// this Ready is about to replace (a restart would apply the stale entry).
+    func hardStateToSave(_ hard: HardState, before ready: Ready) -> HardState? {
+        let saved = self.savedHardState
+        guard saved.term != hard.term || saved.vote != hard.vote else { return nil }
+        var commit = hard.commit
+        if ready.snapshot != nil {
+            commit = min(commit, saved.commit)
+        } else if let first = ready.entries.first {
+            commit = min(commit, first.index - 1)
+        } else {
+            commit = min(commit, self.storedLastIndex)
+        }
+        return HardState(term: hard.term, vote: hard.vote, commit: commit)
+    }
+
+    /// The rest of a Ready once it is durable (or needed no persistence).
+    private mutating func finish(_ ready: Ready, now: ContinuousClock.Instant, into actions: inout [NodeAction]) {
+        if let hard = ready.hardState, let saved = self.hardStateToSave(hard, before: ready) { self.savedHardState = saved }
+        if let snapshot = ready.snapshot { self.storedLastIndex = snapshot.index }
+        if let last = ready.entries.last { self.storedLastIndex = last.index }
+        if let snapshot = ready.snapshot { self.installed(snapshot, into: &actions) }
+        for message in ready.persistedMessages { self.send(message, into: &actions) }
+        if self.snapshotInFlight != nil {
+            self.deferredEntries.append(contentsOf: ready.committedEntries)
+        } else {
+            self.apply(ready.committedEntries, into: &actions)
+        }
+        for read in ready.readStates {
+            if var waiting = self.readsWaitingForIndex.removeValue(forKey: read.context) {
+                waiting.index = read.index
+                self.readsWaitingForApply.append(waiting)
+            }
+        }
+        for context in ready.droppedReads {
+            if let waiting = self.readsWaitingForIndex.removeValue(forKey: context) {
+                actions.append(.answer(waiting.request, .failure(RaftError(.noLeader, "leadership was lost before the read was confirmed"))))
+            }
+        }
+        self.serveReads(into: &actions)
+        if let soft = ready.softState {
+            if soft.role != self.lastSoftState?.role || soft.leader != self.lastSoftState?.leader {
+                self.logger.info(
+                    "role changed",
+                    metadata: ["raft.role": "\(soft.role)", "raft.leader": "\(soft.leader.map(String.init) ?? "none")",
+                               "raft.term": "\(self.core.term)"])
+            }
+            self.lastSoftState = soft
+            if soft.role != .leader { self.dropProposals(into: &actions) }
+            if soft.role == .preCandidate || soft.role == .candidate { self.metrics.electionsStarted.increment() }
+        }
+        self.core.advance(ready)
+        // After advance: the core snapshots only what it counts as applied.
+        self.maybeSnapshot(into: &actions)
+    }
+
+    func send(_ message: Message, into actions: inout [NodeAction]) {
+        guard let address = self.addresses[message.to] else {
+            // A joining node hears from a leader it has no address for: ask its peers.
+            actions.append(.lookUpAddress(message.to, among: self.addresses.values.sorted()))
+            return
+        }
+        actions.append(.send(message, to: address))
+    }
+
+    /// A snapshot from the leader is installed: the state machine holds exactly its index.
+    private mutating func installed(_ snapshot: SnapshotMetadata, into actions: inout [NodeAction]) {
+        self.inboundSnapshots = [:]
+        self.applied = snapshot.index
+        self.applying = snapshot.index
+        self.lastSnapshotIndex = snapshot.index
+        // Entries deferred behind a local snapshot are in the leader's snapshot.
+        self.deferredEntries.removeAll { $0.index <= snapshot.index }
+        // Proposals the snapshot covers may or may not be in it.
+        for index in self.proposals.keys.sorted() where index <= snapshot.index {
+            for proposal in self.proposals.removeValue(forKey: index)! {
+                actions.append(.answer(proposal.request, .failure(RaftError(.timedOut, "outcome unknown: replaced by a snapshot"))))
+            }
+        }
+    }
+
+    /// Hands committed entries to the state machine.
+    private mutating func apply(_ entries: [Entry], into actions: inout [NodeAction]) {
+        guard let last = entries.last else { return }
+        actions.append(.apply(entries))
+        self.applying = last.index
+    }
+
+    /// The state machine applied `entries`; `results` holds each command's result by index.
+    package mutating func applied(_ entries: [Entry], results: [UInt64: [UInt8]], now: ContinuousClock.Instant) -> [NodeAction] {
+        var actions: [NodeAction] = []
+        for entry in entries {
+            self.applied = entry.index
+            guard let waiting = self.proposals.removeValue(forKey: entry.index) else { continue }
+            for proposal in waiting {
+                if proposal.term == entry.term {
+                    self.metrics.proposalLatency.record(duration: now - proposal.started)
+                    actions.append(.answer(proposal.request, .success(results[entry.index] ?? [])))
+                } else {
+                    actions.append(.answer(proposal.request, .failure(RaftError(.noLeader, "leadership changed; the command was not applied"))))
+                }
+            }
+        }
+        self.serveReads(into: &actions)
+        return actions
+    }
+
+    /// Confirmed reads whose index is applied go to the state machine.
+    mutating func serveReads(into actions: inout [NodeAction]) {
+        guard !self.readsWaitingForApply.isEmpty else { return }
+        let (ready, waiting) = self.readsWaitingForApply.partitioned { $0.index <= self.applied }
+        self.readsWaitingForApply = waiting
+        for read in ready { actions.append(.query(read.request, read.query)) }
+    }
+
+    /// Proposals of a lost leadership: the entries may still commit under the next leader, so the
+    /// outcome is unknown.
+    mutating func dropProposals(into actions: inout [NodeAction]) {
+        for index in self.proposals.keys.sorted() {
+            for proposal in self.proposals.removeValue(forKey: index)! {
+                actions.append(.answer(proposal.request, .failure(RaftError(.timedOut, "leadership was lost; the command may or may not be applied"))))
+            }
+        }
+    }
+
+    /// Starts a snapshot at the last index handed to the state machine once `snapshotThreshold`
+    /// entries were handed over since the last one; applying pauses until it is written.
+    mutating func maybeSnapshot(into actions: inout [NodeAction]) {
+        // A threshold near UInt64.max must not overflow: such a node never snapshots.
+        let (due, overflow) = self.lastSnapshotIndex.addingReportingOverflow(self.configuration.snapshotThreshold)
+        guard self.snapshotInFlight == nil, !overflow, self.applying >= due else { return }
+        let metadata: SnapshotMetadata
+        do {
+            metadata = try self.core.snapshotMetadata(at: self.applying)
+        } catch where error.code == .configurationUnknown {
+            return  // joined later and not yet past the entry that added it: snapshot later
+        } catch {
+            actions.append(.fail(RaftError(.storage, "cannot take a snapshot at \(self.applying): \(error)")))
+            return
+        }
+        self.snapshotInFlight = metadata
+        actions.append(.takeSnapshot(metadata))
+    }
+
+    /// The snapshot is durable: compact the core and the log, then apply what committed meanwhile.
+    mutating func finishSnapshot(_ metadata: SnapshotMetadata, failure: String?, into actions: inout [NodeAction]) {
+        guard self.snapshotInFlight == metadata else { return }
+        self.snapshotInFlight = nil
+        if let failure {
+            actions.append(.fail(RaftError(.storage, "cannot take a snapshot at \(metadata.index): \(failure)")))
+            return
+        }
+        // A snapshot installed from the leader meanwhile is newer: nothing to compact.
+        if metadata.index > self.lastSnapshotIndex {
+            do {
+                try self.core.compact(snapshotAt: metadata.index, trailingEntries: self.configuration.trailingLogs)
+            } catch {
+                actions.append(.fail(RaftError(.storage, "cannot compact the log after the snapshot at \(metadata.index): \(error)")))
+                return
+            }
+            if self.core.firstIndex > 1 { actions.append(.compactLog(through: self.core.firstIndex - 1)) }
+            self.lastSnapshotIndex = metadata.index
+        }
+        let deferred = self.deferredEntries
+        self.deferredEntries = []
+        self.apply(deferred, into: &actions)
+        self.maybeSnapshot(into: &actions)
+    }
+}

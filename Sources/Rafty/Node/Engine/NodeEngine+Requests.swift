@@ -1,0 +1,108 @@
+import CoreMetrics
+import Metrics
+import Logging
+import RaftCore
+
+extension NodeEngine {
+    /// Where to send a request this node cannot serve: the leader's address, or an error.
+    func redirect() -> RaftNode.Answer {
+        if self.stopping { return .failure(RaftError(.shuttingDown, "node \(self.id) is stopping")) }
+        guard let leader = self.core.leader, leader != self.id else {
+            return .failure(RaftError(.noLeader, "no leader is known; the request was not applied"))
+        }
+        guard let address = self.addresses[leader] else {
+            return .failure(RaftError(.noLeader, "the address of leader \(leader) is not known yet; the request was not applied", leader: leader))
+        }
+        return .forward(to: address)
+    }
+
+    mutating func propose(
+        _ command: [UInt8], request: RequestID, deadline: ContinuousClock.Instant, now: ContinuousClock.Instant,
+        into actions: inout [NodeAction]
+    ) {
+        guard !self.stopping, self.core.role == .leader else {
+            actions.append(.answer(request, self.redirect()))
+            return
+        }
+        do {
+            let (index, term) = try self.core.propose(command)
+            self.proposals[index, default: []].append(PendingProposal(term: term, deadline: deadline, started: now, request: request))
+            self.metrics.proposals.increment()
+        } catch {
+            actions.append(.answer(request, error.code == .notLeader ? self.redirect() : .failure(RaftError(.rejected, error.message))))
+        }
+    }
+
+    mutating func read(
+        _ query: [UInt8], consistency: RaftNode.ReadConsistency, request: RequestID, deadline: ContinuousClock.Instant,
+        into actions: inout [NodeAction]
+    ) {
+        guard !self.stopping, self.core.role == .leader else {
+            actions.append(.answer(request, self.redirect()))
+            return
+        }
+        let context = self.nextReadContext
+        self.nextReadContext += 1
+        self.readsWaitingForIndex[context] = PendingRead(request: request, query: query, deadline: deadline)
+        self.core.readIndex(context: context, lease: consistency == .lease)
+    }
+
+    /// Requests past their deadline get ``RaftError/Code/timedOut`` (outcome unknown).
+    mutating func expireWaiters(now: ContinuousClock.Instant, into actions: inout [NodeAction]) {
+        for index in self.proposals.keys.sorted() {
+            let (expired, waiting) = self.proposals[index]!.partitioned { $0.deadline <= now }
+            for proposal in expired {
+                actions.append(.answer(proposal.request, .failure(RaftError(.timedOut, "timed out; the command may or may not be applied"))))
+            }
+            self.proposals[index] = waiting.isEmpty ? nil : waiting
+        }
+        for context in self.readsWaitingForIndex.keys.sorted() where self.readsWaitingForIndex[context]!.deadline <= now {
+            actions.append(.answer(self.readsWaitingForIndex.removeValue(forKey: context)!.request, .failure(RaftError(.timedOut, "the read timed out"))))
+        }
+        let (expired, waiting) = self.readsWaitingForApply.partitioned { $0.deadline <= now }
+        for read in expired { actions.append(.answer(read.request, .failure(RaftError(.timedOut, "the read timed out")))) }
+        self.readsWaitingForApply = waiting
+    }
+
+    /// Takes members' addresses from the active configuration (which carries them), so a node that
+    /// joined later can reach every member.
+    mutating func learnAddresses() {
+        for (member, address) in self.core.configuration.addresses where member != self.id && self.addresses[member] != address {
+            self.addresses[member] = address
+        }
+    }
+
+    /// Installs a configuration of this node alone, once, on a node that waits for a bootstrap; it
+    /// then leads at once. Answers with the peers to add (`id=address=voter|learner` per line).
+    mutating func bootstrap(request: RequestID, into actions: inout [NodeAction]) {
+        guard self.configuration.waitForBootstrap else {
+            actions.append(.answer(request, .failure(RaftError(.rejected, "node \(self.id) was not started to wait for a bootstrap"))))
+            return
+        }
+        guard self.core.configuration.members.isEmpty, self.core.lastIndex == 0, self.core.leader == nil else {
+            actions.append(.answer(request, .failure(RaftError(.rejected, "the cluster is already bootstrapped"))))
+            return
+        }
+        guard self.addresses.count == self.peerAddresses.count else {
+            let missing = self.peerAddresses.filter { !self.addresses.values.contains($0) }
+            actions.append(.answer(request, .failure(RaftError(
+                .unreachable, "the ids of these peers are not known yet: \(missing.joined(separator: ", ")); not bootstrapped"))))
+            return
+        }
+        let membership = ClusterConfiguration(voters: [self.id], addresses: [self.id: self.address])
+        let state = RawNode.PersistentState(hardState: self.savedHardState, snapshot: nil, entries: [])
+        do {
+            self.core = try RawNode(configuration: Self.coreOptions(self.configuration, seed: self.randomSeed), membership: membership, restoring: state)
+        } catch {
+            actions.append(.answer(request, .failure(RaftError(.rejected, "cannot bootstrap: \(error.message)"))))
+            return
+        }
+        actions.append(.persist([.saveStableState(StableState(nodeID: self.id, hardState: self.savedHardState, configuration: membership))]))
+        self.core.campaign()  // a single voter leads at once
+        self.logger.info("bootstrapped a cluster of this node; adding its peers")
+        let peers = self.addresses.sorted { $0.key < $1.key }.map { id, address in
+            "\(id)=\(address)=\(self.peerRoles[id] ?? true ? "voter" : "learner")"
+        }
+        actions.append(.answer(request, .success(Array(peers.joined(separator: "\n").utf8))))
+    }
+}

@@ -1,0 +1,217 @@
+import CoreMetrics
+import Logging
+import Metrics
+import RaftCore
+
+extension NodeLoop {
+    /// Carries out the engine's actions in order; a completion (persisted, applied) is reported
+    /// as soon as its work is done and the actions it yields run before the rest.
+    mutating func execute(_ actions: [NodeAction]) async throws {
+        for action in actions {
+            switch action {
+            case .send(let message, let address):
+                await self.send(message, to: address)
+            case .lookUpAddress(let id, let among):
+                self.node.lookUpAddress(of: id, among: among)
+            case .persist(let steps):
+                let started = ContinuousClock.now
+                try await self.persist(steps)
+                self.engine!.metrics.fsyncLatency.record(duration: ContinuousClock.now - started)
+                try await self.execute(self.engine!.persisted(now: self.now))
+            case .apply(let entries):
+                let results = try await self.apply(entries)
+                try await self.execute(self.engine!.applied(entries, results: results, now: self.now))
+            case .query(let request, let query):
+                guard let waiter = self.waiters.removeValue(forKey: request) else { continue }
+                do {
+                    waiter.resume(returning: .success(try await self.node.stateMachine.query(query)))
+                } catch {
+                    waiter.resume(returning: .failure(RaftError(.rejected, "query failed: \(error)")))
+                }
+            case .answer(let request, let answer):
+                self.waiters.removeValue(forKey: request)?.resume(returning: answer)
+            case .takeSnapshot(let metadata):
+                self.takeSnapshot(metadata)
+            case .compactLog(let index):
+                do {
+                    try self.storage.log.compactPrefix(through: index)
+                } catch {
+                    throw RaftError(.storage, "cannot compact the log through \(index): \(error)")
+                }
+            case .fail(let error):
+                throw error
+            }
+        }
+    }
+
+    func send(_ message: Message, to address: String) async {
+        if case .installSnapshot(let metadata) = message.body {
+            // Reading a large snapshot would stall the loop (heartbeats, elections): read and send
+            // it from its own task. If it was replaced meanwhile, the leader retries later.
+            let snapshots = self.storage.snapshots
+            let transport = self.node.transport
+            Task(executorPreference: self.blockingWork) {
+                guard let reader = try? snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index,
+                    let bytes = try? reader.readAll()
+                else { return }
+                await transport.send(message, snapshot: bytes, to: address)
+            }
+            return
+        }
+        await self.node.transport.send(message, snapshot: nil, to: address)
+    }
+
+    /// Carries out storage steps in order (see ``NodeEngine/storageSteps(for:)`` for why this order).
+    mutating func persist(_ steps: [StorageStep]) async throws {
+        do {
+            for step in steps {
+                switch step {
+                case .saveHardState(let hard):
+                    var state = self.storage.stable.state
+                    state.hardState = hard
+                    try self.storage.stable.save(state)
+                case .saveStableState(let state):
+                    try self.storage.stable.save(state)
+                case .storeSnapshot(let metadata, let bytes):
+                    // A local snapshot still being written must land first: the store orders by index.
+                    if let task = self.snapshotTask { await task.value }
+                    let snapshots = self.storage.snapshots
+                    // Checksums and copies of a large snapshot run on their own thread.
+                    try await withTaskExecutorPreference(self.blockingWork) {
+                        let writer = try snapshots.makeWriter(for: metadata)
+                        do {
+                            try writer.write(bytes)
+                            _ = try writer.commit()
+                        } catch {
+                            writer.abort()
+                            throw error
+                        }
+                    }
+                case .restoreSnapshot(let metadata):
+                    let snapshots = self.storage.snapshots
+                    let machine = self.node.stateMachine
+                    try await withTaskExecutorPreference(self.blockingWork) {
+                        do {
+                            guard let reader = try snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index else {
+                                throw RaftError(.storage, "snapshot \(metadata.index) is not the newest stored one")
+                            }
+                            try await machine.restore(from: SnapshotInput(reader))
+                        } catch {
+                            // Start-up falls back to the previous snapshot; the log is still intact.
+                            throw RaftError(.stateMachine, "cannot restore the state machine from snapshot \(metadata.index): \(error)")
+                        }
+                    }
+                case .dropLog(let index):
+                    let log = self.storage.log
+                    if log.lastIndex > index { try log.truncateSuffix(from: max(index + 1, log.firstIndex)) }
+                    try log.compactPrefix(through: index)
+                case .truncateSuffix(let index):
+                    if index <= self.storage.log.lastIndex { try self.storage.log.truncateSuffix(from: index) }
+                case .append(let entries):
+                    try self.storage.log.append(entries)
+                }
+            }
+        } catch let error as RaftError {
+            throw error
+        } catch {
+            throw RaftError(.storage, "cannot persist: \(error)")
+        }
+    }
+
+    /// Applies committed entries; returns each command's result by index.
+    func apply(_ entries: [Entry]) async throws -> [UInt64: [UInt8]] {
+        var commands: [CommittedCommand] = []
+        for entry in entries {
+            if case .command(let bytes) = entry.payload {
+                commands.append(CommittedCommand(index: entry.index, term: entry.term, bytes: bytes))
+            }
+        }
+        guard !commands.isEmpty else { return [:] }
+        let output: [[UInt8]]
+        do {
+            output = try await self.node.stateMachine.apply(commands)
+        } catch {
+            throw RaftError(.stateMachine, "the state machine failed to apply entries \(commands[0].index)...: \(error)")
+        }
+        var results: [UInt64: [UInt8]] = [:]
+        for (command, result) in zip(commands, output) { results[command.index] = result }
+        return results
+    }
+
+    /// The state machine writes its snapshot from a task of its own (a large state would
+    /// otherwise hold up heartbeats past the election timeout); the engine defers applying
+    /// until it reports back.
+    mutating func takeSnapshot(_ metadata: SnapshotMetadata) {
+        let snapshots = self.storage.snapshots
+        let machine = self.node.stateMachine
+        let node = self.node
+        self.snapshotTask = Task(executorPreference: self.blockingWork) {
+            var failure: String?
+            do {
+                let writer = try snapshots.makeWriter(for: metadata)
+                do {
+                    try await machine.snapshot(to: SnapshotOutput { bytes in try writer.write(bytes) })
+                    _ = try writer.commit()
+                } catch {
+                    writer.abort()
+                    throw error
+                }
+            } catch {
+                failure = "\(error)"
+            }
+            node.enqueue(.snapshotWritten(metadata, failure: failure))
+        }
+    }
+
+    /// Publishes the status for ``RaftNode/status`` and the gauges.
+    mutating func publish() {
+        guard let engine = self.engine else {
+            self.node.publish { $0.state = .follower }
+            return
+        }
+        let core = engine.core
+        let metrics = engine.metrics
+        metrics.term.record(Double(core.term))
+        metrics.commitIndex.record(Double(core.commitIndex))
+        metrics.appliedIndex.record(Double(engine.applied))
+        let state: Double = switch core.role {
+        case .follower: core.isVoter ? 0 : 3
+        case .preCandidate, .candidate: 1
+        case .leader: 2
+        }
+        metrics.state.record(state)
+        if core.role == .leader {
+            for (peer, match) in core.status.matchIndex.sorted(by: { $0.key < $1.key }) {
+                self.engine!.metrics.recordLag(of: peer, core.lastIndex - min(match, core.lastIndex))
+            }
+        }
+        let id = self.node.configuration.id
+        let address = self.node.address
+        let now = self.now
+        self.node.publish { status in
+            switch core.role {
+            case .leader: status.state = .leader
+            case .candidate, .preCandidate: status.state = .candidate
+            case .follower:
+                // A node outside the configuration (joining, or removed) is a follower that never campaigns.
+                status.state = core.isVoter || !core.configuration.contains(id) ? .follower : .readOnly
+            }
+            status.term = core.term
+            status.commitIndex = core.commitIndex
+            status.lastApplied = engine.applied
+            status.leaderID = core.leader
+            status.leaderAddress = core.leader.flatMap { $0 == id ? address : engine.addresses[$0] }
+            status.lastLeaderContact = core.leader == id ? now : engine.lastLeaderContact
+            var members: [NodeID: Bool] = [:]
+            for voter in core.configuration.voters { members[voter] = true }
+            for learner in core.configuration.learners { members[learner] = false }
+            status.members = members
+            status.isMember = core.configuration.contains(id)
+            status.committedMembers = Set(core.committedConfiguration.members)
+            status.peerContact = engine.lastHeard.filter { core.configuration.contains($0.key) }
+            status.memberAddresses = members.keys.reduce(into: [:]) { result, member in
+                result[member] = member == id ? address : engine.addresses[member]
+            }
+        }
+    }
+}

@@ -1,0 +1,206 @@
+import RaftCore
+import Rafty
+
+extension NodeSimulation {
+    /// A client sends its next operation to a random node.
+    mutating func clientTurn(_ client: Int) {
+        guard self.now + 300_000 < self.faultsEnd + self.settleMilliseconds * 1000 else { return }
+        let origin = NodeID(self.random(1...UInt64(self.nodeCount)))
+        let key = Self.keys[Int(self.random(0...UInt64(Self.keys.count - 1)))]
+        let operation: KVOperation
+        var consistency = RaftNode.ReadConsistency.linearizable
+        switch self.random(0...99) {
+        case 0..<35:
+            operation = .write(key: key, value: self.nextValue)
+            self.nextValue += 1
+        case 35..<50:
+            let expected = self.nextValue > 1 && self.chance(70) ? Int(self.random(1...UInt64(self.nextValue - 1))) : nil
+            operation = .cas(key: key, expected: expected, new: self.nextValue)
+            self.nextValue += 1
+        case 50..<75:
+            operation = .read(key: key)
+        default:
+            operation = .read(key: key)
+            consistency = .lease
+        }
+        let history = self.history.invoke(client: client, operation: operation, time: self.now)
+        self.operations.append(Operation(client: client, operation: operation, consistency: consistency, origin: origin, history: history))
+        self.report.operations += 1
+        self.events.push(.request(origin, op: self.operations.count - 1, self.request(for: self.operations.count - 1), from: nil), at: self.now + self.random(100...500))
+    }
+
+    func request(for op: Int, forwarded: Bool = false) -> NodeRequest {
+        let operation = self.operations[op]
+        if case .read = operation.operation {
+            // A forwarded read is served as linearizable (RaftNode.handleForwarded).
+            return .read(KVStateMachine.encode(operation.operation), forwarded ? .linearizable : operation.consistency)
+        }
+        return .propose(KVStateMachine.encode(operation.operation))
+    }
+
+    /// A request reaches a node: refused if it is down, queued if it is frozen.
+    mutating func arrive(at id: NodeID, op: Int, _ request: NodeRequest, from: NodeID?) {
+        let index = self.index(id)
+        guard self.hosts[index].isUp else {
+            if from == nil {
+                self.clientAnswer(op, .failure(RaftError(.unreachable, "connection refused")))
+            } else {
+                self.forwardFailed(op, origin: from!)
+            }
+            return
+        }
+        if self.hosts[index].frozen {
+            self.hosts[index].queuedRequests.append((op, request, from))
+            return
+        }
+        self.feed(id, [self.register(at: id, op: op, request, from: from)])
+    }
+
+    /// Gives a request an id the engine answers by.
+    mutating func register(at id: NodeID, op: Int, _ request: NodeRequest, from: NodeID?) -> NodeInput {
+        let index = self.index(id)
+        let requestID = self.hosts[index].nextRequest
+        self.hosts[index].nextRequest += 1
+        self.hosts[index].waiting[requestID] = (op, from)
+        return .request(requestID, request, deadline: self.localNow(id) + .seconds(2))
+    }
+
+    /// A node answered a request: a client's own request (a redirect is followed, as
+    /// `RaftNode.resolve` does), or one another node forwarded (the answer travels back).
+    mutating func answer(_ id: NodeID, op: Int, from: NodeID?, _ answer: RaftNode.Answer) {
+        guard op >= 0 else { return }  // an operator's request (a transfer): nobody waits
+        if let origin = from {
+            var answer = answer
+            if case .forward = answer { answer = .failure(RaftError(.notLeader, "node \(id) is no longer the leader")) }
+            guard !self.blocked.contains([id, origin]), !self.chance(2) else {
+                self.forwardFailed(op, origin: origin)
+                return
+            }
+            self.events.push(.reply(origin: origin, op: op, answer), at: self.now + self.random(500...4_000))
+            return
+        }
+        guard case .forward(let address) = answer, let leader = Self.node(at: address) else {
+            self.clientAnswer(op, answer)
+            return
+        }
+        guard !self.blocked.contains([id, leader]), !self.chance(2) else {
+            self.forwardFailed(op, origin: id)
+            return
+        }
+        self.report.forwarded += 1
+        self.events.push(.request(leader, op: op, self.request(for: op, forwarded: true), from: id), at: self.now + self.random(500...4_000))
+    }
+
+    /// A forwarded call failed in transit: a write's outcome is unknown, a read just failed.
+    mutating func forwardFailed(_ op: Int, origin: NodeID) {
+        if case .read = self.operations[op].operation {
+            self.clientAnswer(op, .failure(RaftError(.unreachable, "the forward failed")))
+        } else {
+            self.clientAnswer(op, .failure(RaftError(.timedOut, "the forward failed; outcome unknown")))
+        }
+    }
+
+    /// The node a request was forwarded to crashed or stopped with it.
+    mutating func connectionLost(_ op: Int, at id: NodeID, from: NodeID?) {
+        guard op >= 0 else { return }
+        if let origin = from {
+            self.forwardFailed(op, origin: origin)
+        } else {
+            self.clientAnswer(op, .failure(RaftError(.timedOut, "the connection dropped")))
+        }
+    }
+
+    /// The client sees the outcome and goes on with its next operation.
+    mutating func clientAnswer(_ op: Int, _ answer: RaftNode.Answer, forwarded: Bool = false) {
+        guard op >= 0, !self.operations[op].done else { return }
+        self.operations[op].done = true
+        let operation = self.operations[op]
+        let outcome: KVOutcome
+        switch answer {
+        case .success(let bytes):
+            guard let result = Self.decode(bytes) else {
+                self.fail("operation \(op) got an unreadable result")
+                return
+            }
+            outcome = .ok(result)
+            self.report.completed += 1
+            if operation.consistency == .lease { self.report.leaseReads += 1 }
+        case .failure(let error):
+            outcome = error.code == .timedOut ? .unknown : .failed
+        case .forward:
+            outcome = .failed  // a redirect after a redirect: the caller gives up
+        }
+        self.history.complete(operation.history, outcome: outcome, time: self.now)
+        self.events.push(.clientTurn(operation.client), at: self.now + self.random(0...3_000))
+    }
+
+    // MARK: - Faults
+
+    /// Nodes down, frozen or stopping.
+    var unavailable: Int {
+        self.hosts.filter { !$0.isUp || $0.frozen || $0.stopping }.count
+    }
+
+    mutating func injectFault() {
+        let id = NodeID(self.random(1...UInt64(self.nodeCount)))
+        let index = self.index(id)
+        let mayTakeDown = self.unavailable < (self.nodeCount - 1) / 2 && self.hosts[index].isUp
+            && !self.hosts[index].frozen && !self.hosts[index].stopping
+        switch self.random(0...9) {
+        case 0, 1:
+            if mayTakeDown { self.crash(id) }
+        case 2:
+            if mayTakeDown { self.hosts[index].crashAtNextPersist = true }
+        case 3:
+            guard mayTakeDown else { return }
+            self.report.freezes += 1
+            self.hosts[index].frozen = true
+            self.events.push(.thaw(id), at: self.now + Self.tick * self.random(2...40))
+        case 4:
+            let until = self.now + self.random(100_000...600_000)
+            for other in 1...NodeID(self.nodeCount) where other != id {
+                self.blocked.insert([id, other])
+                self.blocked.insert([other, id])
+                self.events.push(.unblock(from: id, to: other), at: until)
+                self.events.push(.unblock(from: other, to: id), at: until)
+            }
+        case 5:
+            let other = NodeID(self.random(1...UInt64(self.nodeCount)))
+            guard other != id else { return }
+            self.blocked.insert([id, other])
+            self.events.push(.unblock(from: id, to: other), at: self.now + self.random(100_000...600_000))
+        case 6:
+            guard mayTakeDown else { return }
+            self.report.stops += 1
+            self.hosts[index].stopping = true
+            self.feed(id, [.stop])
+        case 7:
+            guard let leader = self.hosts.first(where: { $0.engine?.core.role == .leader })?.id else { return }
+            let target = self.chance(30) ? nil : NodeID(self.random(1...UInt64(self.nodeCount)))
+            self.feed(leader, [self.register(at: leader, op: -1, .transfer(to: target), from: nil)])
+        default:
+            break
+        }
+    }
+
+    /// A frozen node resumes: everything that queued arrives at once, with the time that passed.
+    mutating func thaw(_ id: NodeID) {
+        let index = self.index(id)
+        guard self.hosts[index].frozen else { return }
+        self.hosts[index].frozen = false
+        guard self.hosts[index].isUp else { return }
+        var inputs = self.hosts[index].queued
+        for queued in self.hosts[index].queuedRequests {
+            inputs.append(self.register(at: id, op: queued.op, queued.request, from: queued.from))
+        }
+        self.hosts[index].queued = []
+        self.hosts[index].queuedRequests = []
+        self.feed(id, inputs)
+    }
+
+    /// The faults end: links heal, frozen nodes thaw (down nodes restart as scheduled).
+    mutating func healAll() {
+        self.blocked = []
+        for id in 1...NodeID(self.nodeCount) where self.hosts[self.index(id)].frozen { self.thaw(id) }
+    }
+}

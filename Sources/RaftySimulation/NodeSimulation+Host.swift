@@ -1,0 +1,272 @@
+import RaftCore
+import Rafty
+
+extension NodeSimulation {
+    /// Starts (or restarts) a node from its disk through the runtime's recovery: the newest
+    /// snapshot the state machine accepts, then ``NodeRecovery/reconcile(log:stable:snapshot:logger:)``.
+    mutating func start(_ id: NodeID) {
+        let index = self.index(id)
+        var host = self.hosts[index]
+        let configuration = self.configurations[index]
+        var snapshot: SnapshotMetadata?
+        host.machine = KVStateMachine()
+        do {
+            for candidate in try host.snapshots.list() {
+                if let machine = KVStateMachine(snapshot: try host.snapshots.open(candidate).readAll()) {
+                    host.machine = machine
+                    snapshot = candidate.metadata
+                    break
+                }
+            }
+            guard let membership = host.stable.state.configuration else {
+                self.fail("node \(id) lost its stored configuration")
+                return
+            }
+            let state = try NodeRecovery.reconcile(log: host.log, stable: host.stable, snapshot: snapshot, logger: configuration.logger)
+            host.engine = try NodeEngine(
+                configuration: configuration, address: configuration.address, peerAddresses: configuration.peers,
+                addresses: membership.addresses.filter { $0.key != id }, peerRoles: [:], membership: membership,
+                restoring: state, metrics: .discarding(nodeID: id), logger: configuration.logger, now: self.localNow(id),
+                randomSeed: self.seed &+ id &* 7919 &+ UInt64(host.incarnation))
+        } catch {
+            self.fail("node \(id) cannot restart from its disk: \(error)")
+            return
+        }
+        host.machineIndex = snapshot?.index ?? 0
+        host.incarnation += 1
+        host.frozen = false
+        host.queued = []
+        host.queuedRequests = []
+        host.waiting = [:]
+        host.stopping = false
+        host.crashAtNextPersist = false
+        host.snapshotInFlight = nil
+        self.hosts[index] = host
+        self.events.push(.wake(id, incarnation: host.incarnation), at: self.now + Self.tick * 1000 / host.rate)
+        self.feed(id, [])
+    }
+
+    /// The process dies: everything but the disk is lost; its callers see the connection drop.
+    mutating func crash(_ id: NodeID) {
+        let index = self.index(id)
+        guard self.hosts[index].isUp else { return }
+        self.report.crashes += 1
+        for (_, waiting) in self.hosts[index].waiting.sorted(by: { $0.key < $1.key }) { self.connectionLost(waiting.op, at: id, from: waiting.from) }
+        for queued in self.hosts[index].queuedRequests { self.connectionLost(queued.op, at: id, from: queued.from) }
+        // Its own clients, whatever their request was waiting for (a forward to the leader too).
+        for op in self.operations.indices where !self.operations[op].done && self.operations[op].origin == id {
+            self.clientAnswer(op, .failure(RaftError(.timedOut, "the connection dropped")))
+        }
+        self.hosts[index].engine = nil
+        self.hosts[index].waiting = [:]
+        self.hosts[index].queuedRequests = []
+        self.hosts[index].queued = []
+        self.hosts[index].snapshotInFlight = nil
+        self.events.push(.restart(id), at: self.now + self.random(50_000...500_000))
+    }
+
+    /// A graceful stop has run its course: the engine answers what waits, the node goes down.
+    mutating func finishStop(_ id: NodeID) {
+        let index = self.index(id)
+        let actions = self.hosts[index].engine!.failAll(RaftError(.shuttingDown, "the node stopped"))
+        self.execute(id, actions)
+        for (_, waiting) in self.hosts[index].waiting.sorted(by: { $0.key < $1.key }) {
+            self.answer(id, op: waiting.op, from: waiting.from, .failure(RaftError(.shuttingDown, "the node stopped")))
+        }
+        self.hosts[index].waiting = [:]
+        // A snapshot being written finishes before the stores close (the runtime awaits it).
+        if self.hosts[index].snapshotInFlight != nil { self.storeLocalSnapshot(id) }
+        self.hosts[index].engine = nil
+        self.events.push(.restart(id), at: self.now + self.random(50_000...300_000))
+    }
+
+    /// Carries out a node's actions in order, as `NodeLoop` does. Stops if the node crashes.
+    mutating func execute(_ id: NodeID, _ actions: [NodeAction]) {
+        let index = self.index(id)
+        for action in actions {
+            guard self.hosts[index].isUp, self.report.failure == nil else { return }
+            switch action {
+            case .send(let message, let address):
+                self.send(message, from: id, to: address)
+            case .lookUpAddress:
+                break  // every node knows every address
+            case .persist(let steps):
+                guard self.persist(id, steps) else { return }
+                self.execute(id, self.hosts[index].engine!.persisted(now: self.localNow(id)))
+            case .apply(let entries):
+                let results = self.apply(id, entries)
+                guard self.report.failure == nil else { return }
+                self.execute(id, self.hosts[index].engine!.applied(entries, results: results, now: self.localNow(id)))
+            case .query(let request, let query):
+                guard let waiting = self.hosts[index].waiting.removeValue(forKey: request) else { continue }
+                guard case .read(let key)? = KVStateMachine.decode(query) else {
+                    self.fail("node \(id) was asked an unknown query")
+                    return
+                }
+                self.answer(id, op: waiting.op, from: waiting.from, .success(Self.encode(.read(self.hosts[index].machine.values[key]))))
+            case .answer(let request, let answer):
+                guard let waiting = self.hosts[index].waiting.removeValue(forKey: request) else { continue }
+                self.answer(id, op: waiting.op, from: waiting.from, answer)
+            case .takeSnapshot(let metadata):
+                guard self.hosts[index].machineIndex == metadata.index else {
+                    self.fail("node \(id) was asked for a snapshot at \(metadata.index) with its state machine at \(self.hosts[index].machineIndex)")
+                    return
+                }
+                self.report.snapshotsTaken += 1
+                let bytes = self.hosts[index].machine.snapshot()
+                self.hosts[index].snapshotInFlight = (metadata, bytes)
+                // Written off the loop: entries that commit meanwhile wait.
+                self.events.push(
+                    .snapshotWritten(id, incarnation: self.hosts[index].incarnation, metadata, bytes), at: self.now + self.random(1_000...40_000))
+            case .compactLog(let through):
+                do {
+                    try self.hosts[index].log.compactPrefix(through: through)
+                } catch {
+                    self.fail("node \(id) cannot compact its log through \(through): \(error)")
+                }
+            case .fail(let error):
+                self.fail("node \(id) failed: \(error)")
+            }
+        }
+    }
+
+    /// Runs storage steps one by one; a crash armed for this node falls between two of them (or
+    /// after the last, before the engine hears of it). Returns whether the node is still up.
+    mutating func persist(_ id: NodeID, _ steps: [StorageStep]) -> Bool {
+        let index = self.index(id)
+        var crashBefore: Int?
+        if self.hosts[index].crashAtNextPersist {
+            crashBefore = Int(self.random(0...UInt64(steps.count)))
+        }
+        let host = self.hosts[index]
+        for (number, step) in steps.enumerated() {
+            if crashBefore == number {
+                self.report.crashesBetweenSteps += 1
+                self.crash(id)
+                return false
+            }
+            do {
+                switch step {
+                case .saveHardState(let hard):
+                    var state = host.stable.state
+                    state.hardState = hard
+                    try host.stable.save(state)
+                case .saveStableState(let state):
+                    try host.stable.save(state)
+                case .storeSnapshot(let metadata, let bytes):
+                    if self.hosts[index].snapshotInFlight != nil { self.storeLocalSnapshot(id) }  // lands first, as in the runtime
+                    let writer = try host.snapshots.makeWriter(for: metadata)
+                    try writer.write(bytes)
+                    _ = try writer.commit()
+                case .restoreSnapshot(let metadata):
+                    guard let reader = try host.snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index,
+                        let machine = KVStateMachine(snapshot: try reader.readAll())
+                    else {
+                        self.fail("node \(id) cannot restore snapshot \(metadata.index)")
+                        return false
+                    }
+                    if let expected = self.committed[metadata.index], expected.term != metadata.term {
+                        self.fail("node \(id) installs a snapshot at \(metadata.index) of term \(metadata.term); term \(expected.term) committed there")
+                    }
+                    self.hosts[index].machine = machine
+                    self.hosts[index].machineIndex = metadata.index
+                    self.report.snapshotsInstalled += 1
+                case .dropLog(let through):
+                    if host.log.lastIndex > through { try host.log.truncateSuffix(from: max(through + 1, host.log.firstIndex)) }
+                    try host.log.compactPrefix(through: through)
+                case .truncateSuffix(let from):
+                    if from <= host.log.lastIndex { try host.log.truncateSuffix(from: from) }
+                case .append(let entries):
+                    try host.log.append(entries)
+                }
+            } catch {
+                self.fail("node \(id) storage step \(step) failed: \(error)")
+                return false
+            }
+        }
+        if crashBefore == steps.count {
+            self.report.crashesBetweenSteps += 1
+            self.crash(id)
+            return false
+        }
+        return true
+    }
+
+    mutating func storeLocalSnapshot(_ id: NodeID) {
+        let index = self.index(id)
+        guard let (metadata, bytes) = self.hosts[index].snapshotInFlight else { return }
+        self.hosts[index].snapshotInFlight = nil
+        do {
+            let writer = try self.hosts[index].snapshots.makeWriter(for: metadata)
+            try writer.write(bytes)
+            _ = try writer.commit()
+        } catch {
+            self.fail("node \(id) cannot store its snapshot at \(metadata.index): \(error)")
+        }
+    }
+
+    /// Applies entries to the node's state machine, checking each against what committed there.
+    mutating func apply(_ id: NodeID, _ entries: [Entry]) -> [UInt64: [UInt8]] {
+        let index = self.index(id)
+        var results: [UInt64: [UInt8]] = [:]
+        for entry in entries {
+            guard entry.index == self.hosts[index].machineIndex + 1 else {
+                self.fail("node \(id) applies index \(entry.index) after \(self.hosts[index].machineIndex)")
+                return results
+            }
+            if let expected = self.committed[entry.index] {
+                if expected != entry {
+                    self.fail("node \(id) applies an entry at \(entry.index) (term \(entry.term)) that differs from the one applied elsewhere (term \(expected.term))")
+                    return results
+                }
+            } else {
+                self.committed[entry.index] = entry
+            }
+            self.hosts[index].machineIndex = entry.index
+            if case .command(let bytes) = entry.payload, let result = self.hosts[index].machine.apply(bytes) {
+                results[entry.index] = Self.encode(result)
+            }
+        }
+        return results
+    }
+
+    /// A peer message leaves: late, lost, or cut off by a partition. A snapshot carries the
+    /// sender's stored snapshot of that index, read as the runtime does (none: not sent).
+    mutating func send(_ message: Message, from id: NodeID, to address: String) {
+        guard let to = Self.node(at: address), !self.blocked.contains([id, to]) else { return }
+        guard !self.chance(2) else { return }
+        var snapshot: [UInt8]?
+        if case .installSnapshot(let metadata) = message.body {
+            guard let reader = try? self.hosts[self.index(id)].snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index,
+                let bytes = try? reader.readAll()
+            else { return }
+            snapshot = bytes
+            if self.chance(10) {
+                snapshot = nil
+                self.report.snapshotsWithoutBytes += 1
+            }
+        }
+        self.events.push(.deliver(to, message, snapshot: snapshot), at: self.now + self.random(500...4_000))
+    }
+
+    static func encode(_ result: KVResult) -> [UInt8] {
+        switch result {
+        case .written: Array("w".utf8)
+        case .cas(let swapped): Array((swapped ? "c1" : "c0").utf8)
+        case .read(let value): Array("r\(value.map(String.init) ?? "-")".utf8)
+        }
+    }
+
+    static func decode(_ bytes: [UInt8]) -> KVResult? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        switch text {
+        case "w": return .written
+        case "c1": return .cas(swapped: true)
+        case "c0": return .cas(swapped: false)
+        case "r-": return .read(nil)
+        default:
+            guard text.hasPrefix("r"), let value = Int(text.dropFirst()) else { return nil }
+            return .read(value)
+        }
+    }
+}

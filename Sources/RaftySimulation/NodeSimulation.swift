@@ -1,0 +1,227 @@
+package import RaftCore
+package import Rafty
+
+/// A simulated cluster of the runtime's real node state machine (``NodeEngine``), not a copy of
+/// its contract: each node's disk is a set of in-memory stores that survive a crash, the storage
+/// steps the engine asks for run one by one (a crash may fall between any two of them), and a
+/// restarted node recovers through the runtime's own recovery (``NodeRecovery``). Time is
+/// simulated (each node's clock may run up to `clockRateError` fast), so a seed replays exactly.
+///
+/// Clients send writes, compare-and-sets, linearizable and lease reads to any node; followers
+/// forward them to the leader as the runtime does, and the answers travel back. Faults: crashes
+/// (also between storage steps), graceful stops with requests in flight, frozen nodes (a stopped
+/// or starved process: the clock runs on, inputs queue), isolated nodes and one-way links, lost
+/// and late messages, snapshot messages without their bytes, leadership transfers. At the end
+/// the client history is checked for linearizability.
+package struct NodeSimulation {
+    /// How long the faults run, and the cluster settles afterwards (milliseconds).
+    package var faultMilliseconds: UInt64 = 4_000
+    package var settleMilliseconds: UInt64 = 2_000
+    package var clockRateError = 0.2
+    package var clients = 4
+
+    enum Event {
+        case wake(NodeID, incarnation: Int)
+        case deliver(NodeID, Message, snapshot: [UInt8]?)
+        /// A client request arriving at a node; `from` is the node that forwarded it.
+        case request(NodeID, op: Int, NodeRequest, from: NodeID?)
+        /// The leader's answer to a forwarded request, arriving back at `origin`.
+        case reply(origin: NodeID, op: Int, RaftNode.Answer)
+        case snapshotWritten(NodeID, incarnation: Int, SnapshotMetadata, [UInt8])
+        case clientTurn(Int)
+        case fault
+        case restart(NodeID)
+        case thaw(NodeID)
+        case unblock(from: NodeID, to: NodeID)
+    }
+
+    /// One node: its disk (survives crashes) and what its process holds (lost in a crash).
+    struct Host {
+        let id: NodeID
+        let log = InMemoryLogStore()
+        let stable = InMemoryStableStore()
+        let snapshots = try! InMemorySnapshotStore(retainCount: 2)
+        var engine: NodeEngine?
+        var machine = KVStateMachine()
+        /// The last index the state machine holds.
+        var machineIndex: UInt64 = 0
+        var incarnation = 0
+        /// Local clock rate, in thousandths (1000 = exact).
+        var rate: UInt64 = 1000
+        var frozen = false
+        var queued: [NodeInput] = []
+        var queuedRequests: [(op: Int, request: NodeRequest, from: NodeID?)] = []
+        /// Callers waiting for the engine: request id → (op, node that forwarded it).
+        var waiting: [RequestID: (op: Int, from: NodeID?)] = [:]
+        var nextRequest: RequestID = 1
+        var crashAtNextPersist = false
+        var stopping = false
+        /// A snapshot being written (not yet in the store).
+        var snapshotInFlight: (metadata: SnapshotMetadata, bytes: [UInt8])?
+
+        init(id: NodeID) { self.id = id }
+        var isUp: Bool { self.engine != nil }
+    }
+
+    /// A client operation: what it is, where its client sent it and whether it finished.
+    struct Operation {
+        var client: Int
+        var operation: KVOperation
+        var consistency: RaftNode.ReadConsistency
+        var origin: NodeID
+        var history: Int
+        var done = false
+    }
+
+    let seed: UInt64
+    let nodeCount: Int
+    var rng: SplitMix64
+    var now: UInt64 = 0
+    let epoch = ContinuousClock.now
+    var events = EventQueue<Event>()
+    var hosts: [Host]
+    var configurations: [RaftNode.Configuration]
+    var blocked: Set<[NodeID]> = []
+    var history = HistoryRecorder()
+    var operations: [Operation] = []
+    var committed: [UInt64: Entry] = [:]
+    var leaders: [UInt64: NodeID] = [:]
+    var nextValue = 1
+    var faultsEnd: UInt64 = 0
+    package var report: NodeSimulationReport
+
+    static let tick: UInt64 = 10_000  // microseconds, as each node's clock counts them
+    static let keys = ["a", "b", "c"]
+
+    package init(seed: UInt64, nodeCount: Int) {
+        self.seed = seed
+        self.nodeCount = nodeCount
+        self.rng = SplitMix64(seed: seed)
+        self.hosts = (1...UInt64(nodeCount)).map { Host(id: $0) }
+        self.report = NodeSimulationReport(seed: seed, nodeCount: nodeCount)
+        let addresses = (1...UInt64(nodeCount)).map { Self.address(of: $0) }
+        self.configurations = (1...UInt64(nodeCount)).map { id in
+            var configuration = RaftNode.Configuration(id: id)
+            configuration.address = Self.address(of: id)
+            configuration.peers = addresses.filter { $0 != Self.address(of: id) }
+            configuration.tickInterval = .microseconds(Self.tick)
+            configuration.snapshotThreshold = 25
+            configuration.trailingLogs = 5
+            configuration.minimumClusterSize = nodeCount
+            return configuration
+        }
+    }
+
+    static func address(of id: NodeID) -> String { "10.0.0.\(id):7000" }
+    static func node(at address: String) -> NodeID? {
+        guard address.hasPrefix("10.0.0."), let end = address.firstIndex(of: ":") else { return nil }
+        return NodeID(address[address.index(address.startIndex, offsetBy: 7)..<end])
+    }
+
+    func index(_ id: NodeID) -> Int { Int(id - 1) }
+
+    /// The node's clock: it may run fast by up to `clockRateError`.
+    func localNow(_ id: NodeID) -> ContinuousClock.Instant {
+        self.epoch + .microseconds(Int64(self.now * self.hosts[self.index(id)].rate / 1000))
+    }
+
+    mutating func random(_ range: ClosedRange<UInt64>) -> UInt64 { UInt64.random(in: range, using: &self.rng) }
+    mutating func chance(_ percent: UInt64) -> Bool { self.random(0...99) < percent }
+
+    mutating func fail(_ message: String) {
+        if self.report.failure == nil { self.report.failure = "at \(self.now / 1000) ms: \(message)" }
+    }
+
+    // MARK: - Running
+
+    /// Runs the whole scenario and returns what happened.
+    package mutating func run() -> NodeSimulationReport {
+        let membership = ClusterConfiguration(
+            voters: Set(1...UInt64(self.nodeCount)),
+            addresses: Dictionary(uniqueKeysWithValues: (1...UInt64(self.nodeCount)).map { ($0, Self.address(of: $0)) }))
+        for index in self.hosts.indices {
+            self.hosts[index].rate = 1000 + self.random(0...UInt64(self.clockRateError * 1000))
+            try! self.hosts[index].stable.save(StableState(nodeID: self.hosts[index].id, configuration: membership))
+            self.start(self.hosts[index].id)
+        }
+        self.faultsEnd = self.faultMilliseconds * 1000
+        let end = self.faultsEnd + self.settleMilliseconds * 1000
+        for client in 0..<self.clients { self.events.push(.clientTurn(client), at: self.random(0...20_000)) }
+        self.events.push(.fault, at: 300_000)
+        while self.report.failure == nil, let (time, event) = self.events.pop(), time <= end {
+            self.now = time
+            self.handle(event)
+        }
+        if self.report.failure == nil {
+            let result = LinearizabilityChecker.check(self.history.entries)
+            if !result.isLinearizable && !result.timedOut {
+                self.fail("the client history is not linearizable: \(result.explanation ?? "")")
+            }
+        }
+        return self.report
+    }
+
+    mutating func handle(_ event: Event) {
+        switch event {
+        case .wake(let id, let incarnation):
+            guard self.hosts[self.index(id)].incarnation == incarnation, self.hosts[self.index(id)].isUp else { return }
+            self.events.push(.wake(id, incarnation: incarnation), at: self.now + Self.tick * 1000 / self.hosts[self.index(id)].rate)
+            self.feed(id, [.tick])
+        case .deliver(let id, let message, let snapshot):
+            guard self.hosts[self.index(id)].isUp else { return }
+            self.feed(id, [.message(message, snapshot: snapshot)])
+        case .request(let id, let op, let request, let from):
+            self.arrive(at: id, op: op, request, from: from)
+        case .reply(let origin, let op, let answer):
+            // A forwarded call's answer; the origin's client hears it if the origin is still up.
+            guard self.hosts[self.index(origin)].isUp else { return }
+            self.clientAnswer(op, answer, forwarded: true)
+        case .snapshotWritten(let id, let incarnation, let metadata, let bytes):
+            guard self.hosts[self.index(id)].incarnation == incarnation, self.hosts[self.index(id)].isUp,
+                self.hosts[self.index(id)].snapshotInFlight?.metadata == metadata
+            else { return }
+            self.storeLocalSnapshot(id)
+            _ = bytes
+            self.feed(id, [.snapshotWritten(metadata, failure: nil)])
+        case .clientTurn(let client):
+            self.clientTurn(client)
+        case .fault:
+            guard self.now < self.faultsEnd else {
+                self.healAll()
+                return
+            }
+            self.injectFault()
+            self.events.push(.fault, at: self.now + self.random(100_000...300_000))
+        case .restart(let id):
+            if !self.hosts[self.index(id)].isUp { self.start(id) }
+        case .thaw(let id):
+            self.thaw(id)
+        case .unblock(let from, let to):
+            self.blocked.remove([from, to])
+        }
+    }
+
+    /// Hands inputs to a node (queued while it is frozen), carries out the actions, checks.
+    mutating func feed(_ id: NodeID, _ inputs: [NodeInput]) {
+        let index = self.index(id)
+        guard self.hosts[index].isUp else { return }
+        if self.hosts[index].frozen {
+            self.hosts[index].queued.append(contentsOf: inputs.filter { if case .tick = $0 { false } else { true } })
+            return
+        }
+        let actions = self.hosts[index].engine!.handle(inputs, now: self.localNow(id))
+        self.execute(id, actions)
+        guard self.hosts[index].isUp else { return }
+        self.checkLeader(id)
+        if self.hosts[index].engine!.readyToStop(now: self.localNow(id)) { self.finishStop(id) }
+    }
+
+    mutating func checkLeader(_ id: NodeID) {
+        let core = self.hosts[self.index(id)].engine!.core
+        guard core.role == .leader else { return }
+        if let other = self.leaders[core.term], other != id {
+            self.fail("nodes \(other) and \(id) both lead term \(core.term)")
+        }
+        self.leaders[core.term] = id
+    }
+}

@@ -1,0 +1,37 @@
+public import RaftCore
+
+/// What one run of ``NodeSimulation`` did and found.
+public struct NodeSimulationReport: Sendable, CustomStringConvertible {
+    /// The seed that reproduces the run.
+    public var seed: UInt64
+    public var nodeCount: Int
+    /// Client operations invoked, and those whose outcome the client saw.
+    public var operations = 0
+    public var completed = 0
+    /// Crashes: at any moment, and inside a persistence (between two storage steps).
+    public var crashes = 0
+    public var crashesBetweenSteps = 0
+    /// Graceful stops with requests in flight, and freezes of a whole node.
+    public var stops = 0
+    public var freezes = 0
+    /// Snapshots written by nodes, and installed from a leader.
+    public var snapshotsTaken = 0
+    public var snapshotsInstalled = 0
+    /// Snapshot messages delivered without their bytes.
+    public var snapshotsWithoutBytes = 0
+    /// Requests a follower forwarded to the leader.
+    public var forwarded = 0
+    /// Lease reads that completed.
+    public var leaseReads = 0
+    /// The first safety violation, if any.
+    public var failure: String?
+
+    public var description: String {
+        "seed \(self.seed), \(self.nodeCount) nodes: \(self.completed)/\(self.operations) operations completed "
+            + "(\(self.forwarded) forwarded, \(self.leaseReads) lease reads), \(self.crashes) crashes "
+            + "(\(self.crashesBetweenSteps) between storage steps), \(self.stops) stops, \(self.freezes) freezes, "
+            + "\(self.snapshotsTaken) snapshots taken, \(self.snapshotsInstalled) installed "
+            + "(\(self.snapshotsWithoutBytes) messages without bytes)"
+            + (self.failure.map { "; FAILED: \($0)" } ?? "")
+    }
+}
