@@ -146,13 +146,8 @@ extension NodeSimulation {
                 return false
             }
             do {
+                if try step.perform(log: host.log, stable: host.stable) { continue }
                 switch step {
-                case .saveHardState(let hard):
-                    var state = host.stable.state
-                    state.hardState = hard
-                    try host.stable.save(state)
-                case .saveStableState(let state):
-                    try host.stable.save(state)
                 case .storeSnapshot(let metadata, let bytes):
                     if self.hosts[index].snapshotInFlight != nil { self.storeLocalSnapshot(id) }  // lands first, as in the runtime
                     let writer = try host.snapshots.makeWriter(for: metadata)
@@ -171,13 +166,8 @@ extension NodeSimulation {
                     self.hosts[index].machine = machine
                     self.hosts[index].machineIndex = metadata.index
                     self.report.snapshotsInstalled += 1
-                case .dropLog(let through):
-                    if host.log.lastIndex > through { try host.log.truncateSuffix(from: max(through + 1, host.log.firstIndex)) }
-                    try host.log.compactPrefix(through: through)
-                case .truncateSuffix(let from):
-                    if from <= host.log.lastIndex { try host.log.truncateSuffix(from: from) }
-                case .append(let entries):
-                    try host.log.append(entries)
+                default:
+                    break
                 }
             } catch {
                 self.fail("node \(id) storage step \(step) failed: \(error)")

@@ -65,13 +65,8 @@ extension NodeLoop {
     mutating func persist(_ steps: [StorageStep]) async throws {
         do {
             for step in steps {
+                if try step.perform(log: self.storage.log, stable: self.storage.stable) { continue }
                 switch step {
-                case .saveHardState(let hard):
-                    var state = self.storage.stable.state
-                    state.hardState = hard
-                    try self.storage.stable.save(state)
-                case .saveStableState(let state):
-                    try self.storage.stable.save(state)
                 case .storeSnapshot(let metadata, let bytes):
                     // A local snapshot still being written must land first: the store orders by index.
                     if let task = self.snapshotTask { await task.value }
@@ -101,14 +96,8 @@ extension NodeLoop {
                             throw RaftError(.stateMachine, "cannot restore the state machine from snapshot \(metadata.index): \(error)")
                         }
                     }
-                case .dropLog(let index):
-                    let log = self.storage.log
-                    if log.lastIndex > index { try log.truncateSuffix(from: max(index + 1, log.firstIndex)) }
-                    try log.compactPrefix(through: index)
-                case .truncateSuffix(let index):
-                    if index <= self.storage.log.lastIndex { try self.storage.log.truncateSuffix(from: index) }
-                case .append(let entries):
-                    try self.storage.log.append(entries)
+                default:
+                    break
                 }
             }
         } catch let error as RaftError {

@@ -44,3 +44,29 @@ package enum StorageStep: Sendable, Equatable {
     /// Append entries after the last stored one.
     case append([Entry])
 }
+
+extension StorageStep {
+    /// Carries out a step that touches only the log and the stable state; false for the snapshot
+    /// steps, which need the executor's snapshot store and state machine. The runtime and the
+    /// simulator both run their stores through this.
+    package func perform(log: any LogStore, stable: any StableStore) throws(StorageError) -> Bool {
+        switch self {
+        case .saveHardState(let hard):
+            var state = stable.state
+            state.hardState = hard
+            try stable.save(state)
+        case .saveStableState(let state):
+            try stable.save(state)
+        case .dropLog(let index):
+            if log.lastIndex > index { try log.truncateSuffix(from: max(index + 1, log.firstIndex)) }
+            try log.compactPrefix(through: index)
+        case .truncateSuffix(let index):
+            if index <= log.lastIndex { try log.truncateSuffix(from: index) }
+        case .append(let entries):
+            try log.append(entries)
+        case .storeSnapshot, .restoreSnapshot:
+            return false
+        }
+        return true
+    }
+}
