@@ -68,7 +68,11 @@ extension NodeSimulation {
     /// A node answered a request: a client's own request (a redirect is followed, as
     /// `RaftNode.resolve` does), or one another node forwarded (the answer travels back).
     mutating func answer(_ id: NodeID, op: Int, from: NodeID?, _ answer: RaftNode.Answer) {
-        guard op >= 0 else { return }  // an operator's request (a transfer): nobody waits
+        guard op >= 0 else {
+            // An operator's request (a transfer, a membership change): nobody waits.
+            if op == Self.membershipRequest, case .success = answer { self.report.membershipChanges += 1 }
+            return
+        }
         if let origin = from {
             var answer = answer
             if case .forward = answer { answer = .failure(RaftError(.notLeader, "node \(id) is no longer the leader")) }
@@ -146,7 +150,7 @@ extension NodeSimulation {
         let index = self.index(id)
         let mayTakeDown = self.unavailable < (self.nodeCount - 1) / 2 && self.hosts[index].isUp
             && !self.hosts[index].frozen && !self.hosts[index].stopping
-        switch self.random(0...9) {
+        switch self.random(0...10) {
         case 0, 1:
             if mayTakeDown { self.crash(id) }
         case 2:
@@ -178,6 +182,20 @@ extension NodeSimulation {
             guard let leader = self.hosts.first(where: { $0.engine?.core.role == .leader })?.id else { return }
             let target = self.chance(30) ? nil : NodeID(self.random(1...UInt64(self.nodeCount)))
             self.feed(leader, [self.register(at: leader, op: -1, .transfer(to: target), from: nil)])
+        case 8:
+            // Membership: promote the non-voter if there is one, else demote a voter (the leader
+            // itself too: it hands leadership over first).
+            guard let leader = self.hosts.first(where: { $0.engine?.core.role == .leader })?.id else { return }
+            let configuration = self.hosts[self.index(leader)].engine!.core.configuration
+            let change: MembershipChange
+            if let learner = configuration.learners.sorted().first {
+                change = .promote(id: learner)
+            } else if configuration.voters.count > 2 {
+                change = .demote(id: id)
+            } else {
+                return
+            }
+            self.feed(leader, [self.register(at: leader, op: Self.membershipRequest, .membership(change), from: nil)])
         default:
             break
         }

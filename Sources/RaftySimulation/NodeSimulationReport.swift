@@ -21,8 +21,12 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
     public var snapshotsWithoutBytes = 0
     /// Requests a follower forwarded to the leader.
     public var forwarded = 0
+    /// Membership changes (promotions, demotions) that completed.
+    public var membershipChanges = 0
     /// Lease reads that completed.
     public var leaseReads = 0
+    /// Histories the linearizability checker could not settle within its bound.
+    public var uncheckedHistories = 0
     /// The first safety violation, if any.
     public var failure: String?
 
@@ -30,8 +34,8 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
         "seed \(self.seed), \(self.nodeCount) nodes: \(self.completed)/\(self.operations) operations completed "
             + "(\(self.forwarded) forwarded, \(self.leaseReads) lease reads), \(self.crashes) crashes "
             + "(\(self.crashesBetweenSteps) between storage steps), \(self.stops) stops, \(self.freezes) freezes, "
-            + "\(self.snapshotsTaken) snapshots taken, \(self.snapshotsInstalled) installed "
-            + "(\(self.snapshotsWithoutBytes) messages without bytes)"
+            + "\(self.membershipChanges) membership changes, \(self.snapshotsTaken) snapshots taken, \(self.snapshotsInstalled) installed "
+            + "(\(self.snapshotsWithoutBytes) messages without bytes), \(self.uncheckedHistories) histories unchecked"
             + (self.failure.map { "; FAILED: \($0)" } ?? "")
     }
 }

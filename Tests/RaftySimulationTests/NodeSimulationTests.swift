@@ -38,15 +38,19 @@ struct NodeSimulationTests {
             total.snapshotsWithoutBytes += report.snapshotsWithoutBytes
             total.forwarded += report.forwarded
             total.leaseReads += report.leaseReads
+            total.uncheckedHistories += report.uncheckedHistories
+            total.membershipChanges += report.membershipChanges
             if report.failure != nil { failures.append(report) }
         }
         print("node simulation, \(seeds.count) seeds: \(total); \(failures.count) failures")
         for failure in failures.prefix(5) { Issue.record("\(failure) — replay: RAFTY_NODE_SEED=\(failure.seed)") }
         #expect(failures.isEmpty)
+        #expect(total.uncheckedHistories == 0, "every history must be settled by the checker")
         if seeds.count >= 20 {
             // The faults and paths this suite exists for did happen.
             #expect(total.completed > 0 && total.crashesBetweenSteps > 0 && total.stops > 0 && total.freezes > 0)
             #expect(total.snapshotsInstalled > 0 && total.snapshotsWithoutBytes > 0 && total.forwarded > 0 && total.leaseReads > 0)
+            #expect(total.membershipChanges > 0)
         }
     }
 }

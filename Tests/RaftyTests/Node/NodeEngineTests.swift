@@ -1,0 +1,89 @@
+import RaftCore
+@testable import Rafty
+import Testing
+
+/// The node state machine alone: what it asks to persist, in which order, and what it sends or
+/// answers only once that is reported durable. Time is whatever the test says it is.
+@Suite("NodeEngine")
+struct NodeEngineTests {
+    static let start = ContinuousClock.now
+    static let tick = Duration.milliseconds(10)
+
+    static func engine(id: NodeID, voters: Set<NodeID>) throws -> NodeEngine {
+        var configuration = RaftNode.Configuration(id: id)
+        configuration.tickInterval = Self.tick
+        configuration.snapshotThreshold = 1_000
+        let addresses = Dictionary(uniqueKeysWithValues: voters.map { ($0, "10.0.0.\($0):7000") })
+        return try NodeEngine(
+            configuration: configuration, address: addresses[id]!, peerAddresses: addresses.filter { $0.key != id }.map(\.value),
+            addresses: addresses.filter { $0.key != id }, peerRoles: [:],
+            membership: ClusterConfiguration(voters: voters, addresses: addresses),
+            restoring: RawNode.PersistentState(hardState: HardState(), snapshot: nil, entries: []),
+            metrics: .discarding(nodeID: id), logger: configuration.logger, now: Self.start, randomSeed: 1)
+    }
+
+    static func sends(_ actions: [NodeAction]) -> [Message] {
+        actions.compactMap { if case .send(let message, _) = $0 { message } else { nil } }
+    }
+
+    @Test("A follower acknowledges an append only after the persist that stores it, with the new term saved first")
+    func acknowledgeAfterPersist() throws {
+        var follower = try Self.engine(id: 2, voters: [1, 2, 3])
+        let entry = Entry(term: 2, index: 1, payload: .command([7]))
+        let append = Message(from: 1, to: 2, term: 2, body: .append(AppendRequest(prevLogIndex: 0, prevLogTerm: 0, entries: [entry], commit: 0)))
+        let actions = follower.handle([.message(append, snapshot: nil)], now: Self.start + Self.tick)
+        #expect(Self.sends(actions).isEmpty, "nothing may acknowledge before the persist is reported")
+        guard case .persist(let steps)? = actions.last else {
+            Issue.record("the last action is not a persist: \(actions)")
+            return
+        }
+        #expect(steps == [StorageStep.saveHardState(HardState(term: 2, vote: nil, commit: 0)), StorageStep.append([entry])])
+        let after = follower.persisted(now: Self.start + Self.tick)
+        let acknowledgements = Self.sends(after).filter { if case .appendResponse = $0.body { true } else { false } }
+        #expect(acknowledgements.count == 1 && acknowledgements.first?.to == 1)
+    }
+
+    @Test("A snapshot from the leader is stored, restored, then the old log dropped, all before it is acknowledged; without its bytes it is ignored")
+    func snapshotInstallOrder() throws {
+        var follower = try Self.engine(id: 2, voters: [1, 2, 3])
+        let metadata = SnapshotMetadata(index: 10, term: 2, configuration: follower.core.configuration)
+        let message = Message(from: 1, to: 2, term: 2, body: .installSnapshot(metadata))
+        var actions = follower.handle([.message(message, snapshot: nil)], now: Self.start + Self.tick)
+        #expect(!actions.contains { if case .persist(let steps) = $0 { steps.contains { if case .storeSnapshot = $0 { true } else { false } } } else { false } })
+        #expect(follower.core.commitIndex == 0)
+        if case .persist = actions.last { _ = follower.persisted(now: Self.start + Self.tick) }
+
+        actions = follower.handle([.message(message, snapshot: [1, 2, 3])], now: Self.start + Self.tick * 2)
+        #expect(Self.sends(actions).isEmpty)
+        guard case .persist(let steps)? = actions.last else {
+            Issue.record("the last action is not a persist: \(actions)")
+            return
+        }
+        let snapshotSteps = steps.filter { if case .saveHardState = $0 { false } else { true } }
+        #expect(snapshotSteps == [StorageStep.storeSnapshot(metadata, [1, 2, 3]), StorageStep.restoreSnapshot(metadata), StorageStep.dropLog(through: 10)])
+        let after = follower.persisted(now: Self.start + Self.tick * 2)
+        #expect(follower.applied == 10)
+        #expect(Self.sends(after).contains { if case .appendResponse = $0.body { true } else { false } })
+    }
+
+    @Test("Stopping or failing answers a proposal already in the log 'outcome unknown', never 'not applied'")
+    func inLogProposalOnStop() throws {
+        var leader = try Self.engine(id: 1, voters: [1])
+        var actions = leader.handle([], now: Self.start)
+        if case .persist = actions.last { actions = leader.persisted(now: Self.start) }
+        #expect(leader.core.role == .leader)
+        actions = leader.handle([.request(7, .propose([1]), deadline: Self.start + .seconds(5))], now: Self.start)
+        guard case .persist = actions.last else {
+            Issue.record("the proposal was not persisted: \(actions)")
+            return
+        }
+        // Stored, but the state machine has not applied it when the node stops.
+        _ = leader.persisted(now: Self.start)
+        let answers = leader.failAll(RaftError(.shuttingDown, "the node stopped"))
+        guard case .answer(7, .failure(let error))? = answers.first else {
+            Issue.record("the proposal was not answered: \(answers)")
+            return
+        }
+        #expect(error.code == .timedOut)
+    }
+}
