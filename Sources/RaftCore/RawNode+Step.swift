@@ -142,12 +142,16 @@ extension RawNode {
 
     // MARK: - Sending
 
-    /// Queues a message in the current term. Replication traffic from the leader may leave before the
-    /// host persists; everything else (votes, acknowledgements) only after.
+    /// Queues a message in the current term. Replication traffic from the leader, heartbeat answers
+    /// and read-index traffic may leave before the host persists; votes and append acknowledgements
+    /// only after.
     mutating func send(to peer: NodeID, term: UInt64? = nil, _ body: Message.Body) {
         let message = Message(from: self.id, to: peer, term: term ?? self.term, body: body)
         switch body {
-        case .append, .heartbeat, .installSnapshot, .timeoutNow, .readIndexResponse:
+        case .append, .heartbeat, .installSnapshot, .timeoutNow, .readIndexResponse, .heartbeatResponse, .readIndex:
+            // A heartbeat's answer acknowledges only the term, and no vote of this node's is ever
+            // sent before it is stored; a read-index request asks: neither waits for an fsync (as
+            // in etcd-io/raft).
             self.messages.append(message)
         default:
             self.persistedMessages.append(message)

@@ -61,6 +61,9 @@ public struct ReadState: Sendable, Hashable {
 ///    snapshot only if its log holds the snapshot's last entry with the snapshot's term.)
 /// 3. Send ``persistedMessages`` (they acknowledge what step 2 made durable).
 /// 4. Apply ``committedEntries`` in order; serve reads in ``readStates`` once applied up to their index.
+///    (A host may hand the entries to its state machine and call ``RawNode/advance(_:)`` before the
+///    state machine finished, as long as it applies them in order and serves each read only once
+///    its index is applied.)
 /// 5. Call ``RawNode/advance(_:)`` with this value.
 ///
 /// No other call may be made on the node between ``RawNode/ready()`` and ``RawNode/advance(_:)``.
@@ -73,9 +76,10 @@ public struct Ready: Sendable, Hashable {
     public var snapshot: SnapshotMetadata?
     /// Entries to persist; the host first deletes any stored entries at or after the first index.
     public var entries: [Entry]
-    /// Messages that can be sent before persisting (the leader's replication traffic).
+    /// Messages that can be sent before persisting (the leader's replication traffic, heartbeat
+    /// answers, read-index requests and answers).
     public var messages: [Message]
-    /// Messages that may be sent only after persisting (votes, acknowledgements).
+    /// Messages that may be sent only after persisting (votes, append acknowledgements).
     public var persistedMessages: [Message]
     /// Committed entries to apply to the state machine, in order.
     public var committedEntries: [Entry]

@@ -198,6 +198,7 @@ extension NodeLoop {
             status.isMember = core.configuration.contains(id)
             status.committedMembers = Set(core.committedConfiguration.members)
             status.peerContact = engine.lastHeard.filter { core.configuration.contains($0.key) }
+            status.peerMatchIndex = core.role == .leader ? core.status.matchIndex.filter { $0.key != id } : [:]
             status.memberAddresses = members.keys.reduce(into: [:]) { result, member in
                 result[member] = member == id ? address : engine.addresses[member]
             }

@@ -35,7 +35,8 @@ extension NodeLoop {
     ///
     /// - a log that disagrees with the snapshot (the snapshot was stored, the old log not yet
     ///   dropped): the entries after the snapshot are kept only if the log holds the snapshot's
-    ///   last entry with its term (Raft's InstallSnapshot rule), else dropped;
+    ///   last entry with its term (Raft's InstallSnapshot rule) or starts right after it (the
+    ///   snapshot was installed and the log dropped before they were appended), else dropped;
     /// - entries or a snapshot newer than the saved term (written before the term was saved, by
     ///   earlier builds that persisted entries first): the term is raised past them, with no
     ///   vote. This node never voted in those terms: a vote is sent only once it is saved.
@@ -52,8 +53,12 @@ package enum NodeRecovery {
         log: any LogStore, stable stableStore: any StableStore, snapshot: SnapshotMetadata?, logger: Logger
     ) throws -> RawNode.PersistentState {
         if let snapshot, log.lastIndex > snapshot.index || log.firstIndex <= snapshot.index {
-            let matches = log.firstIndex <= snapshot.index && log.lastIndex >= snapshot.index
-                && (try? log.term(at: snapshot.index)) == snapshot.term
+            // The log agrees if it holds the snapshot's last entry with its term, or starts right
+            // after it: entries appended after that snapshot was installed (and the log dropped).
+            let continues = log.firstIndex == snapshot.index + 1
+            let matches = continues
+                || (log.firstIndex <= snapshot.index && log.lastIndex >= snapshot.index
+                    && (try? log.term(at: snapshot.index)) == snapshot.term)
             if !matches {
                 if log.lastIndex > snapshot.index, log.firstIndex <= snapshot.index + 1 {
                     try log.truncateSuffix(from: max(snapshot.index + 1, log.firstIndex))

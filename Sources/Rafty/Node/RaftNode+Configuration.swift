@@ -164,6 +164,9 @@ extension RaftNode {
         /// When this node last heard from each other member (any message), for operators and for
         /// the leader's check that a demotion leaves a reachable quorum (within two election timeouts).
         public var peerContact: [NodeID: ContinuousClock.Instant] = [:]
+        /// On the leader: the highest log index known to be stored on each other member (empty on
+        /// other nodes).
+        public var peerMatchIndex: [NodeID: UInt64] = [:]
         /// Members of the configuration at the commit index.
         var committedMembers: Set<NodeID> = []
         /// Whether this node is in the cluster's configuration (false for a node that waits to be

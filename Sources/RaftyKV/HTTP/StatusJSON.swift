@@ -1,14 +1,18 @@
 internal import Rafty
 
-/// `{"id", "address", "voter"}`: one member of the active configuration.
+/// `{"id", "address", "voter"}`: one member of the active configuration; in `/v1/status` also
+/// `lastContact` (milliseconds since this node last heard from that member; null for itself or if
+/// never) and `matchIndex` (on the leader: the highest index stored there; null elsewhere).
 struct MemberJSON: Encodable {
     var id: UInt64
     /// The member's Raft address; null if this node does not know it yet.
     var address: String?
     var voter: Bool
+    /// Present only in the status view.
+    var detail: (lastContact: Int64?, matchIndex: UInt64?)?
 
     enum CodingKeys: String, CodingKey {
-        case id, address, voter
+        case id, address, voter, lastContact, matchIndex
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -16,14 +20,29 @@ struct MemberJSON: Encodable {
         try container.encode(self.id, forKey: .id)
         try container.encode(self.address, forKey: .address)
         try container.encode(self.voter, forKey: .voter)
-    }
-
-    /// The members of `status`, sorted by id.
-    static func members(of status: RaftNode.Status) -> [MemberJSON] {
-        status.members.keys.sorted().map { id in
-            MemberJSON(id: id, address: status.memberAddresses[id], voter: status.members[id]!)
+        if let detail = self.detail {
+            try container.encode(detail.lastContact, forKey: .lastContact)
+            try container.encode(detail.matchIndex, forKey: .matchIndex)
         }
     }
+
+    /// The members of `status`, sorted by id; with `now`, the per-member view of `/v1/status`.
+    static func members(of status: RaftNode.Status, now: ContinuousClock.Instant? = nil) -> [MemberJSON] {
+        status.members.keys.sorted().map { id in
+            var member = MemberJSON(id: id, address: status.memberAddresses[id], voter: status.members[id]!)
+            if let now {
+                let contact = id == status.id ? nil : status.peerContact[id].map { milliseconds(since: $0, now: now) }
+                member.detail = (contact, status.state == .leader && id != status.id ? status.peerMatchIndex[id] : nil)
+            }
+            return member
+        }
+    }
+}
+
+/// Whole milliseconds from `instant` to `now`, never negative.
+func milliseconds(since instant: ContinuousClock.Instant, now: ContinuousClock.Instant) -> Int64 {
+    let elapsed = now - instant
+    return max(0, elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
 }
 
 /// `{"members": [...]}` for `GET /v1/members`.
@@ -59,12 +78,11 @@ struct StatusJSON: Encodable {
         if status.state == .leader {
             self.lastLeaderContact = 0
         } else if let contact = status.lastLeaderContact {
-            let elapsed = now - contact
-            self.lastLeaderContact = max(0, elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+            self.lastLeaderContact = milliseconds(since: contact, now: now)
         } else {
             self.lastLeaderContact = nil
         }
-        self.members = MemberJSON.members(of: status)
+        self.members = MemberJSON.members(of: status, now: now)
     }
 
     enum CodingKeys: String, CodingKey {

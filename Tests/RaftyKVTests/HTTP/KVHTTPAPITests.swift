@@ -154,9 +154,20 @@ struct KVHTTPAPITests {
             #expect(members.allSatisfy { $0["voter"] as? Bool == true })
             #expect(members.map { $0["address"] as? String } == [1, 2, 3].map { cluster.address($0) })
 
+            // Per member: when it was last heard from, and (on the leader) how far its log goes.
+            let ownContact = members.first { $0["id"] as? Int == Int(follower) }?["lastContact"] as? Int
+            let leaderContact = members.first { $0["id"] as? Int == Int(leader) }?["lastContact"] as? Int
+            let matchIndexShown = members.contains { $0["matchIndex"] as? Int != nil }
+            #expect(ownContact == nil && leaderContact != nil && !matchIndexShown)
+            #expect(members.allSatisfy { $0.keys.contains("lastContact") && $0.keys.contains("matchIndex") })
             let leaderStatus = try await cluster.request(leader, .get, "/v1/status").json()
             #expect(leaderStatus["state"] as? String == "leader")
             #expect(leaderStatus["lastLeaderContact"] as? Int == 0)
+            let leaderMembers = try #require(leaderStatus["members"] as? [[String: Any]])
+            let followerViews = leaderMembers.filter { $0["id"] as? Int != Int(leader) }
+            let matches = followerViews.compactMap { $0["matchIndex"] as? Int }
+            let contacts = followerViews.compactMap { $0["lastContact"] as? Int }
+            #expect(matches.count == 2 && matches.allSatisfy { $0 >= 1 } && contacts.count == 2)
 
             let list = try await cluster.request(follower, .get, "/v1/members")
             #expect(list.status == .ok)

@@ -86,4 +86,18 @@ struct NodeEngineTests {
         }
         #expect(error.code == .timedOut)
     }
+
+    @Test("Recovery keeps the entries appended after an installed snapshot (the log starts right after it): the node simulation's seed 62003 lost two acknowledged entries this way")
+    func recoveryKeepsEntriesAfterInstalledSnapshot() throws {
+        let log = InMemoryLogStore()
+        let stable = InMemoryStableStore(state: StableState(nodeID: 2, hardState: HardState(term: 1, vote: 1, commit: 0)))
+        // Snapshot 10 installed: the log dropped through 10, then 11...13 appended from the leader.
+        try log.append((1...10).map { Entry(term: 1, index: $0, payload: .command([UInt8($0)])) })
+        try log.compactPrefix(through: 10)
+        try log.append((11...13).map { Entry(term: 1, index: $0, payload: .command([UInt8($0)])) })
+        let snapshot = SnapshotMetadata(index: 10, term: 1, configuration: ClusterConfiguration(voters: [1, 2, 3]))
+        let state = try NodeRecovery.reconcile(log: log, stable: stable, snapshot: snapshot, logger: RaftNode.Configuration(id: 2).logger)
+        #expect(state.entries.map(\.index) == [11, 12, 13])
+        #expect(log.firstIndex == 11 && log.lastIndex == 13)
+    }
 }

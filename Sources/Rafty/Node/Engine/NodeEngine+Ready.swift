@@ -105,6 +105,9 @@ extension NodeEngine {
         }
         self.serveReads(into: &actions)
         if let soft = ready.softState {
+            if soft.leader != self.lastSoftState?.leader {
+                self.dropFollowerReads("the leader changed before the read was confirmed; nothing was read", into: &actions)
+            }
             if soft.role != self.lastSoftState?.role || soft.leader != self.lastSoftState?.leader {
                 self.logger.info(
                     "role changed",

@@ -33,18 +33,31 @@ extension NodeEngine {
         }
     }
 
+    /// A read on the leader confirms its leadership (or its lease); a follower or non-voter asks
+    /// the leader for the read index over the peer stream (ReadIndex) and serves the read from its
+    /// own state machine once applied that far: no forwarded call, and the leader's state machine
+    /// is not queried. A lease read on a follower is a linearizable one (only a leader has a lease).
     mutating func read(
         _ query: [UInt8], consistency: RaftNode.ReadConsistency, request: RequestID, deadline: ContinuousClock.Instant,
-        into actions: inout [NodeAction]
+        now: ContinuousClock.Instant, into actions: inout [NodeAction]
     ) {
-        guard !self.stopping, self.core.role == .leader else {
+        guard !self.stopping, self.core.role == .leader || self.core.leader != nil else {
             actions.append(.answer(request, self.redirect()))
             return
         }
         let context = self.nextReadContext
         self.nextReadContext += 1
-        self.readsWaitingForIndex[context] = PendingRead(request: request, query: query, deadline: deadline)
-        self.core.readIndex(context: context, lease: consistency == .lease)
+        self.readsWaitingForIndex[context] = PendingRead(request: request, query: query, deadline: deadline, asked: now)
+        self.core.readIndex(context: context, lease: consistency == .lease && self.core.role == .leader)
+    }
+
+    /// Reads a follower asked the leader about: when the leader changes the answer never comes,
+    /// so they fail (the caller may retry; nothing was read).
+    mutating func dropFollowerReads(_ reason: String, where matches: (PendingRead) -> Bool = { _ in true }, into actions: inout [NodeAction]) {
+        guard self.core.role != .leader else { return }
+        for context in self.readsWaitingForIndex.keys.sorted() where matches(self.readsWaitingForIndex[context]!) {
+            actions.append(.answer(self.readsWaitingForIndex.removeValue(forKey: context)!.request, .failure(RaftError(.noLeader, reason))))
+        }
     }
 
     /// Requests past their deadline get ``RaftError/Code/timedOut`` (outcome unknown).
@@ -59,6 +72,11 @@ extension NodeEngine {
         for context in self.readsWaitingForIndex.keys.sorted() where self.readsWaitingForIndex[context]!.deadline <= now {
             actions.append(.answer(self.readsWaitingForIndex.removeValue(forKey: context)!.request, .failure(RaftError(.timedOut, "the read timed out"))))
         }
+        // A follower's question or the leader's answer was lost (a connection dropped).
+        let patience = self.electionTimeout
+        self.dropFollowerReads(
+            "the leader did not confirm the read within an election timeout; nothing was read",
+            where: { now - $0.asked > patience }, into: &actions)
         let (expired, waiting) = self.readsWaitingForApply.partitioned { $0.deadline <= now }
         for read in expired { actions.append(.answer(read.request, .failure(RaftError(.timedOut, "the read timed out")))) }
         self.readsWaitingForApply = waiting

@@ -14,6 +14,8 @@ struct PendingRead {
     var request: RequestID
     var query: [UInt8]
     var deadline: ContinuousClock.Instant
+    /// When a follower asked the leader for the read index.
+    var asked: ContinuousClock.Instant
     var index: UInt64 = 0
 }
 
@@ -158,7 +160,8 @@ package struct NodeEngine {
         case .request(let request, let kind, let deadline):
             switch kind {
             case .propose(let command): self.propose(command, request: request, deadline: deadline, now: now, into: &actions)
-            case .read(let query, let consistency): self.read(query, consistency: consistency, request: request, deadline: deadline, into: &actions)
+            case .read(let query, let consistency):
+                self.read(query, consistency: consistency, request: request, deadline: deadline, now: now, into: &actions)
             case .transfer(let target): self.transferLeadership(to: target, request: request, deadline: deadline, into: &actions)
             case .membership(let change): self.changeMembership(change, request: request, deadline: deadline, now: now, into: &actions)
             case .bootstrap: self.bootstrap(request: request, into: &actions)
