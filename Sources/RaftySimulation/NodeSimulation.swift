@@ -174,6 +174,7 @@ package struct NodeSimulation {
             self.events.push(.wake(id, incarnation: incarnation), at: self.now + Self.tick * 1000 / self.hosts[self.index(id)].rate)
             self.feed(id, [.tick])
         case .deliver(let id, let message, let snapshot):
+            self.checkDurable(message)
             guard self.hosts[self.index(id)].isUp else { return }
             self.feed(id, [.message(message, snapshot: snapshot)])
         case .request(let id, let op, let request, let from):
@@ -220,6 +221,28 @@ package struct NodeSimulation {
         guard self.hosts[index].isUp else { return }
         self.checkLeader(id)
         if self.hosts[index].engine!.readyToStop(now: self.localNow(id)) { self.finishStop(id) }
+    }
+
+    /// What a message acknowledges must be on its sender's disk by the time it arrives (unless
+    /// the sender moved on to a later term since, which may replace entries): a granted vote, and
+    /// the entries an append answer reports stored.
+    mutating func checkDurable(_ message: Message) {
+        let sender = self.hosts[self.index(message.from)]
+        let stored = sender.stable.state.hardState
+        guard stored.term <= message.term else { return }
+        switch message.body {
+        case .voteResponse(granted: true):
+            if stored.term < message.term || stored.vote != message.to {
+                self.fail("node \(message.from) granted node \(message.to) its vote in term \(message.term); its disk holds term \(stored.term), vote \(stored.vote.map(String.init) ?? "none")")
+            }
+        case .appendResponse(let response) where !response.rejected:
+            let snapshotIndex = sender.log.firstIndex - 1
+            if stored.term < message.term || (response.index > snapshotIndex && response.index > sender.log.lastIndex) {
+                self.fail("node \(message.from) acknowledged index \(response.index) in term \(message.term); its disk holds term \(stored.term), entries up to \(sender.log.lastIndex)")
+            }
+        default:
+            break
+        }
     }
 
     mutating func checkLeader(_ id: NodeID) {
