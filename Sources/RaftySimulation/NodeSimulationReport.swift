@@ -30,6 +30,23 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
     /// The first safety violation, if any.
     public var failure: String?
 
+    /// Adds another run's counts to these (for a suite's totals; the failure is not carried over).
+    public mutating func add(_ other: NodeSimulationReport) {
+        self.operations += other.operations
+        self.completed += other.completed
+        self.crashes += other.crashes
+        self.crashesBetweenSteps += other.crashesBetweenSteps
+        self.stops += other.stops
+        self.freezes += other.freezes
+        self.snapshotsTaken += other.snapshotsTaken
+        self.snapshotsInstalled += other.snapshotsInstalled
+        self.snapshotsWithoutBytes += other.snapshotsWithoutBytes
+        self.forwarded += other.forwarded
+        self.membershipChanges += other.membershipChanges
+        self.leaseReads += other.leaseReads
+        self.uncheckedHistories += other.uncheckedHistories
+    }
+
     public var description: String {
         "seed \(self.seed), \(self.nodeCount) nodes: \(self.completed)/\(self.operations) operations completed "
             + "(\(self.forwarded) forwarded, \(self.leaseReads) lease reads), \(self.crashes) crashes "

@@ -27,19 +27,7 @@ struct NodeSimulationTests {
         for seed in seeds {
             var simulation = NodeSimulation(seed: seed, nodeCount: nodeCount)
             let report = simulation.run()
-            total.operations += report.operations
-            total.completed += report.completed
-            total.crashes += report.crashes
-            total.crashesBetweenSteps += report.crashesBetweenSteps
-            total.stops += report.stops
-            total.freezes += report.freezes
-            total.snapshotsTaken += report.snapshotsTaken
-            total.snapshotsInstalled += report.snapshotsInstalled
-            total.snapshotsWithoutBytes += report.snapshotsWithoutBytes
-            total.forwarded += report.forwarded
-            total.leaseReads += report.leaseReads
-            total.uncheckedHistories += report.uncheckedHistories
-            total.membershipChanges += report.membershipChanges
+            total.add(report)
             if report.failure != nil { failures.append(report) }
         }
         print("node simulation, \(seeds.count) seeds: \(total); \(failures.count) failures")
