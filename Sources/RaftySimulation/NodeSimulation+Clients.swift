@@ -2,31 +2,56 @@ import RaftCore
 import Rafty
 
 extension NodeSimulation {
-    /// A client sends its next operation to a random node.
+    /// A client sends its next operation: by its role, to a random node, its own node, or the
+    /// newest leader.
     mutating func clientTurn(_ client: Int) {
         guard self.now + 300_000 < self.faultsEnd + self.settleMilliseconds * 1000 else { return }
-        let origin = NodeID(self.random(1...UInt64(self.nodeCount)))
-        let key = Self.keys[Int(self.random(0...UInt64(Self.keys.count - 1)))]
+        var origin = NodeID(self.random(1...UInt64(self.nodeCount)))
+        var key = Self.keys[Int(self.random(0...UInt64(Self.keys.count - 1)))]
         let operation: KVOperation
         var consistency = RaftNode.ReadConsistency.linearizable
-        switch self.random(0...99) {
-        case 0..<35:
-            operation = .write(key: key, value: self.nextValue)
-            self.nextValue += 1
-        case 35..<50:
-            let expected = self.nextValue > 1 && self.chance(70) ? Int(self.random(1...UInt64(self.nextValue - 1))) : nil
-            operation = .cas(key: key, expected: expected, new: self.nextValue)
-            self.nextValue += 1
-        case 50..<75:
-            operation = .read(key: key)
-        default:
+        switch self.clientRoles[client] {
+        case .pinnedReader(let node):
+            origin = node
+            key = Self.keys[0]
             operation = .read(key: key)
             consistency = .lease
+        case .leaderChaser:
+            guard self.leaderChasersActive, let leader = self.newestLeader else {
+                self.events.push(.clientTurn(client), at: self.now + Self.tick)
+                return
+            }
+            origin = leader
+            operation = .write(key: Self.keys[0], value: self.nextValue)
+            self.nextValue += 1
+        case .random:
+            switch self.random(0...99) {
+            case 0..<35:
+                operation = .write(key: key, value: self.nextValue)
+                self.nextValue += 1
+            case 35..<50:
+                let expected = self.nextValue > 1 && self.chance(70) ? Int(self.random(1...UInt64(self.nextValue - 1))) : nil
+                operation = .cas(key: key, expected: expected, new: self.nextValue)
+                self.nextValue += 1
+            case 50..<75:
+                operation = .read(key: key)
+            default:
+                operation = .read(key: key)
+                consistency = .lease
+            }
         }
         let history = self.history.invoke(client: client, operation: operation, time: self.now)
         self.operations.append(Operation(client: client, operation: operation, consistency: consistency, origin: origin, history: history))
         self.report.operations += 1
-        self.events.push(.request(origin, op: self.operations.count - 1, self.request(for: self.operations.count - 1), from: nil), at: self.now + self.random(100...500))
+        let op = self.operations.count - 1
+        self.events.push(.request(origin, op: op, self.request(for: op), from: nil), at: self.now + self.random(100...500))
+        if case .leaderChaser = self.clientRoles[client] { self.events.push(.giveUp(op: op), at: self.now + Self.tick) }
+    }
+
+    /// The running leader of the highest term, as a client with perfect discovery finds it.
+    var newestLeader: NodeID? {
+        self.hosts.filter { $0.isUp && !$0.frozen && $0.engine!.core.role == .leader }
+            .max { $0.engine!.core.term < $1.engine!.core.term }?.id
     }
 
     func request(for op: Int, forwarded: Bool = false) -> NodeRequest {
@@ -76,7 +101,7 @@ extension NodeSimulation {
         if let origin = from {
             var answer = answer
             if case .forward = answer { answer = .failure(RaftError(.notLeader, "node \(id) is no longer the leader")) }
-            guard !self.blocked.contains([id, origin]), !self.chance(2) else {
+            guard !self.blocked.contains([id, origin]), !self.chance(self.lossPercent) else {
                 self.forwardFailed(op, origin: origin)
                 return
             }
@@ -87,7 +112,7 @@ extension NodeSimulation {
             self.clientAnswer(op, answer)
             return
         }
-        guard !self.blocked.contains([id, leader]), !self.chance(2) else {
+        guard !self.blocked.contains([id, leader]), !self.chance(self.lossPercent) else {
             self.forwardFailed(op, origin: id)
             return
         }
@@ -135,7 +160,10 @@ extension NodeSimulation {
             outcome = .failed  // a redirect after a redirect: the caller gives up
         }
         self.history.complete(operation.history, outcome: outcome, time: self.now)
-        self.events.push(.clientTurn(operation.client), at: self.now + self.random(0...3_000))
+        // A pinned reader pauses up to a tick: enough reads land in every lease window, and the
+        // history stays small enough to check.
+        let pause: UInt64 = if case .pinnedReader = self.clientRoles[operation.client] { self.random(2_000...Self.tick) } else { self.random(0...3_000) }
+        self.events.push(.clientTurn(operation.client), at: self.now + pause)
     }
 
     // MARK: - Faults
@@ -219,6 +247,7 @@ extension NodeSimulation {
     /// The faults end: links heal, frozen nodes thaw (down nodes restart as scheduled).
     mutating func healAll() {
         self.blocked = []
+        self.slowLinks = [:]
         for id in 1...NodeID(self.nodeCount) where self.hosts[self.index(id)].frozen { self.thaw(id) }
     }
 }

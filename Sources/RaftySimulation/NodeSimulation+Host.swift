@@ -224,7 +224,7 @@ extension NodeSimulation {
     /// sender's stored snapshot of that index, read as the runtime does (none: not sent).
     mutating func send(_ message: Message, from id: NodeID, to address: String) {
         guard let to = Self.node(at: address), !self.blocked.contains([id, to]) else { return }
-        guard !self.chance(2) else { return }
+        guard !self.chance(self.lossPercent) else { return }
         var snapshot: [UInt8]?
         if case .installSnapshot(let metadata) = message.body {
             guard let reader = try? self.hosts[self.index(id)].snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index,
@@ -236,7 +236,7 @@ extension NodeSimulation {
                 self.report.snapshotsWithoutBytes += 1
             }
         }
-        self.events.push(.deliver(to, message, snapshot: snapshot), at: self.now + self.random(500...4_000))
+        self.events.push(.deliver(to, message, snapshot: snapshot), at: self.now + self.random(500...4_000) + (self.slowLinks[[id, to]] ?? 0))
     }
 
     static func encode(_ result: KVResult) -> [UInt8] {

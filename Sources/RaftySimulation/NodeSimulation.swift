@@ -19,6 +19,18 @@ package struct NodeSimulation {
     package var settleMilliseconds: UInt64 = 2_000
     package var clockRateError = 0.2
     package var clients = 4
+    /// Percentage of peer messages and forwarded answers lost in transit.
+    package var lossPercent: UInt64 = 2
+
+    /// What a client does: random operations on random nodes, lease reads always from one node
+    /// (it keeps asking a stale leader), or writes always to the newest leader (a client whose
+    /// discovery is perfect), given up after a tick so a write stuck at a deposed leader does
+    /// not hold it back.
+    enum ClientRole {
+        case random
+        case pinnedReader(NodeID)
+        case leaderChaser
+    }
 
     enum Event {
         case wake(NodeID, incarnation: Int)
@@ -33,6 +45,8 @@ package struct NodeSimulation {
         case restart(NodeID)
         case thaw(NodeID)
         case unblock(from: NodeID, to: NodeID)
+        /// A client stops waiting for an operation (its outcome is then unknown).
+        case giveUp(op: Int)
     }
 
     /// One node: its disk (survives crashes) and what its process holds (lost in a crash).
@@ -82,6 +96,10 @@ package struct NodeSimulation {
     var hosts: [Host]
     var configurations: [RaftNode.Configuration]
     var blocked: Set<[NodeID]> = []
+    /// Extra delay on a directed link, in microseconds.
+    var slowLinks: [[NodeID]: UInt64] = [:]
+    var clientRoles: [ClientRole] = []
+    var leaderChasersActive = true
     var history = HistoryRecorder()
     var operations: [Operation] = []
     var committed: [UInt64: Entry] = [:]
@@ -138,6 +156,15 @@ package struct NodeSimulation {
 
     /// Runs the whole scenario and returns what happened.
     package mutating func run() -> NodeSimulationReport {
+        self.clientRoles = Array(repeating: .random, count: self.clients)
+        self.setUp()
+        self.events.push(.fault, at: 300_000)
+        self.runEvents(until: self.faultsEnd + self.settleMilliseconds * 1000)
+        return self.finish()
+    }
+
+    /// Stores every node's initial membership, starts the nodes and the clients.
+    mutating func setUp() {
         let membership = ClusterConfiguration(
             voters: Set(1...UInt64(self.nodeCount)),
             addresses: Dictionary(uniqueKeysWithValues: (1...UInt64(self.nodeCount)).map { ($0, Self.address(of: $0)) }))
@@ -147,13 +174,20 @@ package struct NodeSimulation {
             self.start(self.hosts[index].id)
         }
         self.faultsEnd = self.faultMilliseconds * 1000
-        let end = self.faultsEnd + self.settleMilliseconds * 1000
-        for client in 0..<self.clients { self.events.push(.clientTurn(client), at: self.random(0...20_000)) }
-        self.events.push(.fault, at: 300_000)
-        while self.report.failure == nil, let (time, event) = self.events.pop(), time <= end {
-            self.now = time
+        for client in self.clientRoles.indices { self.events.push(.clientTurn(client), at: self.random(0...20_000)) }
+    }
+
+    /// Handles events in time order up to `time` (or the first failure).
+    mutating func runEvents(until time: UInt64) {
+        while self.report.failure == nil, let next = self.events.nextTime, next <= time, let (at, event) = self.events.pop() {
+            self.now = at
             self.handle(event)
         }
+        if self.report.failure == nil { self.now = max(self.now, time) }
+    }
+
+    /// Checks the client history for linearizability and returns the report.
+    mutating func finish() -> NodeSimulationReport {
         if self.report.failure == nil {
             // Bounded: a history the checker cannot settle within this many states per key is
             // reported as unchecked, not as a failure.
@@ -205,6 +239,8 @@ package struct NodeSimulation {
             self.thaw(id)
         case .unblock(let from, let to):
             self.blocked.remove([from, to])
+        case .giveUp(let op):
+            self.clientAnswer(op, .failure(RaftError(.timedOut, "the client gave up")))
         }
     }
 

@@ -14,6 +14,7 @@ import Testing
 struct NodeSimulationTests {
     static let environment = ProcessEnvironment()
     static let ciSeedsPerSize = 150
+    static let ciLeaseSeedsPerSize = 50
 
     static func seeds(nodeCount: Int) -> [UInt64] {
         environment.seeds(single: "RAFTY_NODE_SEED", many: "RAFTY_NODE_SEEDS", ciDefault: ciSeedsPerSize, nodeCount: nodeCount)
@@ -40,5 +41,23 @@ struct NodeSimulationTests {
             #expect(total.snapshotsInstalled > 0 && total.snapshotsWithoutBytes > 0 && total.forwarded > 0 && total.leaseReads > 0)
             #expect(total.membershipChanges > 0)
         }
+    }
+
+    @Test("Leases of the real node state machine hold under late acks, aborted transfers, paused leaders and staggered loss, 3 and 5 nodes", arguments: [3, 5])
+    func leaseRuns(nodeCount: Int) {
+        let seeds = Self.environment.seeds(
+            single: "RAFTY_NODE_LEASE_SEED", many: "RAFTY_NODE_LEASE_SEEDS", ciDefault: Self.ciLeaseSeedsPerSize, nodeCount: nodeCount)
+        var total = NodeSimulationReport(seed: 0, nodeCount: nodeCount)
+        var failures: [NodeSimulationReport] = []
+        for seed in seeds {
+            let report = NodeSimulation.leaseRun(seed: seed, nodeCount: nodeCount)
+            total.add(report)
+            if report.failure != nil { failures.append(report) }
+        }
+        print("node lease runs, \(seeds.count) seeds: \(total); \(failures.count) failures")
+        for failure in failures.prefix(5) { Issue.record("\(failure) — replay: RAFTY_NODE_LEASE_SEED=\(failure.seed)") }
+        #expect(failures.isEmpty)
+        #expect(total.uncheckedHistories == 0, "every history must be settled by the checker")
+        if seeds.count >= 20 { #expect(total.leaseReads > 0 && total.freezes > 0) }
     }
 }
