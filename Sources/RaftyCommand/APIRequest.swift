@@ -42,6 +42,8 @@ struct APIResponse: Sendable, Equatable {
     var status: Int
     /// The body.
     var body: [UInt8]
+    /// Seconds to wait before retrying, from a `Retry-After` header in seconds.
+    var retryAfter: Int? = nil
 
     /// Whether the status is 2xx.
     var isSuccess: Bool { (200..<300).contains(self.status) }

@@ -9,8 +9,15 @@ internal import NIOHTTP1
 /// or the server answered 503 (which promises the request was not applied). For a write nothing
 /// else moves on: a 504, or a connection lost after the request may have been sent, is reported as
 /// ``RaftyClientError/outcomeUnknown(endpoint:reason:)``, never retried elsewhere. Reads are
-/// idempotent and also move on after timeouts and dropped connections.
+/// idempotent and also move on after timeouts and dropped connections. A 429 (the cluster is
+/// overloaded; not applied) is retried at the same endpoint after its `Retry-After` (at most
+/// ``maximumOverloadRetries`` times, each wait at most ``maximumRetryAfter``), then moves on.
 struct RaftyHTTPClient: Sendable {
+    /// How often a 429 is retried at one endpoint.
+    static let maximumOverloadRetries = 5
+    /// The longest wait a `Retry-After` may ask for.
+    static let maximumRetryAfter: Duration = .seconds(5)
+
     /// The largest answer body accepted.
     static let maximumBodySize = 64 << 20
 
@@ -69,17 +76,26 @@ struct RaftyHTTPClient: Sendable {
     func send(_ request: APIRequest) async throws(RaftyClientError) -> APIResponse {
         var attempts: [RaftyClientError.Attempt] = []
         for endpoint in self.endpoints {
-            let response: APIResponse
-            do {
-                response = try await self.send(request, to: endpoint)
-            } catch {
-                if request.isWrite && !error.requestNotSent {
-                    throw .outcomeUnknown(endpoint: endpoint, reason: error.reason)
+            var response: APIResponse
+            var retries = 0
+            repeat {
+                do {
+                    response = try await self.send(request, to: endpoint)
+                } catch {
+                    if request.isWrite && !error.requestNotSent {
+                        throw .outcomeUnknown(endpoint: endpoint, reason: error.reason)
+                    }
+                    attempts.append(.init(endpoint: endpoint, reason: error.reason))
+                    response = APIResponse(endpoint: endpoint, status: 0, body: [])
+                    break
                 }
-                attempts.append(.init(endpoint: endpoint, reason: error.reason))
-                continue
-            }
-            if response.status == 503 {
+                guard response.status == 429, retries < Self.maximumOverloadRetries else { break }
+                retries += 1
+                let wait = min(Duration.seconds(max(response.retryAfter ?? 1, 0)), Self.maximumRetryAfter)
+                do { try await Task.sleep(for: wait) } catch { break }
+            } while true
+            if response.status == 0 { continue }  // no answer: the next endpoint
+            if response.status == 503 || response.status == 429 {
                 attempts.append(.init(endpoint: endpoint, reason: Self.reason(of: response)))
                 continue
             }
@@ -102,7 +118,9 @@ struct RaftyHTTPClient: Sendable {
         do {
             let response = try await self.http.execute(httpRequest, timeout: TimeAmount(self.timeout))
             let body = try await response.body.collect(upTo: Self.maximumBodySize)
-            return APIResponse(endpoint: endpoint, status: Int(response.status.code), body: Array(body.readableBytesView))
+            return APIResponse(
+                endpoint: endpoint, status: Int(response.status.code), body: Array(body.readableBytesView),
+                retryAfter: response.headers.first(name: "Retry-After").flatMap { Int($0) })
         } catch {
             throw TransportFailure(error)
         }

@@ -15,7 +15,7 @@ public enum RaftErrorMapping {
 
     private static let allCodes: [RaftError.Code] = [
         .invalidConfiguration, .notLeader, .noLeader, .timedOut, .shuttingDown, .alreadyRunning, .storage, .rejected,
-        .unreachable, .membershipChangeInProgress, .tooSlow,
+        .unreachable, .membershipChangeInProgress, .tooSlow, .stateMachine, .overloaded,
     ]
 
     /// The gRPC status code closest to a Rafty code.
@@ -32,6 +32,8 @@ public enum RaftErrorMapping {
         case .unreachable: return .unavailable
         case .membershipChangeInProgress: return .failedPrecondition
         case .tooSlow: return .deadlineExceeded
+        case .stateMachine: return .internalError
+        case .overloaded: return .resourceExhausted
         default: return .unknown
         }
     }

@@ -156,6 +156,7 @@ extension NodeSimulation {
             if operation.consistency == .lease { self.report.leaseReads += 1 }
         case .failure(let error):
             outcome = error.code == .timedOut ? .unknown : .failed
+            if error.code == .overloaded { self.report.overloaded += 1 }
         case .forward:
             outcome = .failed  // a redirect after a redirect: the caller gives up
         }

@@ -128,6 +128,9 @@ package struct NodeSimulation {
             configuration.snapshotThreshold = 25
             configuration.trailingLogs = 5
             configuration.minimumClusterSize = nodeCount
+            // Small enough that a stalled commit refuses writes: the refusals promise "not
+            // applied", which the history check holds them to.
+            configuration.maxUnappliedEntries = 4
             return configuration
         }
     }

@@ -25,6 +25,8 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
     public var membershipChanges = 0
     /// Lease reads that completed.
     public var leaseReads = 0
+    /// Requests refused by backpressure (not applied).
+    public var overloaded = 0
     /// Histories the linearizability checker could not settle within its bound.
     public var uncheckedHistories = 0
     /// The first safety violation, if any.
@@ -44,12 +46,13 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
         self.forwarded += other.forwarded
         self.membershipChanges += other.membershipChanges
         self.leaseReads += other.leaseReads
+        self.overloaded += other.overloaded
         self.uncheckedHistories += other.uncheckedHistories
     }
 
     public var description: String {
         "seed \(self.seed), \(self.nodeCount) nodes: \(self.completed)/\(self.operations) operations completed "
-            + "(\(self.forwarded) forwarded, \(self.leaseReads) lease reads), \(self.crashes) crashes "
+            + "(\(self.forwarded) forwarded, \(self.leaseReads) lease reads, \(self.overloaded) refused as overloaded), \(self.crashes) crashes "
             + "(\(self.crashesBetweenSteps) between storage steps), \(self.stops) stops, \(self.freezes) freezes, "
             + "\(self.membershipChanges) membership changes, \(self.snapshotsTaken) snapshots taken, \(self.snapshotsInstalled) installed "
             + "(\(self.snapshotsWithoutBytes) messages without bytes), \(self.uncheckedHistories) histories unchecked"

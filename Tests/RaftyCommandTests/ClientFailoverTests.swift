@@ -36,6 +36,34 @@ struct ClientFailoverTests {
         #expect(serving.received.map(\.method) == ["DELETE"])
     }
 
+    @Test("429 (overloaded, not applied) is retried at the same endpoint after its Retry-After, writes too")
+    func overloadedRetriesSameEndpoint() async throws {
+        let busy = FakeKVServer(mode: .overloaded(requests: 2))
+        let other = FakeKVServer(id: 2)
+        try await withFakeServers(busy, other) { first, second in
+            try await RaftyHTTPClient.with(endpoints: [first, second], timeout: Self.timeout) { client in
+                let line = try await KVDeleteCommand.delete(key: "k", with: client)
+                #expect(line == "index 1")
+            }
+        }
+        #expect(busy.received.map(\.method) == ["DELETE", "DELETE", "DELETE"])
+        #expect(other.received.isEmpty)
+    }
+
+    @Test("A node that stays overloaded: the client moves on after its retries")
+    func overloadedMovesOnAfterRetries() async throws {
+        let busy = FakeKVServer(mode: .overloaded(requests: 100))
+        let other = FakeKVServer(id: 2)
+        try await withFakeServers(busy, other) { first, second in
+            try await RaftyHTTPClient.with(endpoints: [first, second], timeout: Self.timeout) { client in
+                let line = try await KVDeleteCommand.delete(key: "k", with: client)
+                #expect(line == "index 1")
+            }
+        }
+        #expect(busy.received.count == 1 + RaftyHTTPClient.maximumOverloadRetries)
+        #expect(other.received.map(\.method) == ["DELETE"])
+    }
+
     @Test("504 on a write: outcome unknown, not retried elsewhere")
     func timeoutOnWriteIsUnknown() async throws {
         let slow = FakeKVServer(mode: .fail(status: 504, code: "timed_out", message: "outcome unknown", leader: "2"))

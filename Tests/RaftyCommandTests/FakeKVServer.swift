@@ -20,6 +20,8 @@ final class FakeKVServer: Sendable {
         case fail(status: Int, code: String, message: String, leader: String?)
         /// Receive requests but answer none until ``release()``.
         case hang
+        /// Answer the first `requests` requests 429 `overloaded` with `Retry-After: 0`, then serve.
+        case overloaded(requests: Int)
     }
 
     /// One request as received (path and query still percent-encoded).
@@ -111,9 +113,14 @@ final class FakeKVServer: Sendable {
         let method = request.method.rawValue
         let mode = self.state.withLock { state in
             state.received.append(Received(method: method, uri: uri, body: body))
+            if case .overloaded(let requests) = state.mode, state.received.count > requests { state.mode = .normal }
             return state.mode
         }
         switch mode {
+        case .overloaded:
+            var response = Self.error(429, "overloaded", "the cluster is overloaded; not applied, retry later", leader: nil)
+            response.headers[.retryAfter] = "0"
+            return response
         case .fail(let status, let code, let message, let leader):
             return Self.error(status, code, message, leader: leader)
         case .hang:

@@ -12,6 +12,8 @@ package struct NodeMetrics {
     let state: Gauge
     let electionsStarted: Counter
     let proposals: Counter
+    /// Requests refused by backpressure.
+    let overloaded: Counter
     let proposalLatency: Timer
     let fsyncLatency: Timer
     let appendBatchSize: Recorder
@@ -31,6 +33,7 @@ package struct NodeMetrics {
         self.state = Gauge(label: "raft.state", dimensions: self.dimensions, factory: factory)
         self.electionsStarted = Counter(label: "raft.elections", dimensions: self.dimensions, factory: factory)
         self.proposals = Counter(label: "raft.proposals", dimensions: self.dimensions, factory: factory)
+        self.overloaded = Counter(label: "raft.overloaded", dimensions: self.dimensions, factory: factory)
         self.proposalLatency = Timer(
             label: "raft.proposal.duration", dimensions: self.dimensions, preferredDisplayUnit: .milliseconds, factory: factory)
         self.fsyncLatency = Timer(

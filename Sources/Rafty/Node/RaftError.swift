@@ -6,7 +6,7 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: Sendable, Hashable {
             case invalidConfiguration, notLeader, noLeader, timedOut, shuttingDown, alreadyRunning, storage
-            case rejected, unreachable, membershipChangeInProgress, tooSlow, stateMachine
+            case rejected, unreachable, membershipChangeInProgress, tooSlow, stateMachine, overloaded
         }
         private let value: Value
         private init(_ value: Value) { self.value = value }
@@ -35,6 +35,10 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let tooSlow = Code(.tooSlow)
         /// The user's ``StateMachine`` failed to apply, snapshot or restore; the node stops.
         public static let stateMachine = Code(.stateMachine)
+        /// The leader has too much work queued (see ``RaftNode/Configuration/maxUnappliedEntries``,
+        /// ``RaftNode/Configuration/maxUnappliedBytes``, ``RaftNode/Configuration/maxPendingReads``);
+        /// the request was not applied. Retry after a short pause.
+        public static let overloaded = Code(.overloaded)
 
         /// The code's name.
         public var description: String { "\(self.value)" }

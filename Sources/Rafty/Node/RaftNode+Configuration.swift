@@ -44,6 +44,17 @@ extension RaftNode {
         public var electionTicks: Int = 10
         /// How often a leader sends heartbeats, in ticks; 1..<electionTicks, default 1.
         public var heartbeatTicks: Int = 1
+        /// Backpressure: the leader refuses new proposals with ``RaftError/Code/overloaded`` (not
+        /// applied) while this many log entries wait to be applied; at least 1, default 8192.
+        public var maxUnappliedEntries: Int = 8192
+        /// Backpressure: the leader refuses a new proposal with ``RaftError/Code/overloaded`` when
+        /// its proposals not yet applied would hold more than this many bytes (like etcd's
+        /// uncommitted-size limit; one larger command is accepted when none wait); at least 1,
+        /// default 64 MiB.
+        public var maxUnappliedBytes: Int = 64 << 20
+        /// Backpressure: reads waiting for their read index or for apply beyond which new reads are
+        /// refused with ``RaftError/Code/overloaded``; at least 1, default 8192.
+        public var maxPendingReads: Int = 8192
         /// The time source of every timer; default the system's monotonic clock.
         public var clock: any NodeClock = SystemNodeClock()
         /// Start outside the cluster and wait to be added (``RaftNode/addMember(id:address:asVoter:timeout:)``
@@ -65,7 +76,7 @@ extension RaftNode {
         /// Where the runtime logs (debug: elections and role changes). Default: no logging.
         public var logger: Logger = Logger(label: "rafty", factory: { _ in SwiftLogNoOpLogHandler() })
         /// Where the runtime reports metrics (`raft.term`, `raft.commit_index`, `raft.applied_index`,
-        /// `raft.state`, `raft.elections`, `raft.proposals`, `raft.proposal.duration`,
+        /// `raft.state`, `raft.elections`, `raft.proposals`, `raft.overloaded`, `raft.proposal.duration`,
         /// `raft.storage.fsync.duration`, `raft.storage.append.batch_size`, `raft.replication.lag`).
         /// Default: the global `MetricsSystem.factory`.
         public var metricsFactory: (any MetricsFactory)?
@@ -114,6 +125,9 @@ extension RaftNode {
                 throw fail("heartbeatTicks must be in 1..<electionTicks (\(self.electionTicks)), got \(self.heartbeatTicks)")
             }
             guard self.memberCatchUpTimeout > .zero else { throw fail("memberCatchUpTimeout must be positive") }
+            guard self.maxUnappliedEntries >= 1 else { throw fail("maxUnappliedEntries must be at least 1, got \(self.maxUnappliedEntries)") }
+            guard self.maxUnappliedBytes >= 1 else { throw fail("maxUnappliedBytes must be at least 1, got \(self.maxUnappliedBytes)") }
+            guard self.maxPendingReads >= 1 else { throw fail("maxPendingReads must be at least 1, got \(self.maxPendingReads)") }
             _ = try Self.normalize(address: self.address, field: "address")
             for peer in self.peers { _ = try Self.normalize(address: peer, field: "peers") }
         }

@@ -12,6 +12,8 @@ struct KVAPIError: Error, HTTPResponseError {
     var message: String
     /// The known leader's Raft address; omitted from the JSON when unknown.
     var leader: String?
+    /// Seconds a client should wait before it retries (sent as `Retry-After`).
+    var retryAfter: Int?
 
     init(_ status: HTTPResponse.Status, _ code: String, _ message: String, leader: String? = nil) {
         self.status = status
@@ -35,7 +37,9 @@ struct KVAPIError: Error, HTTPResponseError {
 
     func response() -> Response {
         let body = Body(error: .init(code: self.code, message: self.message, leader: self.leader))
-        return jsonResponse(body, status: self.status)
+        var response = jsonResponse(body, status: self.status)
+        if let retryAfter = self.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
     }
 
     // MARK: - Mapping
@@ -52,6 +56,10 @@ struct KVAPIError: Error, HTTPResponseError {
         case .timedOut:
             let message = operation == .write ? unknownOutcome : "the read timed out: \(error.message)"
             self.init(.gatewayTimeout, "timed_out", message, leader: leader)
+        case .overloaded:
+            // Refused before it reached the log: not applied, whatever the operation.
+            self.init(.tooManyRequests, "overloaded", "the cluster is overloaded; not applied, retry later: \(error.message)", leader: leader)
+            self.retryAfter = 1
         case .noLeader:
             self.init(.serviceUnavailable, "no_leader", "no leader is known; not applied: \(error.message)", leader: leader)
         case .notLeader:

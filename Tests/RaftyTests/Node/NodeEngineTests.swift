@@ -9,8 +9,9 @@ struct NodeEngineTests {
     static let start = ContinuousClock.now
     static let tick = Duration.milliseconds(10)
 
-    static func engine(id: NodeID, voters: Set<NodeID>) throws -> NodeEngine {
+    static func engine(id: NodeID, voters: Set<NodeID>, adjust: (inout RaftNode.Configuration) -> Void = { _ in }) throws -> NodeEngine {
         var configuration = RaftNode.Configuration(id: id)
+        adjust(&configuration)
         configuration.tickInterval = Self.tick
         configuration.snapshotThreshold = 1_000
         let addresses = Dictionary(uniqueKeysWithValues: voters.map { ($0, "10.0.0.\($0):7000") })
@@ -99,5 +100,64 @@ struct NodeEngineTests {
         let state = try NodeRecovery.reconcile(log: log, stable: stable, snapshot: snapshot, logger: RaftNode.Configuration(id: 2).logger)
         #expect(state.entries.map(\.index) == [11, 12, 13])
         #expect(log.firstIndex == 11 && log.lastIndex == 13)
+    }
+
+    static func refusal(_ actions: [NodeAction], _ request: RequestID) -> RaftError? {
+        for action in actions { if case .answer(request, .failure(let error)) = action { return error } }
+        return nil
+    }
+
+    /// Feeds a proposal to a single-voter leader, reports its persist, and returns the entries
+    /// handed to the state machine (not reported applied) and the actions.
+    static func propose(_ leader: inout NodeEngine, _ request: RequestID, bytes: Int) -> (entries: [Entry], actions: [NodeAction]) {
+        var actions = leader.handle([.request(request, .propose(Array(repeating: 1, count: bytes)), deadline: Self.start + .seconds(5))], now: Self.start)
+        if case .persist = actions.last { actions += leader.persisted(now: Self.start) }
+        let entries = actions.flatMap { (action: NodeAction) -> [Entry] in if case .apply(let entries) = action { entries } else { [] } }
+        return (entries, actions)
+    }
+
+    @Test("Backpressure: past maxUnappliedEntries or maxUnappliedBytes a leader refuses proposals 'overloaded' before they reach the log, and accepts again once entries are applied")
+    func proposalBackpressure() throws {
+        var leader = try Self.engine(id: 1, voters: [1]) {
+            $0.maxUnappliedEntries = 3
+            $0.maxUnappliedBytes = 10
+        }
+        var actions = leader.handle([], now: Self.start)
+        if case .persist = actions.last { actions += leader.persisted(now: Self.start) }
+        #expect(leader.core.role == .leader)
+        var handed = actions.flatMap { (action: NodeAction) -> [Entry] in if case .apply(let entries) = action { entries } else { [] } }  // the no-op, not applied yet
+
+        var result = Self.propose(&leader, 1, bytes: 4)
+        handed += result.entries
+        result = Self.propose(&leader, 2, bytes: 4)
+        handed += result.entries
+        #expect(Self.refusal(result.actions, 2) == nil)
+        let lastIndex = leader.core.lastIndex
+        result = Self.propose(&leader, 3, bytes: 1)  // three entries wait
+        #expect(Self.refusal(result.actions, 3)?.code == .overloaded)
+        #expect(leader.core.lastIndex == lastIndex, "a refused proposal never reaches the log")
+
+        _ = leader.applied(handed, results: [:], now: Self.start)
+        result = Self.propose(&leader, 4, bytes: 6)
+        handed = result.entries
+        #expect(Self.refusal(result.actions, 4) == nil)
+        result = Self.propose(&leader, 5, bytes: 5)  // 6 + 5 bytes > 10
+        #expect(Self.refusal(result.actions, 5)?.code == .overloaded)
+        _ = leader.applied(handed, results: [:], now: Self.start)
+        result = Self.propose(&leader, 6, bytes: 50)  // larger than the limit, but nothing waits
+        #expect(Self.refusal(result.actions, 6) == nil)
+    }
+
+    @Test("Backpressure: past maxPendingReads a node refuses reads 'overloaded'")
+    func readBackpressure() throws {
+        var follower = try Self.engine(id: 2, voters: [1, 2, 3]) { $0.maxPendingReads = 1 }
+        let heartbeat = Message(from: 1, to: 2, term: 2, body: .append(AppendRequest(prevLogIndex: 0, prevLogTerm: 0, entries: [], commit: 0)))
+        let actions = follower.handle([.message(heartbeat, snapshot: nil)], now: Self.start + Self.tick)
+        if case .persist = actions.last { _ = follower.persisted(now: Self.start + Self.tick) }
+        #expect(follower.core.leader == 1)
+        let first = follower.handle([.request(1, .read([1], .linearizable), deadline: Self.start + .seconds(5))], now: Self.start + Self.tick)
+        #expect(Self.refusal(first, 1) == nil, "the first read waits for the leader's read index")
+        let second = follower.handle([.request(2, .read([1], .linearizable), deadline: Self.start + .seconds(5))], now: Self.start + Self.tick)
+        #expect(Self.refusal(second, 2)?.code == .overloaded)
     }
 }

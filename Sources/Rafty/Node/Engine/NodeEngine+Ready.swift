@@ -141,6 +141,7 @@ extension NodeEngine {
         // Entries deferred behind a local snapshot are in the leader's snapshot.
         self.deferredEntries.removeAll { $0.index <= snapshot.index }
         // Proposals the snapshot covers may or may not be in it.
+        self.releaseProposalBytes(through: snapshot.index)
         for index in self.proposals.keys.sorted() where index <= snapshot.index {
             for proposal in self.proposals.removeValue(forKey: index)! {
                 actions.append(.answer(proposal.request, .failure(RaftError(.timedOut, "outcome unknown: replaced by a snapshot"))))
@@ -160,6 +161,7 @@ extension NodeEngine {
         var actions: [NodeAction] = []
         for entry in entries {
             self.applied = entry.index
+            if let bytes = self.proposalBytes.removeValue(forKey: entry.index) { self.unappliedBytes -= bytes }
             guard let waiting = self.proposals.removeValue(forKey: entry.index) else { continue }
             for proposal in waiting {
                 if proposal.term == entry.term {
@@ -185,6 +187,7 @@ extension NodeEngine {
     /// Proposals of a lost leadership: the entries may still commit under the next leader, so the
     /// outcome is unknown.
     mutating func dropProposals(into actions: inout [NodeAction]) {
+        self.releaseProposalBytes()
         for index in self.proposals.keys.sorted() {
             for proposal in self.proposals.removeValue(forKey: index)! {
                 actions.append(.answer(proposal.request, .failure(RaftError(.timedOut, "leadership was lost; the command may or may not be applied"))))

@@ -4,6 +4,35 @@ import Logging
 import RaftCore
 
 extension NodeEngine {
+    /// Why the leader refuses a new proposal of `bytes` bytes, if it does: too many entries wait
+    /// to be applied, or its own proposals not yet applied hold too many bytes. Refused proposals
+    /// never reach the log, so the refusal promises "not applied".
+    func proposalOverload(adding bytes: Int) -> RaftError? {
+        let unapplied = self.core.lastIndex - min(self.applied, self.core.lastIndex)
+        if unapplied >= UInt64(self.configuration.maxUnappliedEntries) {
+            return RaftError(
+                .overloaded, "\(unapplied) entries wait to be applied (maxUnappliedEntries \(self.configuration.maxUnappliedEntries)); not applied, retry later")
+        }
+        if self.unappliedBytes > 0, self.unappliedBytes + bytes > self.configuration.maxUnappliedBytes {
+            return RaftError(
+                .overloaded, "\(self.unappliedBytes) bytes of proposals wait to be applied (maxUnappliedBytes \(self.configuration.maxUnappliedBytes)); not applied, retry later")
+        }
+        return nil
+    }
+
+    /// Forgets the sizes of proposals through `index` (all of them by default: the leadership ended).
+    mutating func releaseProposalBytes(through index: UInt64 = .max) {
+        if index == .max {
+            self.proposalBytes = [:]
+            self.unappliedBytes = 0
+            return
+        }
+        for (proposal, bytes) in self.proposalBytes where proposal <= index {
+            self.proposalBytes[proposal] = nil
+            self.unappliedBytes -= bytes
+        }
+    }
+
     /// Where to send a request this node cannot serve: the leader's address, or an error.
     func redirect() -> RaftNode.Answer {
         if self.stopping { return .failure(RaftError(.shuttingDown, "node \(self.id) is stopping")) }
@@ -24,9 +53,16 @@ extension NodeEngine {
             actions.append(.answer(request, self.redirect()))
             return
         }
+        if let refusal = self.proposalOverload(adding: command.count) {
+            self.metrics.overloaded.increment()
+            actions.append(.answer(request, .failure(refusal)))
+            return
+        }
         do {
             let (index, term) = try self.core.propose(command)
             self.proposals[index, default: []].append(PendingProposal(term: term, deadline: deadline, started: now, request: request))
+            self.proposalBytes[index] = command.count
+            self.unappliedBytes += command.count
             self.metrics.proposals.increment()
         } catch {
             actions.append(.answer(request, error.code == .notLeader ? self.redirect() : .failure(RaftError(.rejected, error.message))))
@@ -43,6 +79,13 @@ extension NodeEngine {
     ) {
         guard !self.stopping, self.core.role == .leader || self.core.leader != nil else {
             actions.append(.answer(request, self.redirect()))
+            return
+        }
+        let pending = self.readsWaitingForIndex.count + self.readsWaitingForApply.count
+        guard pending < self.configuration.maxPendingReads else {
+            self.metrics.overloaded.increment()
+            actions.append(.answer(request, .failure(RaftError(
+                .overloaded, "\(pending) reads are waiting (maxPendingReads \(self.configuration.maxPendingReads)); nothing was read, retry later"))))
             return
         }
         let context = self.nextReadContext

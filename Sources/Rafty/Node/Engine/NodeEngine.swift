@@ -49,6 +49,10 @@ package struct NodeEngine {
     var applying: UInt64
     var lastSnapshotIndex: UInt64
     var proposals: [UInt64: [PendingProposal]] = [:]
+    /// The size of each of this leader's proposals not yet applied, by index, and their sum
+    /// (backpressure: ``RaftNode/Configuration/maxUnappliedBytes``).
+    var proposalBytes: [UInt64: Int] = [:]
+    var unappliedBytes = 0
     var readsWaitingForIndex: [UInt64: PendingRead] = [:]
     var readsWaitingForApply: [PendingRead] = []
     var nextReadContext: UInt64 = 1
@@ -221,6 +225,7 @@ package struct NodeEngine {
             for proposal in self.proposals[index]! { actions.append(.answer(proposal.request, .failure(unknown))) }
         }
         self.proposals = [:]
+        self.releaseProposalBytes()
         for context in self.readsWaitingForIndex.keys.sorted() {
             actions.append(.answer(self.readsWaitingForIndex[context]!.request, .failure(error)))
         }
