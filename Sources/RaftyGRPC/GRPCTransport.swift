@@ -37,6 +37,8 @@ public final class GRPCTransport: RaftTransport {
         /// How long a stopping server waits, after telling peers to open no more streams, before it
         /// cancels the streams still open; default 200 ms.
         public var shutdownGracePeriod: Duration = .milliseconds(200)
+        /// Mutual TLS for every peer connection, both directions; nil (default): plaintext.
+        public var tls: PeerTLS?
 
         /// The defaults.
         public init() {}
@@ -72,9 +74,16 @@ public final class GRPCTransport: RaftTransport {
         self.state.withLock { $0.closed = false }
         defer { self.close() }
         let endpoint = try Endpoint(address)
+        if let tls = self.configuration.tls {
+            let id = try tls.nodeID()
+            guard id == handler.nodeID else {
+                throw RaftError(
+                    .invalidConfiguration, "peer TLS: the certificate in '\(tls.certificateChainFile)' is node \(id)'s, not node \(handler.nodeID)'s")
+            }
+        }
         let service = RaftPeerService(handler: handler, configuration: self.configuration)
         let transport = HTTP2ServerTransport.Posix(
-            address: endpoint.bindAddress, transportSecurity: .plaintext,
+            address: endpoint.bindAddress, transportSecurity: self.configuration.tls?.serverSecurity ?? .plaintext,
             config: .defaults { config in
                 config.rpc.maxRequestPayloadSize = self.configuration.maxMessageBytes
             })
@@ -293,7 +302,7 @@ final class Peer: Sendable {
         let transport: HTTP2ClientTransport.Posix
         do {
             transport = try HTTP2ClientTransport.Posix(
-                target: endpoint.target, transportSecurity: .plaintext,
+                target: endpoint.target, transportSecurity: configuration.tls?.clientSecurity ?? .plaintext,
                 config: .defaults { config in
                     config.backoff = .init(
                         initial: configuration.reconnectBackoff.initial, max: configuration.reconnectBackoff.max,

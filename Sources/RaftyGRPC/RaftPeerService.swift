@@ -1,5 +1,7 @@
 internal import Foundation
 internal import GRPCCore
+internal import GRPCNIOTransportHTTP2
+internal import Metrics
 internal import RaftCore
 internal import Rafty
 internal import SwiftProtobuf
@@ -8,8 +10,29 @@ internal import SwiftProtobuf
 struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
     let handler: any RaftTransportHandler
     let configuration: GRPCTransport.Configuration
+    /// Messages dropped because their `from` is not the node of the certificate they came under.
+    let spoofed: Counter
+
+    init(handler: any RaftTransportHandler, configuration: GRPCTransport.Configuration) {
+        self.handler = handler
+        self.configuration = configuration
+        self.spoofed = Counter(label: "rafty.transport.spoofed_messages", dimensions: [("raft.node_id", "\(handler.nodeID)")])
+    }
+
+    /// The node id of the peer's certificate, with peer TLS on (nil: plaintext, anyone is a peer).
+    /// The TLS handshake already refused certificates the CA did not sign.
+    func authenticatedPeer(_ context: ServerContext) throws -> NodeID? {
+        guard self.configuration.tls != nil else { return nil }
+        guard let posix = context.transportSpecific as? HTTP2ServerTransport.Posix.Context, let certificate = posix.peerCertificate,
+            let id = PeerIdentity.nodeID(of: certificate)
+        else {
+            throw RPCError(code: .unauthenticated, message: "a peer certificate naming a node (\(PeerIdentity.uriPrefix)<id>) is required")
+        }
+        return id
+    }
 
     func askNodeID(request: Rafty_V1_AskNodeIDRequest, context: ServerContext) async throws -> Rafty_V1_AskNodeIDResponse {
+        _ = try self.authenticatedPeer(context)
         let info = self.handler.peerInfo
         return .with {
             $0.id = info.id
@@ -18,6 +41,7 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
     }
 
     func getLeader(request: Rafty_V1_GetLeaderRequest, context: ServerContext) async throws -> Rafty_V1_GetLeaderResponse {
+        _ = try self.authenticatedPeer(context)
         let leader = self.handler.knownLeader
         let term = (self.handler as? RaftNode)?.status.term ?? 0
         return .with {
@@ -28,6 +52,7 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
     }
 
     func health(request: Rafty_V1_HealthRequest, context: ServerContext) async throws -> Rafty_V1_HealthResponse {
+        _ = try self.authenticatedPeer(context)
         guard let node = self.handler as? RaftNode else {
             return .with {
                 $0.id = self.handler.nodeID
@@ -50,6 +75,7 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
         request: RPCAsyncSequence<Rafty_V1_RaftMessage, any Error>, response: RPCWriter<Rafty_V1_ExchangeAck>,
         context: ServerContext
     ) async throws {
+        let peer = try self.authenticatedPeer(context)
         var received: UInt64 = 0
         for try await proto in request {
             let message: RaftCore.Message
@@ -59,12 +85,17 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
                 throw RPCError(code: .invalidArgument, message: "malformed Raft message: \(error)")
             }
             received += 1
+            if let peer, message.from != peer {
+                self.spoofed.increment()
+                continue
+            }
             await self.handler.receive(message, snapshot: nil)
         }
         try await response.write(.with { $0.received = received })
     }
 
     func forward(request: Rafty_V1_ForwardRequest, context: ServerContext) async throws -> Rafty_V1_ForwardResponse {
+        _ = try self.authenticatedPeer(context)
         let forwarded: ForwardedRequest
         do {
             forwarded = try ForwardedRequest(request)
@@ -83,6 +114,7 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
     func installSnapshot(
         request: RPCAsyncSequence<Rafty_V1_SnapshotChunk, any Error>, context: ServerContext
     ) async throws -> Rafty_V1_InstallSnapshotResponse {
+        let peer = try self.authenticatedPeer(context)
         var message: RaftCore.Message?
         var bytes: [UInt8] = []
         var total = 0
@@ -102,6 +134,10 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
                 }
                 guard case .installSnapshot = first.body else {
                     throw RPCError(code: .invalidArgument, message: "the first chunk's message is not InstallSnapshot")
+                }
+                if let peer, first.from != peer {
+                    self.spoofed.increment()
+                    throw RPCError(code: .permissionDenied, message: "a snapshot from node \(first.from) sent with node \(peer)'s certificate")
                 }
                 guard chunk.totalSize <= UInt64(self.configuration.maxSnapshotBytes) else {
                     throw RPCError(code: .resourceExhausted, message: "snapshot of \(chunk.totalSize) bytes is too large")

@@ -1,0 +1,123 @@
+import Foundation
+import RaftCore
+import Rafty
+import RaftyGRPC
+import RaftyTestSupport
+import Testing
+
+/// Files of a development CA and node certificates in a temporary directory.
+struct TestCertificates {
+    let directory = TemporaryDirectory("rafty-certs")
+    let authority: DevelopmentCertificates
+
+    init() throws {
+        self.authority = try DevelopmentCertificates()
+        try Self.write(try self.authority.certificatePEM, to: "\(self.directory.path)/ca.pem")
+    }
+
+    static func write(_ text: String, to path: String) throws {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Writes node `id`'s certificate and key (signed by `authority`, this CA by default).
+    func tls(for id: NodeID, signedBy other: DevelopmentCertificates? = nil, name: String? = nil) throws -> PeerTLS {
+        let base = "\(self.directory.path)/\(name ?? "node-\(id)")"
+        let issued = try (other ?? self.authority).issue(nodeID: id)
+        try Self.write(issued.certificate, to: "\(base).pem")
+        try Self.write(issued.key, to: "\(base)-key.pem")
+        return PeerTLS(certificateChainFile: "\(base).pem", privateKeyFile: "\(base)-key.pem", trustedCAFile: "\(self.directory.path)/ca.pem")
+    }
+
+    func transport(for id: NodeID) throws -> GRPCTransport {
+        var configuration = GRPCTransport.Configuration()
+        configuration.tls = try self.tls(for: id)
+        return GRPCTransport(configuration: configuration)
+    }
+}
+
+@Suite("Peer mutual TLS and node identity", .serialized, .timeLimit(.minutes(2)))
+struct PeerTLSTests {
+    @Test("Over mutual TLS a node accepts a message only from the node its sender's certificate names; the others are dropped")
+    func spoofedSenderDropped() async throws {
+        let certificates = try TestCertificates()
+        let handler = StubHandler(outcome: .success([1]))
+        let address = "127.0.0.1:\(freePort())"
+        let server = try certificates.transport(for: 7)
+        let client = try certificates.transport(for: 1)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve(handler, at: address) }
+            try await eventually("the server answers over TLS") { (try? await client.askNodeID(at: address)) != nil }
+            await client.send(RaftCore.Message(from: 1, to: 7, term: 1, body: .readIndex(context: 1)), snapshot: nil, to: address)
+            await client.send(RaftCore.Message(from: 2, to: 7, term: 9, body: .readIndex(context: 2)), snapshot: nil, to: address)
+            await client.send(RaftCore.Message(from: 1, to: 7, term: 1, body: .readIndex(context: 3)), snapshot: nil, to: address)
+            try await eventually("the last message arrived") { handler.messages.count >= 2 }
+            #expect(handler.messages.map(\.0.from) == [1, 1])
+            #expect(handler.messages.map(\.0.body) == [.readIndex(context: 1), .readIndex(context: 3)])
+            #expect(try await client.forward(.submit([9]), to: address, timeout: .seconds(1)) == [1])
+            group.cancelAll()
+        }
+        client.close()
+    }
+
+    @Test("A plaintext client and a client whose certificate another CA signed cannot reach a TLS node")
+    func strangersRefused() async throws {
+        let certificates = try TestCertificates()
+        let handler = StubHandler(outcome: .success([1]))
+        let address = "127.0.0.1:\(freePort())"
+        let server = try certificates.transport(for: 7)
+        let member = try certificates.transport(for: 1)
+        var foreignConfiguration = GRPCTransport.Configuration()
+        foreignConfiguration.tls = try certificates.tls(for: 1, signedBy: try DevelopmentCertificates(name: "another CA"), name: "foreign")
+        let foreign = GRPCTransport(configuration: foreignConfiguration)
+        let plaintext = GRPCTransport()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve(handler, at: address) }
+            try await eventually("the server answers a member") { (try? await member.askNodeID(at: address)) != nil }
+            await #expect(throws: RaftError.self) { try await plaintext.askNodeID(at: address) }
+            await #expect(throws: RaftError.self) { try await foreign.askNodeID(at: address) }
+            await #expect(throws: RaftError.self) { try await foreign.forward(.submit([9]), to: address, timeout: .seconds(1)) }
+            await foreign.send(RaftCore.Message(from: 1, to: 7, term: 1, body: .readIndex(context: 1)), snapshot: nil, to: address)
+            await plaintext.send(RaftCore.Message(from: 1, to: 7, term: 1, body: .readIndex(context: 2)), snapshot: nil, to: address)
+            await member.send(RaftCore.Message(from: 1, to: 7, term: 1, body: .readIndex(context: 3)), snapshot: nil, to: address)
+            try await eventually("the member's message arrived") { !handler.messages.isEmpty }
+            #expect(handler.messages.map(\.0.body) == [.readIndex(context: 3)])
+            group.cancelAll()
+        }
+        for transport in [member, foreign, plaintext] { transport.close() }
+    }
+
+    @Test("A node refuses to serve with another node's certificate, or with a certificate that names no node")
+    func wrongCertificateRefused() async throws {
+        let certificates = try TestCertificates()
+        let handler = StubHandler(outcome: .success([1]))
+        var configuration = GRPCTransport.Configuration()
+        configuration.tls = try certificates.tls(for: 1)
+        await #expect(throws: RaftError.self) { try await GRPCTransport(configuration: configuration).serve(handler, at: "127.0.0.1:\(freePort())") }
+        let client = try certificates.authority.issue(clientName: "a client")
+        try TestCertificates.write(client.certificate, to: "\(certificates.directory.path)/client.pem")
+        try TestCertificates.write(client.key, to: "\(certificates.directory.path)/client-key.pem")
+        let unnamed = PeerTLS(
+            certificateChainFile: "\(certificates.directory.path)/client.pem", privateKeyFile: "\(certificates.directory.path)/client-key.pem",
+            trustedCAFile: "\(certificates.directory.path)/ca.pem")
+        #expect(throws: RaftError.self) { try unnamed.nodeID() }
+        let missing = PeerTLS(certificateChainFile: "/nonexistent.pem", privateKeyFile: "/nonexistent.pem", trustedCAFile: "/nonexistent.pem")
+        #expect(throws: RaftError.self) { try missing.nodeID() }
+    }
+
+    @Test("Three nodes over mutual TLS elect a leader and replicate from any node")
+    func clusterOverTLS() async throws {
+        let certificates = try TestCertificates()
+        let cluster = GRPCTestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group, transport: try certificates.transport(for: id)) }
+            let leader = try await cluster.leader()
+            let follower = cluster.ids.first { $0 != leader }!
+            _ = try await cluster.node(leader).submitCommand(Array("a=1".utf8))
+            _ = try await cluster.node(follower).submitCommand(Array("b=2".utf8))
+            try await eventually("every node applied both commands") {
+                cluster.ids.allSatisfy { cluster.machine($0).appliedCommands == ["a=1", "b=2"] }
+            }
+            await cluster.stopAll()
+        }
+    }
+}
