@@ -19,6 +19,7 @@ struct RaftyCommand: AsyncParsableCommand {
             BootstrapCommand.self,
             TransferLeadershipCommand.self,
             BenchCommand.self,
+            CertsCommand.self,
         ]
     )
 

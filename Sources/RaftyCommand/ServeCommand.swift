@@ -23,6 +23,8 @@ struct ServeCommand: AsyncParsableCommand {
             with `rafty members add ID ADDRESS` (or POST /v1/members). It joins as a non-voter and \
             becomes a voter once it has caught up within --catch-up-timeout. With --leave-on-stop \
             a node asks the leader to remove it when it stops on SIGINT or SIGTERM.
+
+            Between nodes, --peer-cert-file, --peer-key-file and --peer-trusted-ca-file turn on             mutual TLS (`rafty certs` makes a development CA and node certificates): every peer             connection presents a certificate the CA signed that names its node, and a message             whose sender is not that node is dropped. Plaintext is allowed on loopback addresses             only, unless --insecure-plaintext is given. The HTTP API has no TLS yet: on a             non-loopback --http it also needs --insecure-plaintext.
             """
     )
 
@@ -82,6 +84,62 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(
+        name: .customLong("peer-cert-file"),
+        help: ArgumentHelp("This node's certificate for mutual TLS between nodes; it must name the node (URI SAN rafty://node/<id>).", valueName: "pem"))
+    var peerCertFile: String?
+
+    @Option(name: .customLong("peer-key-file"), help: ArgumentHelp("The private key of --peer-cert-file.", valueName: "pem"))
+    var peerKeyFile: String?
+
+    @Option(
+        name: .customLong("peer-trusted-ca-file"),
+        help: ArgumentHelp("The CA that signed every node's peer certificate.", valueName: "pem"))
+    var peerTrustedCAFile: String?
+
+    @Flag(
+        name: .customLong("insecure-plaintext"),
+        help: "Allow plaintext on non-loopback addresses: whoever reaches the ports is a peer and an administrator.")
+    var insecurePlaintext = false
+
+    /// Peer TLS from the three flags (all or none), checked against --id.
+    func peerTLS() throws -> PeerTLS? {
+        switch (self.peerCertFile, self.peerKeyFile, self.peerTrustedCAFile) {
+        case (nil, nil, nil):
+            return nil
+        case (let certificate?, let key?, let authority?):
+            let tls = PeerTLS(certificateChainFile: certificate, privateKeyFile: key, trustedCAFile: authority)
+            let id: UInt64
+            do {
+                id = try tls.nodeID()
+            } catch {
+                throw ValidationError(error.message)
+            }
+            guard id == self.id else {
+                throw ValidationError("--peer-cert-file: the certificate names node \(id), not node \(self.id)")
+            }
+            return tls
+        default:
+            throw ValidationError("--peer-cert-file, --peer-key-file and --peer-trusted-ca-file go together")
+        }
+    }
+
+    /// Plaintext only on loopback, unless --insecure-plaintext.
+    func checkPlaintext(peerTLS: PeerTLS?, http: HostAndPort) throws {
+        guard !self.insecurePlaintext else { return }
+        let grpcHost = try HostAndPort(parsing: self.address.contains(":") ? self.address : self.address + ":50051", option: "--address").host
+        if peerTLS == nil, !HostAndPort.isLoopback(grpcHost) {
+            throw ValidationError(
+                "--address \(self.address) is not a loopback address: give --peer-cert-file, --peer-key-file and "
+                    + "--peer-trusted-ca-file (mutual TLS between nodes), or --insecure-plaintext")
+        }
+        if !HostAndPort.isLoopback(http.host) {
+            throw ValidationError(
+                "--http \(self.http) is not a loopback address and the HTTP API has no TLS or authentication yet: "
+                    + "give --insecure-plaintext to serve it anyway")
+        }
+    }
+
     /// The node configuration the flags describe.
     func nodeConfiguration(logger: Logger) throws -> RaftNode.Configuration {
         var configuration = RaftNode.Configuration(id: self.id)
@@ -117,7 +175,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         _ = try self.nodeConfiguration(logger: Logger(label: "rafty"))
-        _ = try HostAndPort(parsing: self.http, option: "--http")
+        let http = try HostAndPort(parsing: self.http, option: "--http")
+        try self.checkPlaintext(peerTLS: try self.peerTLS(), http: http)
         guard self.maxValueSize >= 1 else { throw ValidationError("--max-value-size must be at least 1") }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical")
@@ -132,6 +191,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
         var transportConfiguration = GRPCTransport.Configuration()
         transportConfiguration.unaryTimeout = transportConfiguration.unaryTimeout * self.timeMultiplier
+        transportConfiguration.tls = try self.peerTLS()
         let transport = GRPCTransport(configuration: transportConfiguration)
         defer { transport.close() }
         var limits = KVLimits()
@@ -177,6 +237,14 @@ struct HostAndPort: Hashable {
         }
         self.host = String(text[..<colon])
         self.port = port
+    }
+
+    /// 127.0.0.0/8, ::1 or localhost.
+    static func isLoopback(_ host: String) -> Bool {
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        if bare == "localhost" || bare == "::1" { return true }
+        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil } && parts[0] == "127"
     }
 }
 
