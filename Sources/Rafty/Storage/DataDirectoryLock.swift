@@ -26,7 +26,7 @@ public final class DataDirectoryLock: Sendable {
         self.directory = directory
         try FileSystem.makeDirectory(directory)
         let path = directory + "/LOCK"
-        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw POSIXFile.error("cannot open lock file", path: path) }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno

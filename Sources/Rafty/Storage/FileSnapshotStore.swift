@@ -251,7 +251,7 @@ final class FileSnapshotWriter: SnapshotWriter {
         self.store = store
         self.metadata = metadata
         self.temporaryPath = temporaryPath
-        guard mkdir(temporaryPath, 0o755) == 0 else {
+        guard mkdir(temporaryPath, 0o700) == 0 else {
             throw POSIXFile.error("cannot create snapshot directory", path: temporaryPath)
         }
         do {

@@ -17,7 +17,7 @@ final class POSIXFile {
     /// Opens `path` with `flags` (`O_CREAT` adds mode 0644).
     init(path: String, flags: Int32) throws(StorageError) {
         self.path = path
-        let fd = open(path, flags | O_CLOEXEC, 0o644)
+        let fd = open(path, flags | O_CLOEXEC, 0o600)  // the data is the application's: owner only
         guard fd >= 0 else { throw Self.error("cannot open", path: path) }
         self.descriptor = fd
     }
@@ -113,7 +113,7 @@ enum FileSystem {
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/" + component
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+            if mkdir(current, 0o700) != 0 && errno != EEXIST {
                 throw POSIXFile.error("cannot create directory", path: current)
             }
         }
