@@ -40,11 +40,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The other nodes' gRPC addresses, comma-separated (repeatable).")
     var peers: [String] = []
 
-    @Option(name: .customLong("data-dir"), help: "Where state is kept (default <tmp>/rafty/<id>).")
+    @Option(name: .customLong("data-dir"), help: "Where state is kept (default ./rafty-<id>.data).")
     var dataDirectory: String?
 
     @Flag(name: .customLong("in-memory"), help: "Keep no files: state is lost when the process ends.")
     var inMemory = false
+
+    @Flag(
+        name: .customLong("unsafe-in-memory-cluster"),
+        help: "Allow --in-memory with --peers or --join: a restarted node comes back empty under its old id and may help elect a leader that lacks acknowledged writes.")
+    var unsafeInMemoryCluster = false
 
     @Flag(name: .customLong("read-only"), help: "Replicate without voting or campaigning.")
     var readOnly = false
@@ -145,8 +150,14 @@ struct ServeCommand: AsyncParsableCommand {
         var configuration = RaftNode.Configuration(id: self.id)
         configuration.address = self.address
         configuration.peers = self.peers.flatMap { $0.split(separator: ",").map { String($0).trimmed } }.filter { !$0.isEmpty }
-        configuration.dataDirectory = self.dataDirectory
+        // Persistent by default (not under the temporary directory, which reboots and cleaners empty).
+        configuration.dataDirectory = self.dataDirectory ?? "./rafty-\(self.id).data"
         configuration.persistDataOnDisk = !self.inMemory
+        if self.inMemory, !configuration.peers.isEmpty || self.join, !self.unsafeInMemoryCluster {
+            throw ValidationError(
+                "--in-memory with --peers or --join loses every acknowledged write this node held when it restarts, "
+                    + "and it rejoins under its old id with an empty log: give --unsafe-in-memory-cluster to run it anyway")
+        }
         configuration.isVoter = !self.readOnly
         configuration.timeMultiplier = self.timeMultiplier
         configuration.minimumClusterSize = self.minimumClusterSize

@@ -83,7 +83,7 @@ public final class GRPCTransport: RaftTransport {
         }
         let service = RaftPeerService(handler: handler, configuration: self.configuration)
         let transport = HTTP2ServerTransport.Posix(
-            address: endpoint.bindAddress, transportSecurity: self.configuration.tls?.serverSecurity ?? .plaintext,
+            address: try endpoint.bindAddress, transportSecurity: self.configuration.tls?.serverSecurity ?? .plaintext,
             config: .defaults { config in
                 config.rpc.maxRequestPayloadSize = self.configuration.maxMessageBytes
             })
@@ -262,12 +262,33 @@ struct Endpoint: Sendable {
         return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
     }
 
-    /// Where a server for this address listens (host names other than localhost: all interfaces).
+    /// Where a server for this address listens: exactly the address asked for (a host name is
+    /// resolved, and the server binds its first address, never every interface).
     var bindAddress: SocketAddress {
-        if self.isIPv6 { return .ipv6(host: self.host, port: self.port) }
-        if self.isIPv4Literal { return .ipv4(host: self.host, port: self.port) }
-        if self.host == "localhost" { return .ipv4(host: "127.0.0.1", port: self.port) }
-        return .ipv4(host: "0.0.0.0", port: self.port)
+        get throws(RaftError) {
+            if self.isIPv6 { return .ipv6(host: self.host, port: self.port) }
+            if self.isIPv4Literal { return .ipv4(host: self.host, port: self.port) }
+            if self.host == "localhost" { return .ipv4(host: "127.0.0.1", port: self.port) }
+            guard let resolved = Self.resolve(self.host) else {
+                throw RaftError(.invalidConfiguration, "cannot resolve '\(self.host)' to an address to listen on")
+            }
+            return resolved.isIPv6 ? .ipv6(host: resolved.address, port: self.port) : .ipv4(host: resolved.address, port: self.port)
+        }
+    }
+
+    /// The first address `host` resolves to.
+    static func resolve(_ host: String) -> (address: String, isIPv6: Bool)? {
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var result: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else { return nil }
+        defer { freeaddrinfo(result) }
+        var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        guard getnameinfo(first.pointee.ai_addr, first.pointee.ai_addrlen, &buffer, socklen_t(buffer.count), nil, 0, NI_NUMERICHOST) == 0 else {
+            return nil
+        }
+        let address = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        return (address, first.pointee.ai_family == AF_INET6)
     }
 
     /// How a client reaches this address.

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Logging
+import Rafty
 import RaftyTestSupport
 import Testing
 
@@ -45,5 +47,14 @@ struct PeerSecurityFlagsTests {
         #expect(throws: (any Error).self) { try self.parseServe(["--id", "1", "--address", "10.0.0.1:7001"] + tlsFlags(2)) }
         #expect(throws: (any Error).self) { try self.parseServe(["--id", "2", "--peer-cert-file", "\(certs)/node-2.pem"]) }
         #expect(throws: (any Error).self) { try RaftyCommand.parseAsRoot(["certs", "--dir", certs, "--nodes", "0"]) }
+    }
+
+    @Test("rafty serve keeps state in ./rafty-<id>.data by default, and refuses --in-memory in a cluster unless --unsafe-in-memory-cluster")
+    func persistentDefaults() throws {
+        let serve = try self.parseServe(["--id", "3"])
+        #expect(try serve.nodeConfiguration(logger: .init(label: "test")).dataDirectory == "./rafty-3.data")
+        #expect(throws: (any Error).self) { try self.parseServe(["--id", "1", "--in-memory", "--peers", "127.0.0.1:7002"]) }
+        _ = try self.parseServe(["--id", "1", "--in-memory", "--peers", "127.0.0.1:7002", "--unsafe-in-memory-cluster"])
+        _ = try self.parseServe(["--id", "1", "--in-memory", "--minimum-cluster-size", "1"])
     }
 }
