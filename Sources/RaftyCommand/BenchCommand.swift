@@ -71,7 +71,8 @@ struct BenchCommand: AsyncParsableCommand {
         let report = try await RaftyHTTPClient.with(
             endpoints: workload.endpoints,
             timeout: self.client.timeoutDuration,
-            connectionsPerHost: workload.clients
+            connectionsPerHost: workload.clients,
+            security: try self.client.security.security()
         ) { client in
             await BenchRunner(workload: workload, client: client).run { line in
                 StandardStreams.writeLine(line, to: .error)

@@ -26,15 +26,21 @@ struct CertsCommand: ParsableCommand {
     var directory: String
 
     @Option(name: .customLong("nodes"), help: "Node ids, comma-separated.")
-    var nodes: String
+    var nodes: String = ""
+
+    @Option(name: .customLong("client"), help: "Also a client certificate client-NAME.pem for the HTTP API (repeatable).")
+    var clients: [String] = []
 
     @Option(help: "IP addresses and DNS names the nodes are reached at, comma-separated.")
     var hosts = "127.0.0.1,localhost"
 
     func nodeIDs() throws -> [UInt64] {
         let ids = self.nodes.split(separator: ",").map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
-        guard !ids.isEmpty, ids.allSatisfy({ $0 != nil && $0 != 0 }) else {
-            throw ValidationError("--nodes must list non-zero node ids, comma-separated")
+        guard ids.allSatisfy({ $0 != nil && $0 != 0 }), !ids.isEmpty || !self.clients.isEmpty else {
+            throw ValidationError("--nodes must list non-zero node ids, comma-separated (or give --client)")
+        }
+        for name in self.clients where name.isEmpty || !name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) {
+            throw ValidationError("--client '\(name)': use letters, digits, - and _")
         }
         return ids.map { $0! }
     }
@@ -67,6 +73,12 @@ struct CertsCommand: ParsableCommand {
             try Self.write(issued.certificate, to: "\(self.directory)/node-\(id).pem", mode: 0o644)
             try Self.write(issued.key, to: "\(self.directory)/node-\(id)-key.pem", mode: 0o600)
             print("created \(self.directory)/node-\(id).pem and node-\(id)-key.pem")
+        }
+        for name in self.clients {
+            let issued = try authority.issue(clientName: name)
+            try Self.write(issued.certificate, to: "\(self.directory)/client-\(name).pem", mode: 0o644)
+            try Self.write(issued.key, to: "\(self.directory)/client-\(name)-key.pem", mode: 0o600)
+            print("created \(self.directory)/client-\(name).pem and client-\(name)-key.pem")
         }
     }
 

@@ -19,6 +19,9 @@ struct ClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds to wait for each request.", valueName: "seconds"))
     var timeout: Double = 5
 
+    /// HTTPS and authentication.
+    @OptionGroup var security: ClientSecurityOptions
+
     /// The endpoints in the order given: commas split, `HOST:PORT` gets `http://`, no trailing `/`.
     var endpoints: [String] {
         get throws { try Self.endpoints(from: self.endpointArguments) }

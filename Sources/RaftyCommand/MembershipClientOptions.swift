@@ -20,6 +20,9 @@ struct MembershipClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds to wait for the change (a new voter catches up first).", valueName: "seconds"))
     var timeout: Double = Self.defaultTimeout
 
+    /// HTTPS and authentication.
+    @OptionGroup var security: ClientSecurityOptions
+
     /// The endpoints in the order given, normalised as ``ClientOptions/endpoints``.
     var endpoints: [String] {
         get throws { try ClientOptions.endpoints(from: self.endpointArguments) }
@@ -43,6 +46,6 @@ extension RaftyHTTPClient {
         _ options: MembershipClientOptions,
         _ body: (RaftyHTTPClient) async throws -> Result
     ) async throws -> Result {
-        try await self.with(endpoints: try options.endpoints, timeout: options.timeoutDuration, body)
+        try await self.with(endpoints: try options.endpoints, timeout: options.timeoutDuration, security: try options.security.security(), body)
     }
 }

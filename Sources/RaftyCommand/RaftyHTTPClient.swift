@@ -27,6 +27,8 @@ struct RaftyHTTPClient: Sendable {
     let endpoints: [String]
     /// How long each request may take.
     let timeout: Duration
+    /// Sent as `Authorization: Bearer <token>`.
+    var token: String?
 
     /// Runs `body` with a client for `endpoints`, shutting the `HTTPClient` down afterwards.
     ///
@@ -38,9 +40,11 @@ struct RaftyHTTPClient: Sendable {
         endpoints: [String],
         timeout: Duration,
         connectionsPerHost: Int = 8,
+        security: ClientSecurity = ClientSecurity(),
         _ body: (RaftyHTTPClient) async throws -> Result
     ) async throws -> Result {
         var configuration = HTTPClient.Configuration()
+        configuration.tlsConfiguration = security.tls
         configuration.httpVersion = .http1Only
         configuration.timeout = .init(connect: TimeAmount(timeout), read: nil)
         configuration.connectionPool = .init(
@@ -51,7 +55,7 @@ struct RaftyHTTPClient: Sendable {
         // rather than be retried with backoff until the request's deadline.
         configuration.connectionPool.retryConnectionEstablishment = false
         let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-        let client = RaftyHTTPClient(http: http, endpoints: endpoints, timeout: timeout)
+        let client = RaftyHTTPClient(http: http, endpoints: endpoints, timeout: timeout, token: security.token)
         let result: Result
         do {
             result = try await body(client)
@@ -68,7 +72,7 @@ struct RaftyHTTPClient: Sendable {
         _ options: ClientOptions,
         _ body: (RaftyHTTPClient) async throws -> Result
     ) async throws -> Result {
-        try await self.with(endpoints: try options.endpoints, timeout: options.timeoutDuration, body)
+        try await self.with(endpoints: try options.endpoints, timeout: options.timeoutDuration, security: try options.security.security(), body)
     }
 
     /// Sends `request` with failover (see the type's documentation) and returns the first answer
@@ -111,6 +115,7 @@ struct RaftyHTTPClient: Sendable {
     func send(_ request: APIRequest, to endpoint: String) async throws(TransportFailure) -> APIResponse {
         var httpRequest = HTTPClientRequest(url: endpoint + request.target)
         httpRequest.method = HTTPMethod(rawValue: request.method.rawValue)
+        if let token = self.token { httpRequest.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body = request.body {
             httpRequest.body = .bytes(ByteBuffer(bytes: body))
             httpRequest.headers.add(name: "Content-Type", value: request.contentType ?? "application/octet-stream")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import Prometheus
 import RaftCore
@@ -24,7 +25,15 @@ struct ServeCommand: AsyncParsableCommand {
             becomes a voter once it has caught up within --catch-up-timeout. With --leave-on-stop \
             a node asks the leader to remove it when it stops on SIGINT or SIGTERM.
 
-            Between nodes, --peer-cert-file, --peer-key-file and --peer-trusted-ca-file turn on             mutual TLS (`rafty certs` makes a development CA and node certificates): every peer             connection presents a certificate the CA signed that names its node, and a message             whose sender is not that node is dropped. Plaintext is allowed on loopback addresses             only, unless --insecure-plaintext is given. The HTTP API has no TLS yet: on a             non-loopback --http it also needs --insecure-plaintext.
+            Between nodes, --peer-cert-file, --peer-key-file and --peer-trusted-ca-file turn on \
+            mutual TLS (`rafty certs` makes a development CA and node certificates): every peer \
+            connection presents a certificate the CA signed that names its node, and a message \
+            whose sender is not that node is dropped. --cert-file and --key-file serve the HTTP \
+            API over HTTPS; --trusted-ca-file then requires client certificates from that CA. \
+            The admin routes (membership changes, leadership transfer, bootstrap) need a client \
+            certificate or the bearer token of --auth-token-file; --auth-kv puts the key-value \
+            routes behind the same. Plaintext and unauthenticated admin routes are allowed on \
+            loopback addresses only, unless --insecure-plaintext is given.
             """
     )
 
@@ -102,6 +111,47 @@ struct ServeCommand: AsyncParsableCommand {
         help: ArgumentHelp("The CA that signed every node's peer certificate.", valueName: "pem"))
     var peerTrustedCAFile: String?
 
+    @Option(name: .customLong("cert-file"), help: ArgumentHelp("Certificate for HTTPS on --http.", valueName: "pem"))
+    var certFile: String?
+
+    @Option(name: .customLong("key-file"), help: ArgumentHelp("The private key of --cert-file.", valueName: "pem"))
+    var keyFile: String?
+
+    @Option(
+        name: .customLong("trusted-ca-file"),
+        help: ArgumentHelp("Require HTTPS clients to present a certificate this CA signed.", valueName: "pem"))
+    var trustedCAFile: String?
+
+    @Option(
+        name: .customLong("auth-token-file"),
+        help: ArgumentHelp("File holding the bearer token the admin routes require (without client certificates).", valueName: "path"))
+    var authTokenFile: String?
+
+    @Flag(name: .customLong("auth-kv"), help: "The key-value routes need the same authentication as the admin routes.")
+    var authKeyValue = false
+
+    /// The HTTP API's protection from the flags.
+    func httpSecurity() throws -> KVHTTPSecurity {
+        guard (self.certFile == nil) == (self.keyFile == nil) else { throw ValidationError("--cert-file and --key-file go together") }
+        if self.trustedCAFile != nil, self.certFile == nil {
+            throw ValidationError("--trusted-ca-file needs --cert-file and --key-file (client certificates are checked over HTTPS)")
+        }
+        var token: String?
+        if let path = self.authTokenFile {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read --auth-token-file \(path)") }
+            let text = String(decoding: data, as: UTF8.self).filter { !$0.isNewline }.trimmed
+            guard text.count >= 16 else { throw ValidationError("--auth-token-file \(path): the token must have at least 16 characters") }
+            token = text
+        }
+        let security = KVHTTPSecurity(
+            certificateFile: self.certFile, privateKeyFile: self.keyFile, trustedCAFile: self.trustedCAFile, authToken: token,
+            protectKeyValue: self.authKeyValue)
+        if self.authKeyValue, !security.authenticatesAdmin {
+            throw ValidationError("--auth-kv needs --trusted-ca-file or --auth-token-file")
+        }
+        return security
+    }
+
     @Flag(
         name: .customLong("insecure-plaintext"),
         help: "Allow plaintext on non-loopback addresses: whoever reaches the ports is a peer and an administrator.")
@@ -130,7 +180,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// Plaintext only on loopback, unless --insecure-plaintext.
-    func checkPlaintext(peerTLS: PeerTLS?, http: HostAndPort) throws {
+    func checkPlaintext(peerTLS: PeerTLS?, http: HostAndPort, security: KVHTTPSecurity) throws {
         guard !self.insecurePlaintext else { return }
         let grpcHost = try HostAndPort(parsing: self.address.contains(":") ? self.address : self.address + ":50051", option: "--address").host
         if peerTLS == nil, !HostAndPort.isLoopback(grpcHost) {
@@ -138,10 +188,10 @@ struct ServeCommand: AsyncParsableCommand {
                 "--address \(self.address) is not a loopback address: give --peer-cert-file, --peer-key-file and "
                     + "--peer-trusted-ca-file (mutual TLS between nodes), or --insecure-plaintext")
         }
-        if !HostAndPort.isLoopback(http.host) {
+        if !HostAndPort.isLoopback(http.host), !security.isTLS || !security.authenticatesAdmin {
             throw ValidationError(
-                "--http \(self.http) is not a loopback address and the HTTP API has no TLS or authentication yet: "
-                    + "give --insecure-plaintext to serve it anyway")
+                "--http \(self.http) is not a loopback address: give --cert-file and --key-file (HTTPS) and --trusted-ca-file "
+                    + "or --auth-token-file (authenticated admin routes), or --insecure-plaintext")
         }
     }
 
@@ -187,7 +237,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         _ = try self.nodeConfiguration(logger: Logger(label: "rafty"))
         let http = try HostAndPort(parsing: self.http, option: "--http")
-        try self.checkPlaintext(peerTLS: try self.peerTLS(), http: http)
+        try self.checkPlaintext(peerTLS: try self.peerTLS(), http: http, security: try self.httpSecurity())
         guard self.maxValueSize >= 1 else { throw ValidationError("--max-value-size must be at least 1") }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical")
@@ -214,7 +264,7 @@ struct ServeCommand: AsyncParsableCommand {
         let membershipTimeout = max(.seconds(30), configuration.memberCatchUpTimeout + .seconds(10))
         let server = KVHTTPServer(
             node: node, limits: limits, host: http.host, port: http.port, registry: registry,
-            membershipTimeout: membershipTimeout, logger: logger)
+            membershipTimeout: membershipTimeout, security: try self.httpSecurity(), logger: logger)
         logger.info(
             "starting",
             metadata: [

@@ -1,4 +1,6 @@
 internal import Hummingbird
+internal import HummingbirdCore
+internal import HummingbirdTLS
 public import Logging
 internal import NIOCore
 public import Prometheus
@@ -45,6 +47,8 @@ public final class KVHTTPServer: Service {
     public let requestTimeout: Duration
     /// How long a membership change (`/v1/members`) may wait before it is answered 504.
     public let membershipTimeout: Duration
+    /// HTTPS, client certificates and the admin token.
+    public let security: KVHTTPSecurity
     private let logger: Logger
     private let onServerRunning: @Sendable (Int) async -> Void
     private let state = Mutex<(running: Bool, boundPort: Int?)>((false, nil))
@@ -61,6 +65,7 @@ public final class KVHTTPServer: Service {
     ///   - requestTimeout: How long a read or write may wait for the cluster; default 5 s.
     ///   - membershipTimeout: How long a membership change may wait for the cluster; default
     ///     30 s (a new voter first catches up, for up to `memberCatchUpTimeout`).
+    ///   - security: HTTPS, client certificates and the admin token; default none (see ``KVHTTPSecurity``).
     ///   - logger: Where the server logs.
     ///   - onServerRunning: Called with the bound port once the server accepts connections.
     public init(
@@ -71,6 +76,7 @@ public final class KVHTTPServer: Service {
         registry: PrometheusCollectorRegistry? = nil,
         requestTimeout: Duration = .seconds(5),
         membershipTimeout: Duration = .seconds(30),
+        security: KVHTTPSecurity = .none,
         logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
@@ -81,6 +87,7 @@ public final class KVHTTPServer: Service {
         self.registry = registry
         self.requestTimeout = requestTimeout
         self.membershipTimeout = membershipTimeout
+        self.security = security
         self.logger = logger
         self.onServerRunning = onServerRunning
     }
@@ -99,8 +106,15 @@ public final class KVHTTPServer: Service {
         let handlers = KVHandlers(
             node: self.node, limits: self.limits, registry: self.registry, timeout: self.requestTimeout,
             membershipTimeout: self.membershipTimeout)
+        let server: HTTPServerBuilder
+        if let tls = try self.security.serverConfiguration() {
+            server = try .tls(.http1(), tlsConfiguration: tls)
+        } else {
+            server = .http1()
+        }
         let application = Application(
-            router: KVRouter.make(handlers),
+            router: KVRouter.make(handlers, security: self.security),
+            server: server,
             configuration: ApplicationConfiguration(address: .hostname(self.host, port: self.port), serverName: "rafty"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

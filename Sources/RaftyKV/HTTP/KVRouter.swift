@@ -3,9 +3,10 @@ internal import Logging
 
 /// The routes of DESIGN §5.
 enum KVRouter {
-    static func make(_ handlers: KVHandlers) -> Router<KVRequestContext> {
+    static func make(_ handlers: KVHandlers, security: KVHTTPSecurity = .none) -> Router<KVRequestContext> {
         let router = Router(context: KVRequestContext.self)
         router.middlewares.add(KVErrorMiddleware())
+        router.middlewares.add(KVAuthMiddleware(security: security))
 
         router.put("/v1/kv/:key", use: handlers.put)
         router.get("/v1/kv/:key", use: handlers.get)
