@@ -176,7 +176,12 @@ final class ProcessCluster: Sendable {
 
     func grpcAddress(_ id: UInt64) -> String { "127.0.0.1:\(self.grpcPorts[id]!)" }
 
-    func url(_ id: UInt64, _ path: String) -> String { "http://127.0.0.1:\(self.httpPorts[id]!)\(path)" }
+    /// `http`, or `https` for a cluster started with `--cert-file`.
+    var scheme: String { self.schemeStorage.withLock { $0 } }
+    private let schemeStorage = Mutex("http")
+    func useHTTPS() { self.schemeStorage.withLock { $0 = "https" } }
+
+    func url(_ id: UInt64, _ path: String) -> String { "\(self.scheme)://127.0.0.1:\(self.httpPorts[id]!)\(path)" }
 
     static func encode(_ key: String) -> String {
         key.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
