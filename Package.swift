@@ -131,7 +131,7 @@ let package = Package(
         // Helpers shared by the test targets.
         .target(
             name: "RaftyTestSupport",
-            dependencies: ["Rafty"],
+            dependencies: ["Rafty", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore"], swiftSettings: swiftSettings),

@@ -253,6 +253,7 @@ struct ServeCommand: AsyncParsableCommand {
         var transportConfiguration = GRPCTransport.Configuration()
         transportConfiguration.unaryTimeout = transportConfiguration.unaryTimeout * self.timeMultiplier
         transportConfiguration.tls = try self.peerTLS()
+        transportConfiguration.logger = logger
         let transport = GRPCTransport(configuration: transportConfiguration)
         defer { transport.close() }
         var limits = KVLimits()

@@ -1,6 +1,7 @@
 internal import GRPCCore
 internal import GRPCNIOTransportHTTP2
 internal import Foundation
+public import Logging
 public import RaftCore
 public import Rafty
 private import Synchronization
@@ -39,6 +40,9 @@ public final class GRPCTransport: RaftTransport {
         public var shutdownGracePeriod: Duration = .milliseconds(200)
         /// Mutual TLS for every peer connection, both directions; nil (default): plaintext.
         public var tls: PeerTLS?
+        /// Where the transport logs peer streams lost and re-established, snapshots sent, and
+        /// peers refused (at most once a minute per kind). Default: no logging.
+        public var logger = Logger(label: "rafty.transport", factory: { _ in SwiftLogNoOpLogHandler() })
 
         /// The defaults.
         public init() {}
@@ -372,10 +376,24 @@ final class Peer: Sendable {
         options.waitForReady = true
         options.maxRequestMessageBytes = self.configuration.maxMessageBytes
         var backoff = self.configuration.reconnectBackoff.initial
+        let logger = self.configuration.logger
+        let address = self.address
+        // Logged on transitions only: a peer that stays down is not logged at every retry.
+        let connected = Mutex(false)
+        let failures = Mutex(0)
         while !Task.isCancelled && !self.isClosed {
             let started = ContinuousClock.now
             do {
                 try await self.client.exchange(options: options) { [outbound = self.outbound] writer in
+                    let wasDown = connected.withLock { state in
+                        defer { state = true }
+                        return !state
+                    }
+                    let failed = failures.withLock { count in
+                        defer { count = 0 }
+                        return count
+                    }
+                    if wasDown { logger.info("peer stream open", metadata: ["raft.peer": "\(address)", "raft.failed_attempts": "\(failed)"]) }
                     while let batch = await outbound.next() {
                         try await writer.write(contentsOf: batch)
                     }
@@ -384,6 +402,14 @@ final class Peer: Sendable {
                 }
             } catch {
                 // Fall through to the backoff: the stream or the connection failed.
+                failures.withLock { $0 += 1 }
+                let wasUp = connected.withLock { state in
+                    defer { state = false }
+                    return state
+                }
+                if wasUp, !self.isClosed {
+                    logger.warning("peer stream lost; reconnecting", metadata: ["raft.peer": "\(address)", "error": "\(error)"])
+                }
             }
             if self.isClosed || Task.isCancelled { return }
             if ContinuousClock.now - started > .seconds(5) { backoff = self.configuration.reconnectBackoff.initial }
@@ -405,8 +431,12 @@ final class Peer: Sendable {
         options.timeout = self.configuration.snapshotTimeout
         options.waitForReady = false
         options.maxRequestMessageBytes = self.configuration.maxMessageBytes
+        let logger = self.configuration.logger
+        let address = self.address
         Task { [self, options] in
             defer { self.state.withLock { $0.snapshotInFlight = false } }
+            let started = ContinuousClock.now
+            logger.info("sending a snapshot", metadata: ["raft.peer": "\(address)", "raft.snapshot.bytes": "\(bytes.count)"])
             do {
                 _ = try await self.client.installSnapshot(options: options) { writer in
                     let checksum = CRC32C.checksum(bytes)
@@ -428,8 +458,10 @@ final class Peer: Sendable {
                         offset = end
                     } while offset < bytes.count
                 }
+                logger.info("snapshot sent", metadata: ["raft.peer": "\(address)", "raft.snapshot.duration": "\(ContinuousClock.now - started)"])
             } catch {
                 // Best effort: the leader sends InstallSnapshot again if the follower stays behind.
+                logger.warning("sending a snapshot failed", metadata: ["raft.peer": "\(address)", "error": "\(error)"])
             }
         }
     }

@@ -12,10 +12,12 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
     let configuration: GRPCTransport.Configuration
     /// Messages dropped because their `from` is not the node of the certificate they came under.
     let spoofed: Counter
+    let log: RateLimitedLogger
 
     init(handler: any RaftTransportHandler, configuration: GRPCTransport.Configuration) {
         self.handler = handler
         self.configuration = configuration
+        self.log = RateLimitedLogger(configuration.logger)
         self.spoofed = Counter(label: "rafty.transport.spoofed_messages", dimensions: [("raft.node_id", "\(handler.nodeID)")])
     }
 
@@ -26,6 +28,7 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
         guard let posix = context.transportSpecific as? HTTP2ServerTransport.Posix.Context, let certificate = posix.peerCertificate,
             let id = PeerIdentity.nodeID(of: certificate)
         else {
+            self.log.warning("unauthenticated", "refused a peer whose certificate names no node (\(context.remotePeer))")
             throw RPCError(code: .unauthenticated, message: "a peer certificate naming a node (\(PeerIdentity.uriPrefix)<id>) is required")
         }
         return id
@@ -82,11 +85,13 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
             do {
                 message = try RaftCore.Message(proto)
             } catch {
+                self.log.warning("malformed", "dropped the stream of \(context.remotePeer): malformed Raft message: \(error)")
                 throw RPCError(code: .invalidArgument, message: "malformed Raft message: \(error)")
             }
             received += 1
             if let peer, message.from != peer {
                 self.spoofed.increment()
+                self.log.warning("spoofed", "dropped a message from node \(message.from) sent with node \(peer)'s certificate (\(context.remotePeer))")
                 continue
             }
             await self.handler.receive(message, snapshot: nil)

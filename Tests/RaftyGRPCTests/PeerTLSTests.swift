@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import RaftCore
 import Rafty
 import RaftyGRPC
@@ -28,9 +29,10 @@ struct TestCertificates {
         return PeerTLS(certificateChainFile: "\(base).pem", privateKeyFile: "\(base)-key.pem", trustedCAFile: "\(self.directory.path)/ca.pem")
     }
 
-    func transport(for id: NodeID) throws -> GRPCTransport {
+    func transport(for id: NodeID, logger: Logger? = nil) throws -> GRPCTransport {
         var configuration = GRPCTransport.Configuration()
         configuration.tls = try self.tls(for: id)
+        if let logger { configuration.logger = logger }
         return GRPCTransport(configuration: configuration)
     }
 }
@@ -42,8 +44,10 @@ struct PeerTLSTests {
         let certificates = try TestCertificates()
         let handler = StubHandler(outcome: .success([1]))
         let address = "127.0.0.1:\(freePort())"
-        let server = try certificates.transport(for: 7)
-        let client = try certificates.transport(for: 1)
+        let serverLog = CapturingLogHandler.Store()
+        let clientLog = CapturingLogHandler.Store()
+        let server = try certificates.transport(for: 7, logger: CapturingLogHandler.logger(serverLog))
+        let client = try certificates.transport(for: 1, logger: CapturingLogHandler.logger(clientLog))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.serve(handler, at: address) }
             try await eventually("the server answers over TLS") { (try? await client.askNodeID(at: address)) != nil }
@@ -54,8 +58,13 @@ struct PeerTLSTests {
             #expect(handler.messages.map(\.0.from) == [1, 1])
             #expect(handler.messages.map(\.0.body) == [.readIndex(context: 1), .readIndex(context: 3)])
             #expect(try await client.forward(.submit([9]), to: address, timeout: .seconds(1)) == [1])
+            #expect(serverLog.contains("dropped a message from node 2 sent with node 1's certificate", level: .warning))
+            #expect(clientLog.contains("peer stream open", level: .info))
             group.cancelAll()
         }
+        // The server stopped: the client's stream breaks, and the operator hears of it once.
+        await client.send(RaftCore.Message(from: 1, to: 7, term: 1, body: .readIndex(context: 4)), snapshot: nil, to: address)
+        try await eventually("the client logs the lost stream") { clientLog.contains("peer stream lost", level: .warning) }
         client.close()
     }
 

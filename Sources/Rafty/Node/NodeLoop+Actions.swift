@@ -16,10 +16,15 @@ extension NodeLoop {
             case .persist(let steps):
                 let started = ContinuousClock.now
                 try await self.persist(steps)
-                self.engine!.metrics.fsyncLatency.record(duration: ContinuousClock.now - started)
+                let elapsed = ContinuousClock.now - started
+                self.engine!.metrics.fsyncLatency.record(duration: elapsed)
+                if elapsed >= Self.slowWarning { self.warnSlow("persisting a Ready (writes and fsync)", elapsed) }
                 try await self.execute(self.engine!.persisted(now: self.now))
             case .apply(let entries):
+                let started = ContinuousClock.now
                 let results = try await self.apply(entries)
+                let elapsed = ContinuousClock.now - started
+                if elapsed >= Self.slowWarning { self.warnSlow("applying \(entries.count) entries", elapsed) }
                 try await self.execute(self.engine!.applied(entries, results: results, now: self.now))
             case .query(let request, let query):
                 guard let waiter = self.waiters.removeValue(forKey: request) else { continue }
@@ -42,6 +47,18 @@ extension NodeLoop {
                 throw error
             }
         }
+    }
+
+    /// A persist or apply this slow delays heartbeats and answers: worth an operator's look.
+    static let slowWarning: Duration = .seconds(1)
+
+    /// Logs a slow persist or apply, at most once every 10 s.
+    mutating func warnSlow(_ what: String, _ elapsed: Duration) {
+        let now = ContinuousClock.now
+        if let last = self.lastSlowWarning, now - last < .seconds(10) { return }
+        self.lastSlowWarning = now
+        let milliseconds = elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
+        self.logger.warning("slow storage or state machine: \(what) took \(milliseconds) ms (heartbeats and answers wait meanwhile)")
     }
 
     func send(_ message: Message, to address: String) async {
@@ -134,8 +151,17 @@ extension NodeLoop {
         let snapshots = self.storage.snapshots
         let machine = self.node.stateMachine
         let node = self.node
+        let logger = self.logger
         self.snapshotTask = Task(executorPreference: self.blockingWork) {
             var failure: String?
+            let started = ContinuousClock.now
+            defer {
+                if let failure {
+                    logger.error("could not write a snapshot at index \(metadata.index): \(failure)")
+                } else {
+                    logger.info("snapshot written", metadata: ["raft.snapshot.index": "\(metadata.index)", "raft.snapshot.duration": "\(ContinuousClock.now - started)"])
+                }
+            }
             do {
                 let writer = try snapshots.makeWriter(for: metadata)
                 do {

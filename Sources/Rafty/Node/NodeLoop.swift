@@ -26,6 +26,8 @@ struct NodeLoop {
     var nextRequest: RequestID = 1
     /// The task writing the state machine's snapshot.
     var snapshotTask: Task<Void, Never>?
+    /// When a slow persist or apply was last logged (rate limit).
+    var lastSlowWarning: ContinuousClock.Instant?
     /// Runs snapshot writes, reads and restores, off the cooperative pool.
     let blockingWork = DedicatedThreadExecutor()
 

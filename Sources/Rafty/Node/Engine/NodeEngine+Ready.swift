@@ -134,6 +134,8 @@ extension NodeEngine {
 
     /// A snapshot from the leader is installed: the state machine holds exactly its index.
     private mutating func installed(_ snapshot: SnapshotMetadata, into actions: inout [NodeAction]) {
+        self.logger.info(
+            "installed a snapshot from the leader", metadata: ["raft.snapshot.index": "\(snapshot.index)", "raft.snapshot.term": "\(snapshot.term)"])
         self.inboundSnapshots = [:]
         self.applied = snapshot.index
         self.applying = snapshot.index
