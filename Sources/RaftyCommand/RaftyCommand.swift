@@ -20,6 +20,7 @@ struct RaftyCommand: AsyncParsableCommand {
             TransferLeadershipCommand.self,
             BenchCommand.self,
             CertsCommand.self,
+            RecoverCommand.self,
         ]
     )
 

@@ -1,0 +1,78 @@
+public import RaftCore
+import Logging
+
+/// Disaster recovery for a cluster that lost its quorum for good.
+public enum DisasterRecovery {
+    /// What ``forceNewCluster(dataDirectory:address:)`` did.
+    public struct Outcome: Sendable, Hashable {
+        /// The surviving node, now the only voter.
+        public var nodeID: NodeID
+        /// Its gRPC address in the new configuration.
+        public var address: String
+        /// The index of the configuration entry appended (the survivor's log ends there).
+        public var configurationIndex: UInt64
+        /// The term of that entry.
+        public var term: UInt64
+        /// The members of the configuration it replaced, this node included.
+        public var previousMembers: Set<NodeID>
+    }
+
+    /// Turns a stopped node's data directory into a one-member cluster with all its data (etcd's
+    /// `--force-new-cluster`): a configuration naming only this node is appended to its log, at a
+    /// term above every term it knows, and saved as its membership. Started again, the node leads
+    /// at once; grow the cluster back with ``RaftNode/addMember(id:address:asVoter:timeout:)``
+    /// (`rafty members add`), adding nodes with fresh data directories.
+    ///
+    /// **The survivor's log becomes the truth:** entries it holds that the old cluster never
+    /// committed (their clients got "outcome unknown", or no answer) are committed now, and writes
+    /// the old cluster committed that this node never received are lost. Recover from the
+    /// member with the longest log (highest last term, then index: `rafty status` before the
+    /// loss, or the data directories). Old members must never be restarted with their old data
+    /// directories: they would still believe in the old configuration.
+    ///
+    /// - Parameters:
+    ///   - dataDirectory: the node's data directory; the node must be stopped (the directory is locked).
+    ///   - address: the node's gRPC address in the new configuration; default the one recorded
+    ///     for it in the current configuration.
+    /// - Throws: ``RaftError/Code/invalidConfiguration`` if the directory never held a running
+    ///   node or no address is known; ``RaftError/Code/storage`` if it cannot be read or written.
+    public static func forceNewCluster(dataDirectory: String, address: String? = nil) throws(RaftError) -> Outcome {
+        let storage: RaftStorage
+        do {
+            storage = try RaftStorage.open(dataDirectory: dataDirectory)
+        } catch {
+            throw RaftError(.storage, "cannot open \(dataDirectory): \(error)")
+        }
+        defer { storage.close() }
+        let stable = storage.stable.state
+        guard let id = stable.nodeID else {
+            throw RaftError(.invalidConfiguration, "\(dataDirectory) holds no node's state (it never ran): nothing to recover")
+        }
+        do {
+            let snapshot = try storage.snapshots.openNewest()?.snapshot.metadata
+            let logger = Logger(label: "rafty.recover", factory: { _ in SwiftLogNoOpLogHandler() })
+            let state = try NodeRecovery.reconcile(log: storage.log, stable: storage.stable, snapshot: snapshot, logger: logger)
+            var current = state.snapshot?.configuration ?? stable.configuration ?? ClusterConfiguration()
+            for entry in state.entries {
+                if case .configuration(let configuration) = entry.payload { current = configuration }
+            }
+            guard let address = address ?? current.addresses[id] else {
+                throw RaftError(.invalidConfiguration, "no address is recorded for node \(id): give it explicitly")
+            }
+            let lastIndex = state.entries.last?.index ?? state.snapshot?.index ?? 0
+            let lastTerm = state.entries.last?.term ?? state.snapshot?.term ?? 0
+            let term = max(state.hardState.term, lastTerm) + 1
+            let membership = ClusterConfiguration(voters: [id], addresses: [id: address])
+            // Entry first: a crash before the term is saved leaves a log whose newest term is above
+            // the saved one, which start-up repairs by raising the term.
+            try storage.log.append([Entry(term: term, index: lastIndex + 1, payload: .configuration(membership))])
+            try storage.stable.save(
+                StableState(nodeID: id, hardState: HardState(term: term, vote: id, commit: state.hardState.commit), configuration: membership))
+            return Outcome(nodeID: id, address: address, configurationIndex: lastIndex + 1, term: term, previousMembers: Set(current.members))
+        } catch let error as RaftError {
+            throw error
+        } catch {
+            throw RaftError(.storage, "cannot recover \(dataDirectory): \(error)")
+        }
+    }
+}
