@@ -178,6 +178,9 @@ let package = Package(
                 "RaftyTestSupport",
                 // `rafty serve` flags are checked against the node configuration they build.
                 "Rafty",
+                // The chaos test checks real processes' histories with the simulator's checker.
+                "RaftySimulation",
+                "RaftCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
