@@ -9,12 +9,15 @@ import Synchronization
 import Testing
 
 /// Five real `rafty serve` processes under a client workload while they are killed with SIGKILL
-/// and restarted, frozen with SIGSTOP and thawed, and cut off the network (each node has its own
-/// network namespace); then every key's history is checked for linearizability with the
+/// and restarted, frozen with SIGSTOP and thawed, cut off the network (each node has its own
+/// network namespace), or cut off from their peers only (blackhole routes: clients still reach a
+/// deposed leader, which must not answer from its stale state); then every key's history is checked for linearizability with the
 /// simulator's checker, and every node must converge.
 ///
 /// Needs root and `ip netns` (CI runs as root); elsewhere it is skipped. `RAFTY_CHAOS_SECONDS`
-/// sets how long the faults run (default 45), `RAFTY_CHAOS_SEED` the fault schedule.
+/// sets how long the faults run per round (default 45), `RAFTY_CHAOS_ROUNDS` how many rounds
+/// (default 1; each a fresh cluster and history, so long runs stay checkable), `RAFTY_CHAOS_SEED`
+/// the first round's fault schedule.
 @Suite("Chaos: real processes, kills, freezes and partitions", .serialized, .timeLimit(.minutes(45)))
 struct ChaosProcessTests {
     static let environment = ProcessInfo.processInfo.environment
@@ -22,7 +25,17 @@ struct ChaosProcessTests {
     @Test("Five nodes under kill -9, SIGSTOP and network partitions stay linearizable and converge", .enabled(if: NamespaceCluster.isSupported, "needs root and ip netns"))
     func chaos() async throws {
         let seconds = Self.environment["RAFTY_CHAOS_SECONDS"].flatMap(Int.init) ?? 45
+        let rounds = Self.environment["RAFTY_CHAOS_ROUNDS"].flatMap(Int.init) ?? 1
         let seed = Self.environment["RAFTY_CHAOS_SEED"].flatMap(UInt64.init) ?? UInt64(Date().timeIntervalSince1970)
+        var operations = 0
+        for round in 0..<UInt64(max(rounds, 1)) {
+            operations += try await self.round(seed: seed &+ round, seconds: seconds)
+        }
+        print("chaos: \(rounds) round(s) of \(seconds) s, \(operations) operations checked")
+    }
+
+    /// One cluster, `seconds` of faults, one history checked; returns the operations checked.
+    func round(seed: UInt64, seconds: Int) async throws -> Int {
         print("chaos: seed \(seed), \(seconds) s of faults (replay with RAFTY_CHAOS_SEED=\(seed))")
         let cluster = try NamespaceCluster(size: 5)
         try cluster.setUp()
@@ -36,7 +49,7 @@ struct ChaosProcessTests {
             try await workload.waitUntilReady(cluster.ids)
             let end = ContinuousClock.now + .seconds(seconds)
             let faults = try await withThrowingTaskGroup(of: [String].self) { group in
-                for number in 0..<6 { group.addTask { await workload.runClient(number, until: end); return [] } }
+                for number in 0..<6 { group.addTask { await workload.runClient(number, seed: seed, until: end); return [] } }
                 group.addTask {
                     var faults = ChaosFaults(cluster: cluster, workload: workload, seed: seed)
                     return try await faults.run(until: end)
@@ -71,12 +84,13 @@ struct ChaosProcessTests {
                     return true
                 }
             }
+            try await client.shutdown()
+            return history.count
         } catch {
             cluster.printLogs()
             try? await client.shutdown()
             throw error
         }
-        try await client.shutdown()
     }
 }
 
@@ -109,7 +123,7 @@ struct ChaosFaults {
             let leader = await self.workload.leader()
             let target = Bool.random(using: &self.rng) ? (leader ?? 1) : self.cluster.ids.randomElement(using: &self.rng)!
             let second = self.cluster.ids.filter { $0 != target }.randomElement(using: &self.rng)!
-            switch Int.random(in: 0..<4, using: &self.rng) {
+            switch Int.random(in: 0..<5, using: &self.rng) {
             case 0:
                 log.append("kill -9 node \(target)")
                 self.cluster.kill(target)
@@ -125,6 +139,13 @@ struct ChaosFaults {
                 try self.cluster.setConnected(target, false)
                 try await Task.sleep(for: self.milliseconds(500...5_000))
                 try self.cluster.setConnected(target, true)
+            case 3:
+                // Clients still reach it: a deposed leader that kept answering would be seen.
+                let cutOff = leader ?? target
+                log.append("partition node \(cutOff) from its peers")
+                try self.cluster.setPartitionedFromPeers(cutOff, true)
+                try await Task.sleep(for: self.milliseconds(500...5_000))
+                try self.cluster.setPartitionedFromPeers(cutOff, false)
             default:
                 log.append("kill -9 node \(target), partition node \(second)")
                 self.cluster.kill(target)
@@ -169,8 +190,8 @@ final class ChaosWorkload: Sendable {
         return UInt64(elapsed.components.seconds) * 1_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
     }
 
-    func runClient(_ number: Int, until end: ContinuousClock.Instant) async {
-        var rng = SplitMix64(seed: UInt64(number) &* 7919 &+ 1)
+    func runClient(_ number: Int, seed: UInt64, until end: ContinuousClock.Instant) async {
+        var rng = SplitMix64(seed: seed &+ UInt64(number) &* 7919 &+ 1)
         var lastSeen: [String: Int] = [:]
         while ContinuousClock.now < end {
             let node = self.cluster.ids.randomElement(using: &rng)!

@@ -121,6 +121,16 @@ final class NamespaceCluster: Sendable {
         try self.ipCommand(["link", "set", self.hostSide(id), connected ? "up" : "down"])
     }
 
+    /// Cuts node `id` off from every other node, both ways, with blackhole routes in the
+    /// namespaces, while clients (on the bridge's own address) still reach it; or heals that.
+    func setPartitionedFromPeers(_ id: UInt64, _ partitioned: Bool) throws {
+        let verb = partitioned ? "add" : "del"
+        for other in self.ids where other != id {
+            try self.ipCommand(["-n", self.namespace(id), "route", verb, "blackhole", "\(self.ip(other))/32"])
+            try self.ipCommand(["-n", self.namespace(other), "route", verb, "blackhole", "\(self.ip(id))/32"])
+        }
+    }
+
     func killAll() {
         for id in self.ids {
             self.signal(id, SIGCONT)
