@@ -195,6 +195,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
+    /// Room in a peer message for everything but one value: its key (at most 1 KiB), the entry's
+    /// and the message's framing.
+    static let messageOverhead = 64 << 10
+
     /// The node configuration the flags describe.
     func nodeConfiguration(logger: Logger) throws -> RaftNode.Configuration {
         var configuration = RaftNode.Configuration(id: self.id)
@@ -239,6 +243,12 @@ struct ServeCommand: AsyncParsableCommand {
         let http = try HostAndPort(parsing: self.http, option: "--http")
         try self.checkPlaintext(peerTLS: try self.peerTLS(), http: http, security: try self.httpSecurity())
         guard self.maxValueSize >= 1 else { throw ValidationError("--max-value-size must be at least 1") }
+        // A value must fit in one peer message with its key and framing, or it would commit on the
+        // leader and never reach a follower.
+        let transportLimit = GRPCTransport.Configuration().maxMessageBytes - Self.messageOverhead
+        guard self.maxValueSize <= transportLimit else {
+            throw ValidationError("--max-value-size must be at most \(transportLimit) bytes (the peer transport's message limit less keys and framing)")
+        }
         guard Logger.Level(rawValue: self.logLevel) != nil else {
             throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical")
         }

@@ -29,17 +29,17 @@ struct ChaosProcessTests {
         let seed = Self.environment["RAFTY_CHAOS_SEED"].flatMap(UInt64.init) ?? UInt64(Date().timeIntervalSince1970)
         var operations = 0
         for round in 0..<UInt64(max(rounds, 1)) {
-            operations += try await self.round(seed: seed &+ round, seconds: seconds)
+            operations += try await self.round(seed: seed &+ round, seconds: seconds, number: Int(round))
         }
         print("chaos: \(rounds) round(s) of \(seconds) s, \(operations) operations checked")
     }
 
     /// One cluster, `seconds` of faults, one history checked; returns the operations checked.
-    func round(seed: UInt64, seconds: Int) async throws -> Int {
+    func round(seed: UInt64, seconds: Int, number: Int) async throws -> Int {
         print("chaos: seed \(seed), \(seconds) s of faults (replay with RAFTY_CHAOS_SEED=\(seed))")
-        let cluster = try NamespaceCluster(size: 5)
+        let cluster = try NamespaceCluster(size: 5, round: number)
+        defer { cluster.tearDown() }  // also after a failed set-up
         try cluster.setUp()
-        defer { cluster.tearDown() }
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(1), read: .seconds(3))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)

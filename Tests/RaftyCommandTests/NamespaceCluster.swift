@@ -23,9 +23,11 @@ final class NamespaceCluster: Sendable {
 
     static let ipCommand = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    init(size: Int) throws {
+    /// `round` keeps the names of consecutive clusters of one process apart (the kernel may still
+    /// be tearing down the previous one's namespaces).
+    init(size: Int, round: Int = 0) throws {
         self.ids = (1...UInt64(size)).map { $0 }
-        self.tag = String(getpid() % 100_000)
+        self.tag = "\(getpid() % 100_000)r\(round % 100)"
         self.subnet = Int(getpid() % 200) + 20
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         self.binary = executable.appendingPathComponent("rafty").path
@@ -76,9 +78,11 @@ final class NamespaceCluster: Sendable {
         }
     }
 
-    /// Kills every process and removes the namespaces and the bridge.
+    /// Kills every process and removes the links, the namespaces and the bridge.
     func tearDown() {
         self.killAll()
+        // Deleting a veth end deletes both at once; a deleted namespace is torn down lazily.
+        for id in self.ids { try? self.ipCommand(["link", "del", self.hostSide(id)]) }
         for id in self.ids { try? self.ipCommand(["netns", "del", self.namespace(id)]) }
         try? self.ipCommand(["link", "del", self.bridge])
     }

@@ -57,4 +57,10 @@ struct PeerSecurityFlagsTests {
         _ = try self.parseServe(["--id", "1", "--in-memory", "--peers", "127.0.0.1:7002", "--unsafe-in-memory-cluster"])
         _ = try self.parseServe(["--id", "1", "--in-memory", "--minimum-cluster-size", "1"])
     }
+
+    @Test("--max-value-size is checked against the peer transport's message limit at start-up")
+    func valueSizeBelowTransportLimit() throws {
+        _ = try self.parseServe(["--id", "1", "--max-value-size", "\(16 << 20)"])
+        #expect(throws: (any Error).self) { try self.parseServe(["--id", "1", "--max-value-size", "\(32 << 20)"]) }
+    }
 }
