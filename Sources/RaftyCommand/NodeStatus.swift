@@ -9,14 +9,28 @@ struct NodeStatus: Codable, Equatable, Sendable {
         var address: String?
         /// Whether it votes.
         var voter: Bool?
+        /// Heard from within two election timeouts (status view only).
+        var reachable: Bool?
+        /// Milliseconds since the answering node last heard from it (status view only).
+        var lastContact: Double?
+        /// On the leader: the highest index stored there, and the entries it lacks.
+        var matchIndex: UInt64?
+        var lag: UInt64?
 
-        private enum CodingKeys: String, CodingKey { case id, address, voter }
+        private enum CodingKeys: String, CodingKey { case id, address, voter, reachable, lastContact, matchIndex, lag }
 
         /// Creates a member from its parts.
-        init(id: String?, address: String?, voter: Bool?) {
+        init(
+            id: String?, address: String?, voter: Bool?, reachable: Bool? = nil, lastContact: Double? = nil, matchIndex: UInt64? = nil,
+            lag: UInt64? = nil
+        ) {
             self.id = id
             self.address = address
             self.voter = voter
+            self.reachable = reachable
+            self.lastContact = lastContact
+            self.matchIndex = matchIndex
+            self.lag = lag
         }
 
         /// Decodes leniently: `id` may be a number or a string.
@@ -26,6 +40,10 @@ struct NodeStatus: Codable, Equatable, Sendable {
             self.id = LenientText.decode(container, .id)
             self.address = LenientText.decode(container, .address)
             self.voter = try? container.decodeIfPresent(Bool.self, forKey: .voter)
+            self.reachable = try? container.decodeIfPresent(Bool.self, forKey: .reachable)
+            self.lastContact = try? container.decodeIfPresent(Double.self, forKey: .lastContact)
+            self.matchIndex = try? container.decodeIfPresent(UInt64.self, forKey: .matchIndex)
+            self.lag = try? container.decodeIfPresent(UInt64.self, forKey: .lag)
         }
     }
 

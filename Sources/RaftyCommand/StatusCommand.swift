@@ -99,7 +99,25 @@ struct StatusCommand: AsyncParsableCommand {
                 ]
             }
         }
-        return TextTable.render(header: header, rows: cells)
+        return TextTable.render(header: header, rows: cells) + Self.renderMembers(rows)
+    }
+
+    /// The members as the leader sees them (reachability, last contact, match index, lag), when
+    /// one of the endpoints is the leader and reports them; else nothing.
+    static func renderMembers(_ rows: [Row]) -> String {
+        guard let leader = rows.compactMap({ try? $0.result.get() }).first(where: { $0.state == "leader" }),
+            let members = leader.members, members.contains(where: { $0.matchIndex != nil || $0.reachable != nil })
+        else { return "" }
+        let header = ["MEMBER", "ADDRESS", "VOTER", "REACHABLE", "LAST CONTACT", "MATCH", "LAG"]
+        let cells = members.map { member -> [String] in
+            [
+                member.id ?? "-", member.address ?? "-", member.voter.map { $0 ? "yes" : "no" } ?? "-",
+                member.reachable.map { $0 ? "yes" : "no (down)" } ?? "-",
+                member.id == leader.id ? "(leader)" : member.lastContact.map(Self.formatMilliseconds) ?? "never",
+                member.matchIndex.map(String.init) ?? "-", member.lag.map(String.init) ?? "-",
+            ]
+        }
+        return "\n\nmembers, as leader \(leader.id ?? "?") sees them:\n" + TextTable.render(header: header, rows: cells)
     }
 
     /// The JSON array of status objects, in endpoint order; `null` where an endpoint failed.

@@ -53,6 +53,26 @@ struct OutputFormattingTests {
         #expect(decoded?[1] is NSNull)
     }
 
+    @Test("Status table: the leader's view of the members (reachable, last contact, match index, lag) follows when an endpoint is the leader")
+    func statusMembersTable() throws {
+        let body = """
+            {"id": 1, "address": "a:7001", "state": "leader", "term": 3, "commitIndex": 20, "lastApplied": 20,
+             "leaderID": 1, "leaderAddress": "a:7001", "lastLeaderContact": 0,
+             "members": [{"id": 1, "address": "a:7001", "voter": true, "reachable": true, "lastContact": null, "matchIndex": null, "lag": null},
+                         {"id": 2, "address": "b:7002", "voter": true, "reachable": true, "lastContact": 12, "matchIndex": 20, "lag": 0},
+                         {"id": 3, "address": "c:7003", "voter": false, "reachable": false, "lastContact": 4200, "matchIndex": 7, "lag": 13}]}
+            """
+        let status = try JSONDecoder().decode(NodeStatus.self, from: Data(body.utf8))
+        let table = StatusCommand.renderTable([StatusCommand.Row(endpoint: "http://a:1", result: .success(status))])
+        #expect(table.hasSuffix("""
+            members, as leader 1 sees them:
+            MEMBER  ADDRESS  VOTER  REACHABLE  LAST CONTACT  MATCH  LAG
+            1       a:7001   yes    yes        (leader)      -      -
+            2       b:7002   yes    yes        12ms          20     0
+            3       c:7003   no     no (down)  4.20s         7      13
+            """), "\(table)")
+    }
+
     @Test("Status JSON is decoded leniently (numeric ids, nulls, missing fields)")
     func lenientStatus() throws {
         let json = """

@@ -225,6 +225,11 @@ extension NodeLoop {
             status.committedMembers = Set(core.committedConfiguration.members)
             status.peerContact = engine.lastHeard.filter { core.configuration.contains($0.key) }
             status.peerMatchIndex = core.role == .leader ? core.status.matchIndex.filter { $0.key != id } : [:]
+            let window = engine.electionTimeout * 2
+            status.peerReachable = members.keys.filter { $0 != id }.reduce(into: [:]) { result, member in
+                result[member] = engine.lastHeard[member].map { now - $0 < window } ?? false
+            }
+            status.lastIndex = core.lastIndex
             status.memberAddresses = members.keys.reduce(into: [:]) { result, member in
                 result[member] = member == id ? address : engine.addresses[member]
             }

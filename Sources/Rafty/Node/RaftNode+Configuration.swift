@@ -181,6 +181,11 @@ extension RaftNode {
         /// On the leader: the highest log index known to be stored on each other member (empty on
         /// other nodes).
         public var peerMatchIndex: [NodeID: UInt64] = [:]
+        /// Whether each other member was heard from within two election timeouts (the Go
+        /// library's `down` state is `false` here).
+        public var peerReachable: [NodeID: Bool] = [:]
+        /// The index of the last entry in this node's log.
+        public var lastIndex: UInt64 = 0
         /// Members of the configuration at the commit index.
         var committedMembers: Set<NodeID> = []
         /// Whether this node is in the cluster's configuration (false for a node that waits to be

@@ -1,18 +1,20 @@
 internal import Rafty
 
 /// `{"id", "address", "voter"}`: one member of the active configuration; in `/v1/status` also
-/// `lastContact` (milliseconds since this node last heard from that member; null for itself or if
-/// never) and `matchIndex` (on the leader: the highest index stored there; null elsewhere).
+/// `reachable` (heard from within two election timeouts; true for itself), `lastContact`
+/// (milliseconds since this node last heard from that member; null for itself or if never),
+/// `matchIndex` and `lag` (on the leader: the highest index stored there, and how many entries of
+/// the leader's log it lacks; null elsewhere).
 struct MemberJSON: Encodable {
     var id: UInt64
     /// The member's Raft address; null if this node does not know it yet.
     var address: String?
     var voter: Bool
     /// Present only in the status view.
-    var detail: (lastContact: Int64?, matchIndex: UInt64?)?
+    var detail: (reachable: Bool, lastContact: Int64?, matchIndex: UInt64?, lag: UInt64?)?
 
     enum CodingKeys: String, CodingKey {
-        case id, address, voter, lastContact, matchIndex
+        case id, address, voter, reachable, lastContact, matchIndex, lag
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -21,8 +23,10 @@ struct MemberJSON: Encodable {
         try container.encode(self.address, forKey: .address)
         try container.encode(self.voter, forKey: .voter)
         if let detail = self.detail {
+            try container.encode(detail.reachable, forKey: .reachable)
             try container.encode(detail.lastContact, forKey: .lastContact)
             try container.encode(detail.matchIndex, forKey: .matchIndex)
+            try container.encode(detail.lag, forKey: .lag)
         }
     }
 
@@ -32,7 +36,9 @@ struct MemberJSON: Encodable {
             var member = MemberJSON(id: id, address: status.memberAddresses[id], voter: status.members[id]!)
             if let now {
                 let contact = id == status.id ? nil : status.peerContact[id].map { milliseconds(since: $0, now: now) }
-                member.detail = (contact, status.state == .leader && id != status.id ? status.peerMatchIndex[id] : nil)
+                let match = status.state == .leader && id != status.id ? status.peerMatchIndex[id] : nil
+                let lag = match.map { status.lastIndex - min($0, status.lastIndex) }
+                member.detail = (id == status.id || status.peerReachable[id] == true, contact, match, lag)
             }
             return member
         }
