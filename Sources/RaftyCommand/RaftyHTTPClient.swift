@@ -80,25 +80,16 @@ struct RaftyHTTPClient: Sendable {
     func send(_ request: APIRequest) async throws(RaftyClientError) -> APIResponse {
         var attempts: [RaftyClientError.Attempt] = []
         for endpoint in self.endpoints {
-            var response: APIResponse
-            var retries = 0
-            repeat {
-                do {
-                    response = try await self.send(request, to: endpoint)
-                } catch {
-                    if request.isWrite && !error.requestNotSent {
-                        throw .outcomeUnknown(endpoint: endpoint, reason: error.reason)
-                    }
-                    attempts.append(.init(endpoint: endpoint, reason: error.reason))
-                    response = APIResponse(endpoint: endpoint, status: 0, body: [])
-                    break
+            let response: APIResponse
+            do {
+                response = try await self.sendRetryingOverload(request, to: endpoint)
+            } catch {
+                if request.isWrite && !error.requestNotSent {
+                    throw .outcomeUnknown(endpoint: endpoint, reason: error.reason)
                 }
-                guard response.status == 429, retries < Self.maximumOverloadRetries else { break }
-                retries += 1
-                let wait = min(Duration.seconds(max(response.retryAfter ?? 1, 0)), Self.maximumRetryAfter)
-                do { try await Task.sleep(for: wait) } catch { break }
-            } while true
-            if response.status == 0 { continue }  // no answer: the next endpoint
+                attempts.append(.init(endpoint: endpoint, reason: error.reason))
+                continue
+            }
             if response.status == 503 || response.status == 429 {
                 attempts.append(.init(endpoint: endpoint, reason: Self.reason(of: response)))
                 continue
@@ -109,6 +100,18 @@ struct RaftyHTTPClient: Sendable {
             return response
         }
         throw .unavailable(attempts)
+    }
+
+    /// Sends `request` to one endpoint, retrying a 429 (not applied) after its `Retry-After`, at
+    /// most ``maximumOverloadRetries`` times; returns the last answer.
+    func sendRetryingOverload(_ request: APIRequest, to endpoint: String) async throws(TransportFailure) -> APIResponse {
+        var response = try await self.send(request, to: endpoint)
+        for _ in 0..<Self.maximumOverloadRetries where response.status == 429 {
+            let wait = min(Duration.seconds(max(response.retryAfter ?? 1, 0)), Self.maximumRetryAfter)
+            do { try await Task.sleep(for: wait) } catch { break }
+            response = try await self.send(request, to: endpoint)
+        }
+        return response
     }
 
     /// Sends `request` to one endpoint, without failover.

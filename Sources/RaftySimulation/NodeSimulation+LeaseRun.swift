@@ -23,11 +23,7 @@ extension NodeSimulation {
         simulation.faultMilliseconds = milliseconds
         simulation.settleMilliseconds = 1_000
         let preVote = simulation.chance(50)
-        for index in simulation.configurations.indices {
-            simulation.configurations[index].preVote = preVote
-            // The default bound: refused writes would thin out the values stale reads could miss.
-            simulation.configurations[index].maxUnappliedEntries = RaftNode.Configuration(id: 1).maxUnappliedEntries
-        }
+        for index in simulation.configurations.indices { simulation.configurations[index].preVote = preVote }
         simulation.clientRoles = (0..<2 * nodeCount).map { .pinnedReader(NodeID($0 % nodeCount + 1)) } + [.leaderChaser, .leaderChaser]
         simulation.setUp()
         simulation.runEpisodes()

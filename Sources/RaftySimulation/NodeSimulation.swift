@@ -128,9 +128,6 @@ package struct NodeSimulation {
             configuration.snapshotThreshold = 25
             configuration.trailingLogs = 5
             configuration.minimumClusterSize = nodeCount
-            // Small enough that a stalled commit refuses writes: the refusals promise "not
-            // applied", which the history check holds them to.
-            configuration.maxUnappliedEntries = 4
             return configuration
         }
     }
@@ -160,6 +157,9 @@ package struct NodeSimulation {
     /// Runs the whole scenario and returns what happened.
     package mutating func run() -> NodeSimulationReport {
         self.clientRoles = Array(repeating: .random, count: self.clients)
+        // Small enough that a stalled commit refuses writes: the refusals promise "not applied",
+        // which the history check holds them to.
+        for index in self.configurations.indices { self.configurations[index].maxUnappliedEntries = 4 }
         self.setUp()
         self.events.push(.fault, at: 300_000)
         self.runEvents(until: self.faultsEnd + self.settleMilliseconds * 1000)

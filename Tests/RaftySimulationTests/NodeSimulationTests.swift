@@ -20,21 +20,32 @@ struct NodeSimulationTests {
         environment.seeds(single: "RAFTY_NODE_SEED", many: "RAFTY_NODE_SEEDS", ciDefault: ciSeedsPerSize, nodeCount: nodeCount)
     }
 
-    @Test("The real node state machine stays safe and linearizable, 3 and 5 nodes", arguments: [3, 5])
-    func nodeRuns(nodeCount: Int) {
-        let seeds = Self.seeds(nodeCount: nodeCount)
+    /// Runs `run` for every seed, prints the totals under `label`, records the first failures
+    /// with the variable that replays them, and checks that none failed or went unchecked.
+    static func runAll(
+        _ seeds: [UInt64], nodeCount: Int, label: String, replay: String, _ run: (UInt64) -> NodeSimulationReport
+    ) -> NodeSimulationReport {
         var total = NodeSimulationReport(seed: 0, nodeCount: nodeCount)
         var failures: [NodeSimulationReport] = []
         for seed in seeds {
-            var simulation = NodeSimulation(seed: seed, nodeCount: nodeCount)
-            let report = simulation.run()
+            let report = run(seed)
             total.add(report)
             if report.failure != nil { failures.append(report) }
         }
-        print("node simulation, \(seeds.count) seeds: \(total); \(failures.count) failures")
-        for failure in failures.prefix(5) { Issue.record("\(failure) — replay: RAFTY_NODE_SEED=\(failure.seed)") }
+        print("\(label), \(seeds.count) seeds: \(total); \(failures.count) failures")
+        for failure in failures.prefix(5) { Issue.record("\(failure) — replay: \(replay)=\(failure.seed)") }
         #expect(failures.isEmpty)
         #expect(total.uncheckedHistories == 0, "every history must be settled by the checker")
+        return total
+    }
+
+    @Test("The real node state machine stays safe and linearizable, 3 and 5 nodes", arguments: [3, 5])
+    func nodeRuns(nodeCount: Int) {
+        let seeds = Self.seeds(nodeCount: nodeCount)
+        let total = Self.runAll(seeds, nodeCount: nodeCount, label: "node simulation", replay: "RAFTY_NODE_SEED") { seed in
+            var simulation = NodeSimulation(seed: seed, nodeCount: nodeCount)
+            return simulation.run()
+        }
         if seeds.count >= 20 {
             // The faults and paths this suite exists for did happen.
             #expect(total.completed > 0 && total.crashesBetweenSteps > 0 && total.stops > 0 && total.freezes > 0)
@@ -47,17 +58,9 @@ struct NodeSimulationTests {
     func leaseRuns(nodeCount: Int) {
         let seeds = Self.environment.seeds(
             single: "RAFTY_NODE_LEASE_SEED", many: "RAFTY_NODE_LEASE_SEEDS", ciDefault: Self.ciLeaseSeedsPerSize, nodeCount: nodeCount)
-        var total = NodeSimulationReport(seed: 0, nodeCount: nodeCount)
-        var failures: [NodeSimulationReport] = []
-        for seed in seeds {
-            let report = NodeSimulation.leaseRun(seed: seed, nodeCount: nodeCount)
-            total.add(report)
-            if report.failure != nil { failures.append(report) }
+        let total = Self.runAll(seeds, nodeCount: nodeCount, label: "node lease runs", replay: "RAFTY_NODE_LEASE_SEED") { seed in
+            NodeSimulation.leaseRun(seed: seed, nodeCount: nodeCount)
         }
-        print("node lease runs, \(seeds.count) seeds: \(total); \(failures.count) failures")
-        for failure in failures.prefix(5) { Issue.record("\(failure) — replay: RAFTY_NODE_LEASE_SEED=\(failure.seed)") }
-        #expect(failures.isEmpty)
-        #expect(total.uncheckedHistories == 0, "every history must be settled by the checker")
         if seeds.count >= 20 { #expect(total.leaseReads > 0 && total.freezes > 0) }
     }
 }
