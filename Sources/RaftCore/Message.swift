@@ -47,6 +47,60 @@ public struct Message: Sendable, Hashable {
         case readIndex(context: UInt64)
         /// The leader's answer to `readIndex`: reads with `context` may be served once `index` is applied.
         case readIndexResponse(context: UInt64, index: UInt64)
+        /// A follower forwards its clients' commands to the leader, as one batch. The core only
+        /// keeps its term rules for it; the node runtime proposes the commands and answers.
+        case forwardedProposals(ForwardedProposals)
+        /// The leader's answer to `forwardedProposals`: where the commands went in its log.
+        case forwardedProposalsResponse(ForwardedProposalsResponse)
+    }
+}
+
+/// Commands a follower forwards to the leader on its clients' behalf.
+public struct ForwardedProposals: Sendable, Hashable {
+    /// Chosen by the follower to match the answer.
+    public var context: UInt64
+    /// The commands, in the order the follower received them.
+    public var commands: [[UInt8]]
+
+    /// Creates a batch of forwarded commands.
+    public init(context: UInt64, commands: [[UInt8]]) {
+        self.context = context
+        self.commands = commands
+    }
+}
+
+/// The leader's answer to ``ForwardedProposals``: the first `accepted` commands are in its log at
+/// consecutive indices from `firstIndex`, in `term`; the others were refused for `refusal` and are
+/// not in the log.
+public struct ForwardedProposalsResponse: Sendable, Hashable {
+    /// Why a leader refuses forwarded commands.
+    public enum Refusal: UInt8, Sendable, Hashable {
+        /// It is not (or no longer) the leader, or it is transferring leadership.
+        case notLeader = 1
+        /// Too much waits to be applied (backpressure).
+        case overloaded = 2
+        /// The command is not acceptable.
+        case rejected = 3
+    }
+
+    /// The batch's context.
+    public var context: UInt64
+    /// The index of the first accepted command (0 when none was).
+    public var firstIndex: UInt64
+    /// The term the accepted commands were appended in.
+    public var term: UInt64
+    /// How many commands, from the first, were appended.
+    public var accepted: Int
+    /// Why the remaining commands were refused (nil when all were accepted).
+    public var refusal: Refusal?
+
+    /// Creates an answer.
+    public init(context: UInt64, firstIndex: UInt64, term: UInt64, accepted: Int, refusal: Refusal?) {
+        self.context = context
+        self.firstIndex = firstIndex
+        self.term = term
+        self.accepted = accepted
+        self.refusal = refusal
     }
 }
 

@@ -140,6 +140,7 @@ extension RawNode {
         self.leaseRevoked = false
         self.readRound = 0
         self.readRoundPending = false
+        self.broadcastPending = false
         self.pendingReads = []
         self.readsAwaitingCommit = []
     }

@@ -15,7 +15,8 @@ extension RawNode {
         let entry = Entry(term: self.term, index: self.log.lastIndex + 1, payload: payload)
         self.log.append([entry])
         if case .configuration = payload { self.refreshConfiguration() }
-        self.broadcastAppend()
+        // One append per follower for all the entries proposed before the next Ready.
+        self.broadcastPending = true
         return (entry.index, entry.term)
     }
 
@@ -126,7 +127,7 @@ extension RawNode {
         }
         self.progress[peer] = pr
         if self.maybeCommit() {
-            self.broadcastAppend()
+            self.broadcastPending = true  // the new commit index, once for all responses of this Ready
         } else if wasPaused {
             self.sendAppend(to: peer)
         }

@@ -43,6 +43,8 @@ public struct RawNode: Sendable {
     var leaseRevoked = false
     var readRound: UInt64 = 0
     var readRoundPending = false
+    /// New entries or a new commit index to send to every follower at the next ``ready()``.
+    var broadcastPending = false
     var pendingReads: [PendingRead] = []
     var readsAwaitingCommit: [PendingRead] = []
 
@@ -287,11 +289,15 @@ public struct RawNode: Sendable {
             || !self.messages.isEmpty || !self.persistedMessages.isEmpty
             || self.log.applied < self.log.committed
             || !self.readStates.isEmpty || !self.droppedReads.isEmpty
-            || self.readRoundPending
+            || self.readRoundPending || self.broadcastPending
     }
 
     /// Takes the work the host must do. Call ``advance(_:)`` when it is done.
     public mutating func ready() -> Ready {
+        if self.broadcastPending {
+            self.broadcastPending = false
+            if self.role == .leader { self.broadcastAppend() }
+        }
         if self.readRoundPending {
             self.readRoundPending = false
             self.readRound += 1
@@ -324,7 +330,7 @@ public struct RawNode: Sendable {
         if let last = ready.entries.last { self.log.stable(to: last.index, term: last.term) }
         if let last = ready.committedEntries.last, last.index > self.log.applied { self.log.applied = last.index }
         if self.role == .leader, self.maybeCommit() {
-            self.broadcastAppend()
+            self.broadcastPending = true
         }
     }
 

@@ -53,6 +53,19 @@ extension Rafty_V1_RaftMessage {
                 $0.context = context
                 $0.index = index
             }
+        case .forwardedProposals(let batch):
+            self.forwardedProposals = .with {
+                $0.context = batch.context
+                $0.commands = batch.commands.map { Data($0) }
+            }
+        case .forwardedProposalsResponse(let response):
+            self.forwardedProposalsResponse = .with {
+                $0.context = response.context
+                $0.firstIndex = response.firstIndex
+                $0.term = response.term
+                $0.accepted = UInt32(clamping: response.accepted)
+                $0.refusal = UInt32(response.refusal?.rawValue ?? 0)
+            }
         }
     }
 }
@@ -83,6 +96,19 @@ extension RaftCore.Message {
         case .timeoutNow?: body = .timeoutNow
         case .readIndex(let request)?: body = .readIndex(context: request.context)
         case .readIndexResponse(let response)?: body = .readIndexResponse(context: response.context, index: response.index)
+        case .forwardedProposals(let batch)?:
+            body = .forwardedProposals(ForwardedProposals(context: batch.context, commands: batch.commands.map { Array($0) }))
+        case .forwardedProposalsResponse(let response)?:
+            var refusal: ForwardedProposalsResponse.Refusal?
+            if response.refusal != 0 {
+                guard let known = UInt8(exactly: response.refusal).flatMap(ForwardedProposalsResponse.Refusal.init(rawValue:)) else {
+                    throw MalformedMessage("ForwardedProposalsResponse has an unknown refusal \(response.refusal)")
+                }
+                refusal = known
+            }
+            body = .forwardedProposalsResponse(ForwardedProposalsResponse(
+                context: response.context, firstIndex: response.firstIndex, term: response.term,
+                accepted: Int(response.accepted), refusal: refusal))
         }
         self.init(from: proto.from, to: proto.to, term: proto.term, body: body)
     }

@@ -225,6 +225,7 @@ extension NodeSimulation {
     mutating func send(_ message: Message, from id: NodeID, to address: String) {
         guard let to = Self.node(at: address), !self.blocked.contains([id, to]) else { return }
         guard !self.chance(self.lossPercent) else { return }
+        if case .forwardedProposals(let batch) = message.body { self.report.forwarded += batch.commands.count }
         var snapshot: [UInt8]?
         if case .installSnapshot(let metadata) = message.body {
             guard let reader = try? self.hosts[self.index(id)].snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index,

@@ -213,6 +213,11 @@ package struct NodeSimulation {
         case .deliver(let id, let message, let snapshot):
             self.checkDurable(message)
             guard self.hosts[self.index(id)].isUp else { return }
+            if case .forwardedProposalsResponse(let response) = message.body, response.accepted > 0, response.firstIndex > 0,
+                let engine = self.hosts[self.index(id)].engine, response.firstIndex <= engine.applied
+            {
+                self.report.lateForwardAnswers += 1  // delivered after the entry applied: answered from recent results
+            }
             self.feed(id, [.message(message, snapshot: snapshot)])
         case .request(let id, let op, let request, let from):
             self.arrive(at: id, op: op, request, from: from)

@@ -19,8 +19,11 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
     public var snapshotsInstalled = 0
     /// Snapshot messages delivered without their bytes.
     public var snapshotsWithoutBytes = 0
-    /// Requests a follower forwarded to the leader.
+    /// Requests a follower forwarded to the leader (commands over the peer stream, other
+    /// requests as calls).
     public var forwarded = 0
+    /// Answers to forwarded commands that reached the follower after it applied their index.
+    public var lateForwardAnswers = 0
     /// Membership changes (promotions, demotions) that completed.
     public var membershipChanges = 0
     /// Lease reads that completed.
@@ -44,6 +47,7 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
         self.snapshotsInstalled += other.snapshotsInstalled
         self.snapshotsWithoutBytes += other.snapshotsWithoutBytes
         self.forwarded += other.forwarded
+        self.lateForwardAnswers += other.lateForwardAnswers
         self.membershipChanges += other.membershipChanges
         self.leaseReads += other.leaseReads
         self.overloaded += other.overloaded
@@ -52,7 +56,7 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
 
     public var description: String {
         "seed \(self.seed), \(self.nodeCount) nodes: \(self.completed)/\(self.operations) operations completed "
-            + "(\(self.forwarded) forwarded, \(self.leaseReads) lease reads, \(self.overloaded) refused as overloaded), \(self.crashes) crashes "
+            + "(\(self.forwarded) forwarded, \(self.lateForwardAnswers) answered late, \(self.leaseReads) lease reads, \(self.overloaded) refused as overloaded), \(self.crashes) crashes "
             + "(\(self.crashesBetweenSteps) between storage steps), \(self.stops) stops, \(self.freezes) freezes, "
             + "\(self.membershipChanges) membership changes, \(self.snapshotsTaken) snapshots taken, \(self.snapshotsInstalled) installed "
             + "(\(self.snapshotsWithoutBytes) messages without bytes), \(self.uncheckedHistories) histories unchecked"

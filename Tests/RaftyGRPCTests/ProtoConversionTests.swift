@@ -39,6 +39,12 @@ struct ProtoConversionTests {
         .timeoutNow,
         .readIndex(context: 42),
         .readIndexResponse(context: 42, index: 99),
+        .forwardedProposals(ForwardedProposals(context: 7, commands: [[1, 2, 3], [], [UInt8](repeating: 0xAB, count: 4096)])),
+        .forwardedProposals(ForwardedProposals(context: 8, commands: [])),
+        .forwardedProposalsResponse(ForwardedProposalsResponse(context: 7, firstIndex: 41, term: 3, accepted: 3, refusal: nil)),
+        .forwardedProposalsResponse(ForwardedProposalsResponse(context: 9, firstIndex: 41, term: 3, accepted: 1, refusal: .overloaded)),
+        .forwardedProposalsResponse(ForwardedProposalsResponse(context: 9, firstIndex: 0, term: 3, accepted: 0, refusal: .notLeader)),
+        .forwardedProposalsResponse(ForwardedProposalsResponse(context: 9, firstIndex: 0, term: 3, accepted: 0, refusal: .rejected)),
     ]
 
     @Test("Every body kind survives Message → proto → bytes → proto → Message")
@@ -59,7 +65,7 @@ struct ProtoConversionTests {
             let name = "\(body)"
             kinds.insert(String(name.prefix { $0 != "(" }))
         }
-        #expect(kinds.count == 12, "\(kinds.sorted())")
+        #expect(kinds.count == 14, "\(kinds.sorted())")
     }
 
     @Test("Malformed messages are rejected with an error, not a crash")
@@ -69,6 +75,11 @@ struct ProtoConversionTests {
         proto.append = .with { $0.entries = [Rafty_V1_Entry()] }
         #expect(throws: MalformedMessage.self) { try RaftCore.Message(proto) }
         #expect(throws: MalformedMessage.self) { try ForwardedRequest(Rafty_V1_ForwardRequest()) }
+        for refusal: UInt32 in [4, 256, .max] {
+            var response = Rafty_V1_RaftMessage()
+            response.forwardedProposalsResponse = .with { $0.refusal = refusal }
+            #expect(throws: MalformedMessage.self) { try RaftCore.Message(response) }
+        }
         // Garbage bytes fail in the decoder.
         #expect(throws: (any Error).self) { try Rafty_V1_RaftMessage(serializedBytes: [0xFF, 0xFF, 0xFF, 0x0F]) }
     }

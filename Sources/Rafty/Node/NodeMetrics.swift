@@ -12,6 +12,8 @@ package struct NodeMetrics {
     let state: Gauge
     let electionsStarted: Counter
     let proposals: Counter
+    /// Commands this follower forwarded to the leader.
+    let forwardedProposals: Counter
     /// Requests refused by backpressure.
     let overloaded: Counter
     let proposalLatency: Timer
@@ -33,6 +35,7 @@ package struct NodeMetrics {
         self.state = Gauge(label: "raft.state", dimensions: self.dimensions, factory: factory)
         self.electionsStarted = Counter(label: "raft.elections", dimensions: self.dimensions, factory: factory)
         self.proposals = Counter(label: "raft.proposals", dimensions: self.dimensions, factory: factory)
+        self.forwardedProposals = Counter(label: "raft.proposals.forwarded", dimensions: self.dimensions, factory: factory)
         self.overloaded = Counter(label: "raft.overloaded", dimensions: self.dimensions, factory: factory)
         self.proposalLatency = Timer(
             label: "raft.proposal.duration", dimensions: self.dimensions, preferredDisplayUnit: .milliseconds, factory: factory)

@@ -228,6 +228,22 @@ public nonisolated struct Rafty_V1_RaftMessage: Sendable {
     set {body = .readIndexResponse(newValue)}
   }
 
+  public var forwardedProposals: Rafty_V1_ForwardedProposals {
+    get {
+      if case .forwardedProposals(let v)? = body {return v}
+      return Rafty_V1_ForwardedProposals()
+    }
+    set {body = .forwardedProposals(newValue)}
+  }
+
+  public var forwardedProposalsResponse: Rafty_V1_ForwardedProposalsResponse {
+    get {
+      if case .forwardedProposalsResponse(let v)? = body {return v}
+      return Rafty_V1_ForwardedProposalsResponse()
+    }
+    set {body = .forwardedProposalsResponse(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -243,6 +259,8 @@ public nonisolated struct Rafty_V1_RaftMessage: Sendable {
     case timeoutNow(Rafty_V1_TimeoutNow)
     case readIndex(Rafty_V1_ReadIndex)
     case readIndexResponse(Rafty_V1_ReadIndexResponse)
+    case forwardedProposals(Rafty_V1_ForwardedProposals)
+    case forwardedProposalsResponse(Rafty_V1_ForwardedProposalsResponse)
 
   }
 
@@ -386,6 +404,43 @@ public nonisolated struct Rafty_V1_ReadIndexResponse: Sendable {
   public var context: UInt64 = 0
 
   public var index: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Commands a follower forwards to the leader for its clients, as one batch.
+public nonisolated struct Rafty_V1_ForwardedProposals: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var context: UInt64 = 0
+
+  public var commands: [Data] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The first `accepted` commands of the batch are at consecutive indices from `first_index`, in
+/// `term`; the rest were refused for `refusal` (1 not the leader, 2 overloaded, 3 rejected).
+public nonisolated struct Rafty_V1_ForwardedProposalsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var context: UInt64 = 0
+
+  public var firstIndex: UInt64 = 0
+
+  public var term: UInt64 = 0
+
+  public var accepted: UInt32 = 0
+
+  public var refusal: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -883,7 +938,7 @@ nonisolated extension Rafty_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Rafty_V1_RaftMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RaftMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{1}term\0\u{4}\u{7}pre_vote\0\u{3}pre_vote_response\0\u{1}vote\0\u{3}vote_response\0\u{1}append\0\u{3}append_response\0\u{1}heartbeat\0\u{3}heartbeat_response\0\u{3}install_snapshot\0\u{3}timeout_now\0\u{3}read_index\0\u{3}read_index_response\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{1}term\0\u{4}\u{7}pre_vote\0\u{3}pre_vote_response\0\u{1}vote\0\u{3}vote_response\0\u{1}append\0\u{3}append_response\0\u{1}heartbeat\0\u{3}heartbeat_response\0\u{3}install_snapshot\0\u{3}timeout_now\0\u{3}read_index\0\u{3}read_index_response\0\u{3}forwarded_proposals\0\u{3}forwarded_proposals_response\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1050,6 +1105,32 @@ nonisolated extension Rafty_V1_RaftMessage: SwiftProtobuf.Message, SwiftProtobuf
           self.body = .readIndexResponse(v)
         }
       }()
+      case 22: try {
+        var v: Rafty_V1_ForwardedProposals?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .forwardedProposals(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .forwardedProposals(v)
+        }
+      }()
+      case 23: try {
+        var v: Rafty_V1_ForwardedProposalsResponse?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .forwardedProposalsResponse(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .forwardedProposalsResponse(v)
+        }
+      }()
       default: break
       }
     }
@@ -1117,6 +1198,14 @@ nonisolated extension Rafty_V1_RaftMessage: SwiftProtobuf.Message, SwiftProtobuf
     case .readIndexResponse?: try {
       guard case .readIndexResponse(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    }()
+    case .forwardedProposals?: try {
+      guard case .forwardedProposals(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+    }()
+    case .forwardedProposalsResponse?: try {
+      guard case .forwardedProposalsResponse(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
     }()
     case nil: break
     }
@@ -1477,6 +1566,91 @@ nonisolated extension Rafty_V1_ReadIndexResponse: SwiftProtobuf.Message, SwiftPr
   public static func ==(lhs: Rafty_V1_ReadIndexResponse, rhs: Rafty_V1_ReadIndexResponse) -> Bool {
     if lhs.context != rhs.context {return false}
     if lhs.index != rhs.index {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rafty_V1_ForwardedProposals: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ForwardedProposals"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}context\0\u{1}commands\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.context) }()
+      case 2: try { try decoder.decodeRepeatedBytesField(value: &self.commands) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.context != 0 {
+      try visitor.visitSingularUInt64Field(value: self.context, fieldNumber: 1)
+    }
+    if !self.commands.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.commands, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rafty_V1_ForwardedProposals, rhs: Rafty_V1_ForwardedProposals) -> Bool {
+    if lhs.context != rhs.context {return false}
+    if lhs.commands != rhs.commands {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Rafty_V1_ForwardedProposalsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ForwardedProposalsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}context\0\u{3}first_index\0\u{1}term\0\u{1}accepted\0\u{1}refusal\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.context) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.firstIndex) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.term) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.accepted) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.refusal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.context != 0 {
+      try visitor.visitSingularUInt64Field(value: self.context, fieldNumber: 1)
+    }
+    if self.firstIndex != 0 {
+      try visitor.visitSingularUInt64Field(value: self.firstIndex, fieldNumber: 2)
+    }
+    if self.term != 0 {
+      try visitor.visitSingularUInt64Field(value: self.term, fieldNumber: 3)
+    }
+    if self.accepted != 0 {
+      try visitor.visitSingularUInt32Field(value: self.accepted, fieldNumber: 4)
+    }
+    if self.refusal != 0 {
+      try visitor.visitSingularUInt32Field(value: self.refusal, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Rafty_V1_ForwardedProposalsResponse, rhs: Rafty_V1_ForwardedProposalsResponse) -> Bool {
+    if lhs.context != rhs.context {return false}
+    if lhs.firstIndex != rhs.firstIndex {return false}
+    if lhs.term != rhs.term {return false}
+    if lhs.accepted != rhs.accepted {return false}
+    if lhs.refusal != rhs.refusal {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -3,7 +3,7 @@
 /// The kind of a message, without its fields (for filters and assertions).
 enum MessageKind: Sendable, Hashable, CaseIterable {
     case preVote, preVoteResponse, vote, voteResponse, append, appendResponse, heartbeat, heartbeatResponse
-    case installSnapshot, timeoutNow, readIndex, readIndexResponse
+    case installSnapshot, timeoutNow, readIndex, readIndexResponse, forwardedProposals, forwardedProposalsResponse
 }
 
 extension Message {
@@ -21,6 +21,8 @@ extension Message {
         case .timeoutNow: .timeoutNow
         case .readIndex: .readIndex
         case .readIndexResponse: .readIndexResponse
+        case .forwardedProposals: .forwardedProposals
+        case .forwardedProposalsResponse: .forwardedProposalsResponse
         }
     }
 

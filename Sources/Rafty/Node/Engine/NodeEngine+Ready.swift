@@ -161,6 +161,7 @@ extension NodeEngine {
     /// The state machine applied `entries`; `results` holds each command's result by index.
     package mutating func applied(_ entries: [Entry], results: [UInt64: [UInt8]], now: ContinuousClock.Instant) -> [NodeAction] {
         var actions: [NodeAction] = []
+        self.rememberResults(entries, results: results)
         for entry in entries {
             self.applied = entry.index
             if let bytes = self.proposalBytes.removeValue(forKey: entry.index) { self.unappliedBytes -= bytes }
@@ -188,10 +189,13 @@ extension NodeEngine {
 
     /// Proposals of a lost leadership: the entries may still commit under the next leader, so the
     /// outcome is unknown.
+    /// Commands this node forwarded stay: they resolve when their index applies.
     mutating func dropProposals(into actions: inout [NodeAction]) {
         self.releaseProposalBytes()
         for index in self.proposals.keys.sorted() {
-            for proposal in self.proposals.removeValue(forKey: index)! {
+            let (forwarded, own) = self.proposals[index]!.partitioned(\.forwarded)
+            self.proposals[index] = forwarded.isEmpty ? nil : forwarded
+            for proposal in own {
                 actions.append(.answer(proposal.request, .failure(RaftError(.timedOut, "leadership was lost; the command may or may not be applied"))))
             }
         }

@@ -50,7 +50,7 @@ extension NodeEngine {
         into actions: inout [NodeAction]
     ) {
         guard !self.stopping, self.core.role == .leader else {
-            actions.append(.answer(request, self.redirect()))
+            self.forwardProposal(command, request: request, deadline: deadline, now: now, into: &actions)
             return
         }
         if let refusal = self.proposalOverload(adding: command.count) {
@@ -112,6 +112,7 @@ extension NodeEngine {
             }
             self.proposals[index] = waiting.isEmpty ? nil : waiting
         }
+        self.expireForwards(now: now, into: &actions)
         for context in self.readsWaitingForIndex.keys.sorted() where self.readsWaitingForIndex[context]!.deadline <= now {
             actions.append(.answer(self.readsWaitingForIndex.removeValue(forKey: context)!.request, .failure(RaftError(.timedOut, "the read timed out"))))
         }

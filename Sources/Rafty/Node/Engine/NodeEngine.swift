@@ -7,6 +7,9 @@ struct PendingProposal {
     var deadline: ContinuousClock.Instant
     var started: ContinuousClock.Instant
     var request: RequestID
+    /// Received by this follower and appended by the leader: it stays when this node's role or
+    /// leader changes, and resolves when its index applies.
+    var forwarded = false
 }
 
 /// A read waiting for its read index to be confirmed, then applied.
@@ -53,6 +56,15 @@ package struct NodeEngine {
     /// (backpressure: ``RaftNode/Configuration/maxUnappliedBytes``).
     var proposalBytes: [UInt64: Int] = [:]
     var unappliedBytes = 0
+    /// Commands received during the current call, forwarded to the leader at its end.
+    var outgoingForwards: [(command: [UInt8], proposal: PendingProposal)] = []
+    /// Forwarded batches waiting for the leader to say where it appended them, by context, and
+    /// how many commands they hold.
+    var forwardsAwaitingIndex: [UInt64: ForwardedBatch] = [:]
+    var forwardsAwaitingIndexCount = 0
+    var nextForwardContext: UInt64 = 1
+    /// Term and result of entries applied while forwarded batches await their answer.
+    var recentResults: [UInt64: (term: UInt64, result: [UInt8])] = [:]
     var readsWaitingForIndex: [UInt64: PendingRead] = [:]
     var readsWaitingForApply: [PendingRead] = []
     var nextReadContext: UInt64 = 1
@@ -133,6 +145,7 @@ package struct NodeEngine {
         for input in messages { self.handle(input, now: now, into: &actions) }
         self.catchUpTicks(now: now)
         for input in others { self.handle(input, now: now, into: &actions) }
+        self.flushForwards(now: now, into: &actions)
         self.drive(now: now, into: &actions)
         return actions
     }
@@ -155,7 +168,12 @@ package struct NodeEngine {
             }
             if message.term >= self.core.term, Self.isFromLeader(message) { self.lastLeaderContact = now }
             self.lastHeard[message.from] = now
-            self.core.step(message)
+            self.core.step(message)  // keeps the term rules for forwarded proposals too
+            switch message.body {
+            case .forwardedProposals(let batch): self.acceptForwarded(batch, from: message.from, into: &actions)
+            case .forwardedProposalsResponse(let response): self.forwardAnswered(response, from: message.from, into: &actions)
+            default: break
+            }
         case .discovered(let address, let info):
             self.addresses[info.id] = address
             self.peerRoles[info.id] = info.isVoter
@@ -226,6 +244,7 @@ package struct NodeEngine {
         }
         self.proposals = [:]
         self.releaseProposalBytes()
+        self.failForwards(error, into: &actions)
         for context in self.readsWaitingForIndex.keys.sorted() {
             actions.append(.answer(self.readsWaitingForIndex[context]!.request, .failure(error)))
         }
