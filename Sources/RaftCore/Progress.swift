@@ -25,6 +25,11 @@ struct Progress: Sendable, Hashable {
     var ackedRound: UInt64 = 0
     /// Highest heartbeat send tick acknowledged in this term (for the lease).
     var ackedSentTick: UInt64?
+    /// The highest commit index this follower was sent (capped at the entries it was sent), and the
+    /// highest it waits to learn (its forwarded commands, its reads): only then does a commit
+    /// advance need a message of its own; otherwise the next append or heartbeat carries it.
+    var commitSent: UInt64 = 0
+    var commitWanted: UInt64 = 0
 
     init(next: UInt64, maxInflight: Int) {
         self.next = next

@@ -26,6 +26,12 @@ extension RawNode {
         /// clock runs more than `(electionTimeout - 1) / (electionTimeout - leaseDriftMargin)` times
         /// as fast as another: 9/7, 28 %, with the defaults. See ``leaseDriftMargin(electionTimeout:)``.
         public var leaseDriftMargin: Int = 3
+        /// When the commit index advances, tell only the followers that wait for it (see
+        /// ``RawNode/peerWaitsForCommit(_:through:)``; followers' read-index requests count too) in a
+        /// message of its own; the others learn it from the next append or heartbeat. Off (every
+        /// follower is sent an append at once): a write costs twice the messages, but followers'
+        /// stale reads lag less. Default false.
+        public var commitOnDemand: Bool = false
         /// Seed of the generator that randomizes election timeouts.
         public var randomSeed: UInt64 = 0
 

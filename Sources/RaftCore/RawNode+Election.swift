@@ -141,6 +141,7 @@ extension RawNode {
         self.readRound = 0
         self.readRoundPending = false
         self.broadcastPending = false
+        self.commitAdvanced = false
         self.pendingReads = []
         self.readsAwaitingCommit = []
     }

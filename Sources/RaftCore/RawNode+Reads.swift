@@ -38,6 +38,7 @@ extension RawNode {
             self.readStates.append(ReadState(context: context, index: index))
         } else {
             self.send(to: requester, .readIndexResponse(context: context, index: index))
+            self.peerWaitsForCommit(requester, through: index)
         }
     }
 

@@ -43,9 +43,21 @@ extension RawNode {
         for peer in self.progress.keys.sorted() { self.sendAppend(to: peer) }
     }
 
+    /// After a commit advance, with ``RawNode/Configuration/commitOnDemand``: tells the followers
+    /// that wait for it (their forwarded commands or reads are now committed) and were not told yet.
+    /// The others learn it from the next append or heartbeat: a commit-only append to every
+    /// follower on every commit doubles the messages of a write.
+    mutating func sendWantedCommits() {
+        for peer in self.progress.keys.sorted() {
+            guard let pr = self.progress[peer], pr.commitWanted > pr.commitSent, pr.commitSent < self.log.committed else { continue }
+            self.sendAppend(to: peer)
+        }
+    }
+
     mutating func broadcastHeartbeat() {
         for peer in self.progress.keys.sorted() {
             let commit = min(self.progress[peer]!.match, self.log.committed)
+            self.progress[peer]!.commitSent = max(self.progress[peer]!.commitSent, commit)
             self.send(to: peer, .heartbeat(Heartbeat(commit: commit, round: self.readRound, sentTick: self.tickCount)))
         }
     }
@@ -66,6 +78,7 @@ extension RawNode {
         let entries = self.log.entries(
             from: pr.next, maxCount: self.options.maxAppendEntries, maxBytes: self.options.maxMessageBytes)
         if entries.isEmpty && !sendIfEmpty { return false }
+        pr.commitSent = max(pr.commitSent, min(self.log.committed, entries.last?.index ?? prevIndex))
         switch pr.state {
         case .replicate:
             if let last = entries.last {
@@ -127,7 +140,7 @@ extension RawNode {
         }
         self.progress[peer] = pr
         if self.maybeCommit() {
-            self.broadcastPending = true  // the new commit index, once for all responses of this Ready
+            self.commitAdvanced = true
         } else if wasPaused {
             self.sendAppend(to: peer)
         }

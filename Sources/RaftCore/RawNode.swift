@@ -45,6 +45,8 @@ public struct RawNode: Sendable {
     var readRoundPending = false
     /// New entries or a new commit index to send to every follower at the next ``ready()``.
     var broadcastPending = false
+    /// The commit index advanced: followers waiting for it are told at the next ``ready()``.
+    var commitAdvanced = false
     var pendingReads: [PendingRead] = []
     var readsAwaitingCommit: [PendingRead] = []
 
@@ -211,6 +213,14 @@ public struct RawNode: Sendable {
         }
     }
 
+    /// Tells the leader that `peer` waits to learn that `index` is committed (commands it forwarded):
+    /// once it is, the leader sends it the commit index at once instead of with the next heartbeat.
+    public mutating func peerWaitsForCommit(_ peer: NodeID, through index: UInt64) {
+        guard self.role == .leader, self.progress[peer] != nil else { return }
+        self.progress[peer]!.commitWanted = max(self.progress[peer]!.commitWanted, index)
+        if index <= self.log.committed { self.commitAdvanced = true }
+    }
+
     /// Hands leadership to `target`: proposals are refused meanwhile; the target is brought up to
     /// date, then told to campaign. The transfer aborts after an election timeout.
     public mutating func transferLeadership(to target: NodeID) throws(RaftCoreError) {
@@ -289,7 +299,7 @@ public struct RawNode: Sendable {
             || !self.messages.isEmpty || !self.persistedMessages.isEmpty
             || self.log.applied < self.log.committed
             || !self.readStates.isEmpty || !self.droppedReads.isEmpty
-            || self.readRoundPending || self.broadcastPending
+            || self.readRoundPending || self.broadcastPending || self.commitAdvanced
     }
 
     /// Takes the work the host must do. Call ``advance(_:)`` when it is done.
@@ -297,6 +307,12 @@ public struct RawNode: Sendable {
         if self.broadcastPending {
             self.broadcastPending = false
             if self.role == .leader { self.broadcastAppend() }
+        }
+        if self.commitAdvanced {
+            self.commitAdvanced = false
+            if self.role == .leader {
+                if self.options.commitOnDemand { self.sendWantedCommits() } else { self.broadcastAppend() }
+            }
         }
         if self.readRoundPending {
             self.readRoundPending = false
@@ -330,7 +346,7 @@ public struct RawNode: Sendable {
         if let last = ready.entries.last { self.log.stable(to: last.index, term: last.term) }
         if let last = ready.committedEntries.last, last.index > self.log.applied { self.log.applied = last.index }
         if self.role == .leader, self.maybeCommit() {
-            self.broadcastPending = true
+            self.commitAdvanced = true
         }
     }
 

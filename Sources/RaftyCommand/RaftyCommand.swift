@@ -29,6 +29,9 @@ struct RaftyCommand: AsyncParsableCommand {
 
     /// Parses the process arguments, runs the chosen command and exits with the contract's code.
     static func main() async {
+        if let loops = ProcessInfo.processInfo.environment["RAFTY_EVENT_LOOPS"].flatMap(Int.init) {
+            NIOSingletons.groupLoopCountSuggestion = loops
+        }
         if ProcessInfo.processInfo.environment["RAFTY_NIO_EXECUTOR"] == "1" {
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }

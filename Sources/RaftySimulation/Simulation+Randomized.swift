@@ -227,5 +227,6 @@ extension SimulationOptions {
         self.snapshotThreshold = [nil, 10, 40].randomElement(using: &rng)!
         self.preVote = Int.random(in: 0..<4, using: &rng) != 0
         self.maxAppendEntries = [1, 4, 64].randomElement(using: &rng)!
+        self.commitOnDemand = Bool.random(using: &rng)
     }
 }

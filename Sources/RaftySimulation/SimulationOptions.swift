@@ -39,6 +39,8 @@ public struct SimulationOptions: Sendable, Hashable {
     public var preVote: Bool = true
     /// Entries per append message.
     public var maxAppendEntries: Int = 16
+    /// Whether leaders tell followers a new commit index only when they wait for it.
+    public var commitOnDemand: Bool = false
     /// Whether leaders answer lease reads from their lease (half of the client reads ask for it).
     public var leaseReads: Bool = true
     /// Whether every client read asks for a lease read (instead of half of them).
@@ -66,6 +68,7 @@ public struct SimulationOptions: Sendable, Hashable {
         configuration.heartbeatInterval = self.heartbeatInterval
         configuration.preVote = self.preVote
         configuration.maxAppendEntries = self.maxAppendEntries
+        configuration.commitOnDemand = self.commitOnDemand
         configuration.randomSeed = self.seed &* 31 &+ id
         return configuration
     }

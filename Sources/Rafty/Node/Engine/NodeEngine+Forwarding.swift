@@ -105,6 +105,7 @@ extension NodeEngine {
                 }
             }
         }
+        if response.accepted > 0 { self.core.peerWaitsForCommit(follower, through: response.firstIndex + UInt64(response.accepted) - 1) }
         let message = Message(from: self.id, to: follower, term: self.core.term, body: .forwardedProposalsResponse(response))
         self.send(message, into: &actions)
     }

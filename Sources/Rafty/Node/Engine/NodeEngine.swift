@@ -124,6 +124,9 @@ package struct NodeEngine {
         // Leases stay safe while clocks run up to 20 % apart.
         options.leaseDriftMargin = RawNode.Configuration.leaseDriftMargin(electionTimeout: configuration.electionTicks)
         options.randomSeed = seed
+        // Followers learn the commit index with the next append or heartbeat unless they wait for
+        // it: half the messages per write.
+        options.commitOnDemand = true
         return options
     }
 
