@@ -15,6 +15,7 @@ extension NodeEngine {
                 let steps = self.storageSteps(for: ready)
                 if ready.mustSync, !steps.isEmpty {
                     self.awaitingPersistence = ready
+                    self.applyStoredEntries(of: ready, into: &actions)
                     actions.append(.persist(steps))
                     return
                 }
@@ -26,6 +27,17 @@ extension NodeEngine {
             self.learnAddresses()
             if !self.core.hasReady { return }
         }
+    }
+
+    /// Committed entries this node stored before `ready` need not wait for its fsync (under load
+    /// every Ready brings new entries): they go to the state machine first, and their callers are
+    /// answered one fsync earlier. The rest are applied once the Ready is durable.
+    private mutating func applyStoredEntries(of ready: Ready, into actions: inout [NodeAction]) {
+        guard ready.snapshot == nil, self.snapshotInFlight == nil else { return }
+        let stored = ready.committedEntries.prefix { $0.index <= self.storedLastIndex }
+        guard let last = stored.last else { return }
+        self.apply(Array(stored), into: &actions)
+        self.appliedEarlyThrough = last.index
     }
 
     /// The Ready handed to ``NodeAction/persist(_:)`` is durable: acknowledge, apply, go on.
@@ -87,10 +99,15 @@ extension NodeEngine {
         if let last = ready.entries.last { self.storedLastIndex = last.index }
         if let snapshot = ready.snapshot { self.installed(snapshot, into: &actions) }
         for message in ready.persistedMessages { self.send(message, into: &actions) }
+        var committed = ready.committedEntries[...]
+        if self.appliedEarlyThrough > 0 {
+            committed = committed.drop { $0.index <= self.appliedEarlyThrough }
+            self.appliedEarlyThrough = 0
+        }
         if self.snapshotInFlight != nil {
-            self.deferredEntries.append(contentsOf: ready.committedEntries)
+            self.deferredEntries.append(contentsOf: committed)
         } else {
-            self.apply(ready.committedEntries, into: &actions)
+            self.apply(Array(committed), into: &actions)
         }
         for read in ready.readStates {
             if var waiting = self.readsWaitingForIndex.removeValue(forKey: read.context) {

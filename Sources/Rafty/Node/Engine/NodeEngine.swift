@@ -84,6 +84,8 @@ package struct NodeEngine {
     var deferredEntries: [Entry] = []
     /// The Ready whose ``NodeAction/persist(_:)`` is outstanding.
     var awaitingPersistence: Ready?
+    /// The last of its committed entries already handed to the state machine (0: none).
+    var appliedEarlyThrough: UInt64 = 0
     /// When the core's next tick is due.
     var nextTick: ContinuousClock.Instant
     /// The last role reported in the log, to log changes once.
