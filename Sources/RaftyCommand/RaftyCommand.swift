@@ -1,7 +1,4 @@
 import ArgumentParser
-import NIOCore
-import NIOPosix
-import Foundation
 
 /// The `rafty` command: demo, serve, HTTP clients and bench.
 ///
@@ -29,12 +26,6 @@ struct RaftyCommand: AsyncParsableCommand {
 
     /// Parses the process arguments, runs the chosen command and exits with the contract's code.
     static func main() async {
-        if let loops = ProcessInfo.processInfo.environment["RAFTY_EVENT_LOOPS"].flatMap(Int.init) {
-            NIOSingletons.groupLoopCountSuggestion = loops
-        }
-        if ProcessInfo.processInfo.environment["RAFTY_NIO_EXECUTOR"] == "1" {
-            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        }
         let outcome = await Self.execute(Array(CommandLine.arguments.dropFirst()))
         outcome.write()
         outcome.exitProcess()

@@ -13,10 +13,7 @@ public enum RaftErrorMapping {
     /// Trailer key holding the leader's node id, when known.
     public static let leaderKey = "rafty-leader"
 
-    private static let allCodes: [RaftError.Code] = [
-        .invalidConfiguration, .notLeader, .noLeader, .timedOut, .shuttingDown, .alreadyRunning, .storage, .rejected,
-        .unreachable, .membershipChangeInProgress, .tooSlow, .stateMachine, .overloaded,
-    ]
+    private static let allCodes = RaftError.Code.all
 
     /// The gRPC status code closest to a Rafty code.
     public static func statusCode(for code: RaftError.Code) -> RPCError.Code {

@@ -93,12 +93,12 @@ struct ProtoConversionTests {
         }
     }
 
-    @Test("RaftError ⇄ RPCError keeps the code and the leader")
+    @Test("RaftError ⇄ RPCError keeps every code (state-machine failures and overload too) and the leader")
     func errorMapping() {
-        for code in [
-            RaftError.Code.invalidConfiguration, .notLeader, .noLeader, .timedOut, .shuttingDown, .alreadyRunning,
-            .storage, .rejected, .unreachable,
-        ] {
+        // A forwarding follower must tell "not applied" (overloaded, stateMachine) from "unknown".
+        #expect(RaftError.Code.all.count == 13 && RaftError.Code.all.contains(.stateMachine) && RaftError.Code.all.contains(.overloaded))
+        #expect(RaftErrorMapping.statusCode(for: .overloaded) == .resourceExhausted)
+        for code in RaftError.Code.all {
             let error = RaftError(code, "boom", leader: code == .notLeader ? 3 : nil)
             let rpc = RaftErrorMapping.rpcError(error)
             let back = RaftErrorMapping.raftError(rpc, address: "x")

@@ -4,7 +4,7 @@ public import RaftCore
 public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, as an extensible set of codes.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
-        private enum Value: Sendable, Hashable {
+        private enum Value: Sendable, Hashable, CaseIterable {
             case invalidConfiguration, notLeader, noLeader, timedOut, shuttingDown, alreadyRunning, storage
             case rejected, unreachable, membershipChangeInProgress, tooSlow, stateMachine, overloaded
         }
@@ -42,6 +42,9 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
 
         /// The code's name.
         public var description: String { "\(self.value)" }
+
+        /// Every code (transports map them by name).
+        package static var all: [Code] { Value.allCases.map(Code.init) }
     }
 
     /// What went wrong.

@@ -127,4 +127,19 @@ struct NodeEngineForwardingTests {
         #expect(responses == [ForwardedProposalsResponse(context: 5, firstIndex: 2, term: leader.core.term, accepted: 2, refusal: .overloaded)])
         #expect(leader.core.lastIndex == 3, "the refused command never reached the log")
     }
+
+    @Test("A follower asks the leader one read index for all the reads of a call; the answer releases them all")
+    func batchedFollowerReads() throws {
+        var follower = try Self.follower()
+        let reads = (1...3).map { NodeInput.request(RequestID($0), .read([UInt8($0)], .linearizable), deadline: Self.start + .seconds(5)) }
+        let actions = follower.handle(reads, now: Self.start + Self.tick)
+        let asked = NodeEngineTests.sends(actions).compactMap { if case .readIndex(let context) = $0.body { context } else { nil } }
+        #expect(asked.count == 1, "one read index for three reads: \(asked)")
+        guard let context = asked.first else { return }
+        let answer = Message(from: 1, to: 2, term: 2, body: .readIndexResponse(context: context, index: 0))
+        let served = follower.handle([.message(answer, snapshot: nil)], now: Self.start + Self.tick)
+        let queries = served.compactMap { if case .query(let request, let query) = $0 { (request, query) } else { nil } }
+        #expect(queries.map(\.0).sorted() == [1, 2, 3] && queries.map(\.1).sorted { $0[0] < $1[0] } == [[1], [2], [3]])
+        #expect(follower.readBatches.isEmpty)
+    }
 }

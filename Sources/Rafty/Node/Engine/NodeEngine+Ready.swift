@@ -110,14 +110,18 @@ extension NodeEngine {
             self.apply(Array(committed), into: &actions)
         }
         for read in ready.readStates {
-            if var waiting = self.readsWaitingForIndex.removeValue(forKey: read.context) {
-                waiting.index = read.index
-                self.readsWaitingForApply.append(waiting)
+            for context in self.reads(answeredBy: read.context) {
+                if var waiting = self.readsWaitingForIndex.removeValue(forKey: context) {
+                    waiting.index = read.index
+                    self.readsWaitingForApply.append(waiting)
+                }
             }
         }
-        for context in ready.droppedReads {
-            if let waiting = self.readsWaitingForIndex.removeValue(forKey: context) {
-                actions.append(.answer(waiting.request, .failure(RaftError(.noLeader, "leadership was lost before the read was confirmed"))))
+        for dropped in ready.droppedReads {
+            for context in self.reads(answeredBy: dropped) {
+                if let waiting = self.readsWaitingForIndex.removeValue(forKey: context) {
+                    actions.append(.answer(waiting.request, .failure(RaftError(.noLeader, "leadership was lost before the read was confirmed"))))
+                }
             }
         }
         self.serveReads(into: &actions)

@@ -91,7 +91,28 @@ extension NodeEngine {
         let context = self.nextReadContext
         self.nextReadContext += 1
         self.readsWaitingForIndex[context] = PendingRead(request: request, query: query, deadline: deadline, asked: now)
-        self.core.readIndex(context: context, lease: consistency == .lease && self.core.role == .leader)
+        if self.core.role == .leader {
+            self.core.readIndex(context: context, lease: consistency == .lease)
+        } else {
+            self.followerReadBatch.append(context)
+        }
+    }
+
+    /// A follower asks the leader one read index for all the reads of this call: one request and
+    /// one answer on the stream instead of one per read (the leader confirms them in one round
+    /// either way).
+    mutating func flushFollowerReads() {
+        guard !self.followerReadBatch.isEmpty else { return }
+        let context = self.nextReadContext
+        self.nextReadContext += 1
+        self.readBatches[context] = self.followerReadBatch
+        self.followerReadBatch = []
+        self.core.readIndex(context: context)
+    }
+
+    /// The reads a read-index context answers: a follower's batch, or the one read.
+    mutating func reads(answeredBy context: UInt64) -> [UInt64] {
+        self.readBatches.removeValue(forKey: context) ?? [context]
     }
 
     /// Reads a follower asked the leader about: when the leader changes the answer never comes,
@@ -121,6 +142,10 @@ extension NodeEngine {
         self.dropFollowerReads(
             "the leader did not confirm the read within an election timeout; nothing was read",
             where: { now - $0.asked > patience }, into: &actions)
+        if !self.readBatches.isEmpty {
+            // Batches whose reads all ended (answered, expired or dropped) will not be answered.
+            self.readBatches = self.readBatches.filter { $0.value.contains { self.readsWaitingForIndex[$0] != nil } }
+        }
         let (expired, waiting) = self.readsWaitingForApply.partitioned { $0.deadline <= now }
         for read in expired { actions.append(.answer(read.request, .failure(RaftError(.timedOut, "the read timed out")))) }
         self.readsWaitingForApply = waiting

@@ -68,6 +68,10 @@ package struct NodeEngine {
     var readsWaitingForIndex: [UInt64: PendingRead] = [:]
     var readsWaitingForApply: [PendingRead] = []
     var nextReadContext: UInt64 = 1
+    /// A follower's reads of the current call, asked of the leader with one read index at its end,
+    /// and the reads each such request stands for (by the request's context).
+    var followerReadBatch: [UInt64] = []
+    var readBatches: [UInt64: [UInt64]] = [:]
     var inboundSnapshots: [UInt64: [UInt8]] = [:]
     var lastLeaderContact: ContinuousClock.Instant?
     /// When each peer was last heard from (for the quorum check of a demotion).
@@ -151,6 +155,7 @@ package struct NodeEngine {
         self.catchUpTicks(now: now)
         for input in others { self.handle(input, now: now, into: &actions) }
         self.flushForwards(now: now, into: &actions)
+        self.flushFollowerReads()
         self.drive(now: now, into: &actions)
         return actions
     }
@@ -254,6 +259,8 @@ package struct NodeEngine {
             actions.append(.answer(self.readsWaitingForIndex[context]!.request, .failure(error)))
         }
         self.readsWaitingForIndex = [:]
+        self.followerReadBatch = []
+        self.readBatches = [:]
         for read in self.readsWaitingForApply { actions.append(.answer(read.request, .failure(error))) }
         self.readsWaitingForApply = []
         for transfer in self.transfers { actions.append(.answer(transfer.request, .failure(error))) }
