@@ -10,8 +10,8 @@ struct NodeEngineForwardingTests {
     static let tick = NodeEngineTests.tick
 
     /// Follower 2 of {1, 2, 3} that knows 1 leads term 2.
-    static func follower() throws -> NodeEngine {
-        var follower = try NodeEngineTests.engine(id: 2, voters: [1, 2, 3])
+    static func follower(snapshotThreshold: UInt64 = 1_000) throws -> NodeEngine {
+        var follower = try NodeEngineTests.engine(id: 2, voters: [1, 2, 3]) { $0.snapshotThreshold = snapshotThreshold }
         let append = Message(from: 1, to: 2, term: 2, body: .append(AppendRequest(prevLogIndex: 0, prevLogTerm: 0, entries: [], commit: 0)))
         let actions = follower.handle([.message(append, snapshot: nil)], now: Self.start + Self.tick)
         if case .persist = actions.last { _ = follower.persisted(now: Self.start + Self.tick) }
@@ -141,5 +141,23 @@ struct NodeEngineForwardingTests {
         let queries = served.compactMap { if case .query(let request, let query) = $0 { (request, query) } else { nil } }
         #expect(queries.map(\.0).sorted() == [1, 2, 3] && queries.map(\.1).sorted { $0[0] < $1[0] } == [[1], [2], [3]])
         #expect(follower.readBatches.isEmpty)
+    }
+
+    @Test("A local snapshot that finishes in the same call as a newer snapshot from the leader arrives is not compacted over it: the node simulation's seed 82005 stopped a node this way")
+    func localSnapshotBehindLeadersSnapshot() throws {
+        // Every 2 applied entries a snapshot is due: one starts at 3, and another would be due after it.
+        var follower = try Self.follower(snapshotThreshold: 2)
+        let entries = (1...3).map { Entry(term: 2, index: UInt64($0), payload: .command([UInt8($0)])) }
+        let handed = Self.replicate(&follower, entries, prev: 0, commit: 3)
+        _ = follower.applied(handed, results: [:], now: Self.start + Self.tick * 2)
+        let local = try #require(follower.snapshotInFlight)
+        #expect(local.index == 3)
+        let leaders = SnapshotMetadata(index: 10, term: 2, configuration: follower.core.configuration)
+        let actions = follower.handle(
+            [.message(Message(from: 1, to: 2, term: 2, body: .installSnapshot(leaders)), snapshot: [1, 2, 3]), .snapshotWritten(local, failure: nil)],
+            now: Self.start + Self.tick * 3)
+        #expect(!actions.contains { if case .fail = $0 { true } else { false } }, "\(actions)")
+        if case .persist = actions.last { _ = follower.persisted(now: Self.start + Self.tick * 3) }
+        #expect(follower.applied == 10 && follower.lastSnapshotIndex == 10)
     }
 }

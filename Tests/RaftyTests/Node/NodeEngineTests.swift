@@ -11,9 +11,9 @@ struct NodeEngineTests {
 
     static func engine(id: NodeID, voters: Set<NodeID>, adjust: (inout RaftNode.Configuration) -> Void = { _ in }) throws -> NodeEngine {
         var configuration = RaftNode.Configuration(id: id)
+        configuration.snapshotThreshold = 1_000
         adjust(&configuration)
         configuration.tickInterval = Self.tick
-        configuration.snapshotThreshold = 1_000
         let addresses = Dictionary(uniqueKeysWithValues: voters.map { ($0, "10.0.0.\($0):7000") })
         return try NodeEngine(
             configuration: configuration, address: addresses[id]!, peerAddresses: addresses.filter { $0.key != id }.map(\.value),

@@ -227,7 +227,8 @@ extension NodeEngine {
     mutating func maybeSnapshot(into actions: inout [NodeAction]) {
         // A threshold near UInt64.max must not overflow: such a node never snapshots.
         let (due, overflow) = self.lastSnapshotIndex.addingReportingOverflow(self.configuration.snapshotThreshold)
-        guard self.snapshotInFlight == nil, !overflow, self.applying >= due else { return }
+        // A snapshot from the leader the core already holds covers what was applied: nothing to take.
+        guard self.snapshotInFlight == nil, !overflow, self.applying >= due, self.applying > self.core.snapshot?.index ?? 0 else { return }
         let metadata: SnapshotMetadata
         do {
             metadata = try self.core.snapshotMetadata(at: self.applying)
@@ -249,8 +250,10 @@ extension NodeEngine {
             actions.append(.fail(RaftError(.storage, "cannot take a snapshot at \(metadata.index): \(failure)")))
             return
         }
-        // A snapshot installed from the leader meanwhile is newer: nothing to compact.
-        if metadata.index > self.lastSnapshotIndex {
+        // A snapshot installed from the leader meanwhile is newer: nothing to compact. The core
+        // holds the leader's snapshot from the moment it steps the message, before its Ready is
+        // persisted and `installed` runs: both count.
+        if metadata.index > self.lastSnapshotIndex, metadata.index > self.core.snapshot?.index ?? 0 {
             do {
                 try self.core.compact(snapshotAt: metadata.index, trailingEntries: self.configuration.trailingLogs)
             } catch {
