@@ -304,15 +304,15 @@ public struct RawNode: Sendable {
 
     /// Takes the work the host must do. Call ``advance(_:)`` when it is done.
     public mutating func ready() -> Ready {
-        if self.broadcastPending {
-            self.broadcastPending = false
-            if self.role == .leader { self.broadcastAppend() }
-        }
-        if self.commitAdvanced {
-            self.commitAdvanced = false
-            if self.role == .leader {
-                if self.options.commitOnDemand { self.sendWantedCommits() } else { self.broadcastAppend() }
-            }
+        // A broadcast carries the commit index too: a commit advance adds messages only for
+        // followers a broadcast did not reach.
+        let broadcast = self.broadcastPending || (self.commitAdvanced && !self.options.commitOnDemand)
+        let wantedCommits = self.commitAdvanced && self.options.commitOnDemand
+        self.broadcastPending = false
+        self.commitAdvanced = false
+        if self.role == .leader {
+            if broadcast { self.broadcastAppend() }
+            if wantedCommits { self.sendWantedCommits() }
         }
         if self.readRoundPending {
             self.readRoundPending = false

@@ -25,7 +25,9 @@ extension NodeEngine {
             actions.append(.answer(request, self.redirect()))
             return
         }
-        let waiting = self.outgoingForwards.count + self.forwardsAwaitingIndexCount + self.proposals.count
+        // Few batches are outstanding at a time (about one per loop iteration in flight): counting is cheap.
+        let awaitingIndex = self.forwardsAwaitingIndex.values.reduce(0) { $0 + $1.proposals.count }
+        let waiting = self.outgoingForwards.count + awaitingIndex + self.proposals.count
         guard waiting < self.configuration.maxUnappliedEntries else {
             self.metrics.overloaded.increment()
             actions.append(.answer(request, .failure(RaftError(
@@ -67,7 +69,6 @@ extension NodeEngine {
             self.nextForwardContext += 1
             let batch = queued[start..<end]
             self.forwardsAwaitingIndex[context] = ForwardedBatch(leader: leader, sent: now, proposals: batch.map(\.proposal))
-            self.forwardsAwaitingIndexCount += batch.count
             self.metrics.forwardedProposals.increment(by: batch.count)
             let body = Message.Body.forwardedProposals(ForwardedProposals(context: context, commands: batch.map(\.command)))
             self.send(Message(from: self.id, to: leader, term: self.core.term, body: body), into: &actions)
@@ -96,9 +97,7 @@ extension NodeEngine {
                         response.term = term
                     }
                     response.accepted += 1
-                    self.proposalBytes[index] = command.count
-                    self.unappliedBytes += command.count
-                    self.metrics.proposals.increment()
+                    self.proposed(command, at: index)
                 } catch {
                     response.refusal = error.code == .notLeader || error.code == .transferInProgress ? .notLeader : .rejected
                     break
@@ -115,7 +114,6 @@ extension NodeEngine {
     mutating func forwardAnswered(_ response: ForwardedProposalsResponse, from sender: NodeID, into actions: inout [NodeAction]) {
         guard let batch = self.forwardsAwaitingIndex[response.context], batch.leader == sender else { return }
         self.forwardsAwaitingIndex[response.context] = nil
-        self.forwardsAwaitingIndexCount -= batch.proposals.count
         let accepted = response.firstIndex == 0 ? 0 : min(max(response.accepted, 0), batch.proposals.count)
         for (offset, var proposal) in batch.proposals.enumerated() {
             guard offset < accepted else {
@@ -160,7 +158,6 @@ extension NodeEngine {
             let (expired, waiting) = batch.proposals.partitioned { patienceOver || $0.deadline <= now }
             guard !expired.isEmpty else { continue }
             for proposal in expired { actions.append(.answer(proposal.request, .failure(unknown))) }
-            self.forwardsAwaitingIndexCount -= expired.count
             batch.proposals = waiting
             self.forwardsAwaitingIndex[context] = waiting.isEmpty ? nil : batch
         }
@@ -175,7 +172,6 @@ extension NodeEngine {
         }
         for (_, proposal) in self.outgoingForwards { actions.append(.answer(proposal.request, .failure(error))) }
         self.forwardsAwaitingIndex = [:]
-        self.forwardsAwaitingIndexCount = 0
         self.outgoingForwards = []
         self.recentResults = [:]
     }

@@ -20,6 +20,13 @@ extension NodeEngine {
         return nil
     }
 
+    /// Counts a command this leader appended at `index` (its own or forwarded) until it is applied.
+    mutating func proposed(_ command: [UInt8], at index: UInt64) {
+        self.proposalBytes[index] = command.count
+        self.unappliedBytes += command.count
+        self.metrics.proposals.increment()
+    }
+
     /// Forgets the sizes of proposals through `index` (all of them by default: the leadership ended).
     mutating func releaseProposalBytes(through index: UInt64 = .max) {
         if index == .max {
@@ -61,9 +68,7 @@ extension NodeEngine {
         do {
             let (index, term) = try self.core.propose(command)
             self.proposals[index, default: []].append(PendingProposal(term: term, deadline: deadline, started: now, request: request))
-            self.proposalBytes[index] = command.count
-            self.unappliedBytes += command.count
-            self.metrics.proposals.increment()
+            self.proposed(command, at: index)
         } catch {
             actions.append(.answer(request, error.code == .notLeader ? self.redirect() : .failure(RaftError(.rejected, error.message))))
         }

@@ -58,10 +58,8 @@ package struct NodeEngine {
     var unappliedBytes = 0
     /// Commands received during the current call, forwarded to the leader at its end.
     var outgoingForwards: [(command: [UInt8], proposal: PendingProposal)] = []
-    /// Forwarded batches waiting for the leader to say where it appended them, by context, and
-    /// how many commands they hold.
+    /// Forwarded batches waiting for the leader to say where it appended them, by context.
     var forwardsAwaitingIndex: [UInt64: ForwardedBatch] = [:]
-    var forwardsAwaitingIndexCount = 0
     var nextForwardContext: UInt64 = 1
     /// Term and result of entries applied while forwarded batches await their answer.
     var recentResults: [UInt64: (term: UInt64, result: [UInt8])] = [:]
