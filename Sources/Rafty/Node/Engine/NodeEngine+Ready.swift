@@ -110,7 +110,7 @@ extension NodeEngine {
             self.apply(Array(committed), into: &actions)
         }
         for read in ready.readStates {
-            for context in self.reads(answeredBy: read.context) {
+            for context in self.takeReads(answeredBy: read.context) {
                 if var waiting = self.readsWaitingForIndex.removeValue(forKey: context) {
                     waiting.index = read.index
                     self.readsWaitingForApply.append(waiting)
@@ -118,7 +118,7 @@ extension NodeEngine {
             }
         }
         for dropped in ready.droppedReads {
-            for context in self.reads(answeredBy: dropped) {
+            for context in self.takeReads(answeredBy: dropped) {
                 if let waiting = self.readsWaitingForIndex.removeValue(forKey: context) {
                     actions.append(.answer(waiting.request, .failure(RaftError(.noLeader, "leadership was lost before the read was confirmed"))))
                 }

@@ -115,8 +115,8 @@ extension NodeEngine {
         self.core.readIndex(context: context)
     }
 
-    /// The reads a read-index context answers: a follower's batch, or the one read.
-    mutating func reads(answeredBy context: UInt64) -> [UInt64] {
+    /// Takes the reads a read-index context answers: a follower's batch, or the one read.
+    mutating func takeReads(answeredBy context: UInt64) -> [UInt64] {
         self.readBatches.removeValue(forKey: context) ?? [context]
     }
 
