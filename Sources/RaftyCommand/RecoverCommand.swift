@@ -38,7 +38,7 @@ struct RecoverCommand: ParsableCommand {
         let outcome = try DisasterRecovery.forceNewCluster(dataDirectory: self.dataDirectory, address: self.address)
         let dropped = outcome.previousMembers.subtracting([outcome.nodeID]).sorted().map(String.init).joined(separator: ", ")
         StandardStreams.writeLine(
-            "node \(outcome.nodeID) (\(outcome.address)) is now the only member, at index \(outcome.configurationIndex), term \(outcome.term); dropped members: \(dropped.isEmpty ? "none" : dropped)",
+            "node \(outcome.nodeID) (\(outcome.address)) is now the only member, at index \(outcome.configurationIndex), term \(outcome.term), in a new cluster \(String(outcome.clusterID, radix: 16)) (old members are refused); dropped members: \(dropped.isEmpty ? "none" : dropped)",
             to: .output)
         StandardStreams.writeLine(
             "next: rafty serve --id \(outcome.nodeID) --address \(outcome.address) --data-dir \(self.dataDirectory) ..., then rafty members add for each new member",

@@ -72,6 +72,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Start outside the cluster and wait to be added (`rafty members add`); --peers names any member.")
     var join = false
 
+    @Option(
+        name: .customLong("cluster-token"),
+        help: "Mixed into the id of the cluster this node forms (same on every node formed together); clusters with different tokens refuse each other.")
+    var clusterToken = "rafty"
+
     @Flag(help: "Start outside any cluster and wait until `rafty bootstrap` (POST /v1/bootstrap) is run against one node.")
     var bootstrap = false
 
@@ -215,6 +220,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.isVoter = !self.readOnly
         configuration.timeMultiplier = self.timeMultiplier
         configuration.minimumClusterSize = self.minimumClusterSize
+        configuration.clusterToken = self.clusterToken
         configuration.maxAppendEntries = self.maxAppendEntries
         configuration.snapshotThreshold = self.snapshotThreshold
         configuration.trailingLogs = self.trailingLogs

@@ -54,6 +54,8 @@ public final class GRPCTransport: RaftTransport {
     private struct State {
         var peers: [String: Peer] = [:]
         var closed = false
+        /// The node served, whose credentials go with every message sent.
+        var handler: (any RaftTransportHandler)?
     }
 
     private let state = Mutex(State())
@@ -75,7 +77,10 @@ public final class GRPCTransport: RaftTransport {
     ///
     /// - Throws: when the server cannot listen (for example the port is in use) or fails later.
     public func serve(_ handler: any RaftTransportHandler, at address: String) async throws {
-        self.state.withLock { $0.closed = false }
+        self.state.withLock { state in
+            state.closed = false
+            state.handler = handler
+        }
         defer { self.close() }
         let endpoint = try Endpoint(address)
         if let tls = self.configuration.tls {
@@ -152,10 +157,14 @@ public final class GRPCTransport: RaftTransport {
     /// through `InstallSnapshot` instead (one at a time per peer: a second one is dropped).
     public func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
         guard let peer = try? self.peer(address) else { return }
+        let credentials = self.state.withLock { $0.handler }?.peerCredentials ?? .none
+        var proto = Rafty_V1_RaftMessage(message)
+        proto.clusterID = credentials.clusterID
+        proto.incarnation = credentials.incarnation
         if let snapshot, case .installSnapshot = message.body {
-            peer.sendSnapshot(message, bytes: snapshot)
+            peer.sendSnapshot(proto, bytes: snapshot)
         } else {
-            peer.enqueue(Rafty_V1_RaftMessage(message))
+            peer.enqueue(proto)
         }
     }
 
@@ -164,7 +173,9 @@ public final class GRPCTransport: RaftTransport {
         let peer = try self.peer(address)
         do {
             let response = try await peer.client.askNodeID(.init(), options: peer.unaryOptions(self.configuration.unaryTimeout))
-            return PeerInfo(id: response.id, isVoter: response.isVoter)
+            return PeerInfo(
+                id: response.id, isVoter: response.isVoter,
+                credentials: PeerCredentials(clusterID: response.clusterID, incarnation: response.incarnation))
         } catch {
             throw RaftErrorMapping.raftError(error, address: address)
         }
@@ -177,7 +188,9 @@ public final class GRPCTransport: RaftTransport {
         do {
             // A little slack so that the leader's own timeout answers first.
             let options = peer.unaryOptions(timeout + .milliseconds(200))
-            let response = try await peer.client.forward(Rafty_V1_ForwardRequest(request, timeout: timeout), options: options)
+            var proto = Rafty_V1_ForwardRequest(request, timeout: timeout)
+            proto.clusterID = (self.state.withLock { $0.handler }?.peerCredentials ?? .none).clusterID
+            let response = try await peer.client.forward(proto, options: options)
             return [UInt8](response.result)
         } catch {
             throw RaftErrorMapping.raftError(error, address: address)
@@ -200,7 +213,8 @@ public final class GRPCTransport: RaftTransport {
         let health = try await self.health(at: address)
         guard !health.committedMembers.isEmpty else { return nil }
         return CommittedMembership(
-            id: health.id, isLeader: health.state == "leader", term: health.term, members: Set(health.committedMembers))
+            id: health.id, isLeader: health.state == "leader", term: health.term, members: Set(health.committedMembers),
+            clusterID: health.clusterID)
     }
 
     /// The node at `address`'s health summary (`Health`).
@@ -378,9 +392,12 @@ final class Peer: Sendable {
         var backoff = self.configuration.reconnectBackoff.initial
         let logger = self.configuration.logger
         let address = self.address
-        // Logged on transitions only: a peer that stays down is not logged at every retry.
+        // Logged on transitions only: a peer that stays down is not logged at every retry. A peer
+        // that refuses this node (another cluster, data lost) is logged once a minute.
         let connected = Mutex(false)
         let failures = Mutex(0)
+        let refused = RateLimitedLogger(logger)
+        let lastFailureWasRefusal = Mutex(false)
         while !Task.isCancelled && !self.isClosed {
             let started = ContinuousClock.now
             do {
@@ -393,7 +410,9 @@ final class Peer: Sendable {
                         defer { count = 0 }
                         return count
                     }
-                    if wasDown { logger.info("peer stream open", metadata: ["raft.peer": "\(address)", "raft.failed_attempts": "\(failed)"]) }
+                    if wasDown, !lastFailureWasRefusal.withLock({ $0 }) {
+                        logger.info("peer stream open", metadata: ["raft.peer": "\(address)", "raft.failed_attempts": "\(failed)"])
+                    }
                     while let batch = await outbound.next() {
                         try await writer.write(contentsOf: batch)
                     }
@@ -407,8 +426,14 @@ final class Peer: Sendable {
                     defer { state = false }
                     return state
                 }
-                if wasUp, !self.isClosed {
-                    logger.warning("peer stream lost; reconnecting", metadata: ["raft.peer": "\(address)", "error": "\(error)"])
+                if let error = error as? RPCError, error.code == .permissionDenied {
+                    lastFailureWasRefusal.withLock { $0 = true }
+                    refused.error("refused", "peer \(address) refuses this node's messages: \(error.message)")
+                } else {
+                    lastFailureWasRefusal.withLock { $0 = false }
+                    if wasUp, !self.isClosed {
+                        logger.warning("peer stream lost; reconnecting", metadata: ["raft.peer": "\(address)", "error": "\(error)"])
+                    }
                 }
             }
             if self.isClosed || Task.isCancelled { return }
@@ -419,7 +444,7 @@ final class Peer: Sendable {
     }
 
     /// Streams a snapshot in chunks on its own task; drops it if one is already in flight.
-    func sendSnapshot(_ message: Message, bytes: [UInt8]) {
+    func sendSnapshot(_ message: Rafty_V1_RaftMessage, bytes: [UInt8]) {
         let start = self.state.withLock { state in
             guard !state.snapshotInFlight, !state.closed else { return false }
             state.snapshotInFlight = true
@@ -445,7 +470,7 @@ final class Peer: Sendable {
                         let end = min(offset + chunkSize, bytes.count)
                         var chunk = Rafty_V1_SnapshotChunk()
                         if offset == 0 {
-                            chunk.message = Rafty_V1_RaftMessage(message)
+                            chunk.message = message
                             chunk.totalSize = UInt64(bytes.count)
                         }
                         chunk.offset = UInt64(offset)

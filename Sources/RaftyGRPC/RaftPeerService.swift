@@ -12,6 +12,8 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
     let configuration: GRPCTransport.Configuration
     /// Messages dropped because their `from` is not the node of the certificate they came under.
     let spoofed: Counter
+    /// Streams refused because the sender belongs to another cluster or lost its data.
+    let refused: Counter
     let log: RateLimitedLogger
 
     init(handler: any RaftTransportHandler, configuration: GRPCTransport.Configuration) {
@@ -19,6 +21,17 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
         self.configuration = configuration
         self.log = RateLimitedLogger(configuration.logger)
         self.spoofed = Counter(label: "rafty.transport.spoofed_messages", dimensions: [("raft.node_id", "\(handler.nodeID)")])
+        self.refused = Counter(label: "rafty.transport.refused_peers", dimensions: [("raft.node_id", "\(handler.nodeID)")])
+    }
+
+    /// Asks the node whether it accepts messages from the sender of `message` (its cluster, its
+    /// data's incarnation); throws `permissionDenied` with the reason if not, which ends the stream.
+    func admit(_ message: Rafty_V1_RaftMessage, _ context: ServerContext) throws {
+        let credentials = PeerCredentials(clusterID: message.clusterID, incarnation: message.incarnation)
+        guard let reason = self.handler.admit(message.from, presenting: credentials) else { return }
+        self.refused.increment()
+        self.log.warning("refused", "refused node \(message.from) (\(context.remotePeer)): \(reason)")
+        throw RPCError(code: .permissionDenied, message: reason)
     }
 
     /// The node id of the peer's certificate, with peer TLS on (nil: plaintext, anyone is a peer).
@@ -40,6 +53,8 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
         return .with {
             $0.id = info.id
             $0.isVoter = info.isVoter
+            $0.clusterID = info.credentials.clusterID
+            $0.incarnation = info.credentials.incarnation
         }
     }
 
@@ -71,6 +86,7 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
             $0.lastApplied = status.lastApplied
             $0.leaderID = status.leaderID ?? 0
             $0.committedMembers = node.committedMembership?.members.sorted() ?? []
+            $0.clusterID = node.peerCredentials.clusterID
         }
     }
 
@@ -80,6 +96,8 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
     ) async throws {
         let peer = try self.authenticatedPeer(context)
         var received: UInt64 = 0
+        // The sender and credentials admitted on this stream (asked again only if they change).
+        var admitted: (from: NodeID, clusterID: UInt64, incarnation: UInt64)?
         for try await proto in request {
             let message: RaftCore.Message
             do {
@@ -94,6 +112,10 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
                 self.log.warning("spoofed", "dropped a message from node \(message.from) sent with node \(peer)'s certificate (\(context.remotePeer))")
                 continue
             }
+            if admitted?.from != proto.from || admitted?.clusterID != proto.clusterID || admitted?.incarnation != proto.incarnation {
+                try self.admit(proto, context)
+                admitted = (proto.from, proto.clusterID, proto.incarnation)
+            }
             await self.handler.receive(message, snapshot: nil)
         }
         try await response.write(.with { $0.received = received })
@@ -101,6 +123,13 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
 
     func forward(request: Rafty_V1_ForwardRequest, context: ServerContext) async throws -> Rafty_V1_ForwardResponse {
         _ = try self.authenticatedPeer(context)
+        let ours = self.handler.peerCredentials.clusterID
+        if ours != 0, request.clusterID != 0, request.clusterID != ours {
+            let reason = NodeIdentity.Refusal.otherCluster(ours: ours, theirs: request.clusterID).description
+            self.refused.increment()
+            self.log.warning("refused", "refused a forwarded request (\(context.remotePeer)): \(reason)")
+            throw RPCError(code: .permissionDenied, message: reason)
+        }
         let forwarded: ForwardedRequest
         do {
             forwarded = try ForwardedRequest(request)
@@ -144,6 +173,7 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
                     self.spoofed.increment()
                     throw RPCError(code: .permissionDenied, message: "a snapshot from node \(first.from) sent with node \(peer)'s certificate")
                 }
+                try self.admit(chunk.message, context)
                 guard chunk.totalSize <= UInt64(self.configuration.maxSnapshotBytes) else {
                     throw RPCError(code: .resourceExhausted, message: "snapshot of \(chunk.totalSize) bytes is too large")
                 }

@@ -14,12 +14,20 @@ final class RateLimitedLogger: Sendable {
 
     /// Logs `message` at warning unless an event of this `kind` was logged within the interval.
     func warning(_ kind: String, _ message: @autoclosure () -> Logger.Message) {
+        if self.due(kind) { self.logger.warning(message()) }
+    }
+
+    /// Logs `message` at error unless an event of this `kind` was logged within the interval.
+    func error(_ kind: String, _ message: @autoclosure () -> Logger.Message) {
+        if self.due(kind) { self.logger.error(message()) }
+    }
+
+    private func due(_ kind: String) -> Bool {
         let now = ContinuousClock.now
-        let due = self.last.withLock { last in
+        return self.last.withLock { last in
             if let previous = last[kind], now - previous < self.interval { return false }
             last[kind] = now
             return true
         }
-        if due { self.logger.warning(message()) }
     }
 }

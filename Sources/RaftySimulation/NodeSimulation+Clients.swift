@@ -169,9 +169,9 @@ extension NodeSimulation {
 
     // MARK: - Faults
 
-    /// Nodes down, frozen or stopping.
+    /// Nodes down, frozen, stopping or wiped (refused for good).
     var unavailable: Int {
-        self.hosts.filter { !$0.isUp || $0.frozen || $0.stopping }.count
+        self.hosts.filter { !$0.isUp || $0.frozen || $0.stopping || ($0.wiped && self.identityChecks) }.count
     }
 
     mutating func injectFault() {
@@ -225,6 +225,10 @@ extension NodeSimulation {
                 return
             }
             self.feed(leader, [self.register(at: leader, op: Self.membershipRequest, .membership(change), from: nil)])
+        case 9:
+            // A disk lost, once per run at most (the wiped node is refused from then on).
+            guard self.allowWipes, mayTakeDown, !self.hosts.contains(where: \.wiped), self.chance(25) else { return }
+            self.wipe(id)
         default:
             break
         }

@@ -65,6 +65,22 @@ extension NodeSimulation {
         self.events.push(.restart(id), at: self.now + self.random(50_000...500_000))
     }
 
+    /// The node's disk is lost: it crashes and comes back under its id with empty stores, the
+    /// first membership and a new incarnation (an operator restarting it as it was first started).
+    mutating func wipe(_ id: NodeID) {
+        let index = self.index(id)
+        self.crash(id)
+        self.report.wipes += 1
+        let membership = ClusterConfiguration(
+            voters: Set(1...UInt64(self.nodeCount)),
+            addresses: Dictionary(uniqueKeysWithValues: (1...UInt64(self.nodeCount)).map { ($0, Self.address(of: $0)) }))
+        self.hosts[index].log = InMemoryLogStore()
+        self.hosts[index].stable = InMemoryStableStore(state: StableState(nodeID: id, configuration: membership))
+        self.hosts[index].snapshots = try! InMemorySnapshotStore(retainCount: 2)
+        self.hosts[index].identity = NodeIdentity(clusterID: 1, incarnation: self.random(1...UInt64.max))
+        self.hosts[index].wiped = true
+    }
+
     /// A graceful stop has run its course: the engine answers what waits, the node goes down.
     mutating func finishStop(_ id: NodeID) {
         let index = self.index(id)
@@ -237,7 +253,9 @@ extension NodeSimulation {
                 self.report.snapshotsWithoutBytes += 1
             }
         }
-        self.events.push(.deliver(to, message, snapshot: snapshot), at: self.now + self.random(500...4_000) + (self.slowLinks[[id, to]] ?? 0))
+        let identity = self.hosts[self.index(id)].identity
+        let credentials = PeerCredentials(clusterID: identity.clusterID, incarnation: identity.incarnation)
+        self.events.push(.deliver(to, message, snapshot: snapshot, credentials: credentials), at: self.now + self.random(500...4_000) + (self.slowLinks[[id, to]] ?? 0))
     }
 
     static func encode(_ result: KVResult) -> [UInt8] {

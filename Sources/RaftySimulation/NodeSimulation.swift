@@ -34,7 +34,7 @@ package struct NodeSimulation {
 
     enum Event {
         case wake(NodeID, incarnation: Int)
-        case deliver(NodeID, Message, snapshot: [UInt8]?)
+        case deliver(NodeID, Message, snapshot: [UInt8]?, credentials: PeerCredentials)
         /// A client request arriving at a node; `from` is the node that forwarded it.
         case request(NodeID, op: Int, NodeRequest, from: NodeID?)
         /// The leader's answer to a forwarded request, arriving back at `origin`.
@@ -52,9 +52,13 @@ package struct NodeSimulation {
     /// One node: its disk (survives crashes) and what its process holds (lost in a crash).
     struct Host {
         let id: NodeID
-        let log = InMemoryLogStore()
-        let stable = InMemoryStableStore()
-        let snapshots = try! InMemorySnapshotStore(retainCount: 2)
+        var log = InMemoryLogStore()
+        var stable = InMemoryStableStore()
+        var snapshots = try! InMemorySnapshotStore(retainCount: 2)
+        /// The disk's identity: its incarnation, and its peers' (see ``NodeIdentity``).
+        var identity: NodeIdentity
+        /// Its disk was wiped once (it stays refused: the simulation removes no member).
+        var wiped = false
         var engine: NodeEngine?
         var machine = KVStateMachine()
         /// The last index the state machine holds.
@@ -73,7 +77,10 @@ package struct NodeSimulation {
         /// A snapshot being written (not yet in the store).
         var snapshotInFlight: (metadata: SnapshotMetadata, bytes: [UInt8])?
 
-        init(id: NodeID) { self.id = id }
+        init(id: NodeID, incarnation: UInt64) {
+            self.id = id
+            self.identity = NodeIdentity(clusterID: 1, incarnation: incarnation)
+        }
         var isUp: Bool { self.engine != nil }
     }
 
@@ -106,6 +113,11 @@ package struct NodeSimulation {
     var leaders: [UInt64: NodeID] = [:]
     var nextValue = 1
     var faultsEnd: UInt64 = 0
+    /// Whether nodes refuse peers whose disk was wiped (``NodeIdentity``), as the runtime's
+    /// transport does; off, a wiped node votes again (tests show what that costs).
+    package var identityChecks = true
+    /// Whether the faults include one wiped disk per run (at most).
+    package var allowWipes = true
     package var report: NodeSimulationReport
 
     static let tick: UInt64 = 10_000  // microseconds, as each node's clock counts them
@@ -117,7 +129,7 @@ package struct NodeSimulation {
         self.seed = seed
         self.nodeCount = nodeCount
         self.rng = SplitMix64(seed: seed)
-        self.hosts = (1...UInt64(nodeCount)).map { Host(id: $0) }
+        self.hosts = (1...UInt64(nodeCount)).map { Host(id: $0, incarnation: $0 &* 1_000_003) }
         self.report = NodeSimulationReport(seed: seed, nodeCount: nodeCount)
         let addresses = (1...UInt64(nodeCount)).map { Self.address(of: $0) }
         self.configurations = (1...UInt64(nodeCount)).map { id in
@@ -210,9 +222,16 @@ package struct NodeSimulation {
             guard self.hosts[self.index(id)].incarnation == incarnation, self.hosts[self.index(id)].isUp else { return }
             self.events.push(.wake(id, incarnation: incarnation), at: self.now + Self.tick * 1000 / self.hosts[self.index(id)].rate)
             self.feed(id, [.tick])
-        case .deliver(let id, let message, let snapshot):
-            self.checkDurable(message)
+        case .deliver(let id, let message, let snapshot, let credentials):
+            // What a node sent before its disk was wiped was durable on the disk it had then.
+            if credentials.incarnation == self.hosts[self.index(message.from)].identity.incarnation { self.checkDurable(message) }
             guard self.hosts[self.index(id)].isUp else { return }
+            if self.identityChecks,
+                self.hosts[self.index(id)].identity.admit(message.from, clusterID: credentials.clusterID, incarnation: credentials.incarnation) != nil
+            {
+                self.report.refusedMessages += 1
+                return
+            }
             if case .forwardedProposalsResponse(let response) = message.body, response.accepted > 0, response.firstIndex > 0,
                 let engine = self.hosts[self.index(id)].engine, response.firstIndex <= engine.applied
             {

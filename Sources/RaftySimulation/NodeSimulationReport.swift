@@ -30,6 +30,10 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
     public var leaseReads = 0
     /// Requests refused by backpressure (not applied).
     public var overloaded = 0
+    /// Disks wiped (a node back under its id with empty stores and a new incarnation).
+    public var wipes = 0
+    /// Messages refused because their sender's disk was wiped since the receiver first heard it.
+    public var refusedMessages = 0
     /// Histories the linearizability checker could not settle within its bound.
     public var uncheckedHistories = 0
     /// The first safety violation, if any.
@@ -51,13 +55,15 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
         self.membershipChanges += other.membershipChanges
         self.leaseReads += other.leaseReads
         self.overloaded += other.overloaded
+        self.wipes += other.wipes
+        self.refusedMessages += other.refusedMessages
         self.uncheckedHistories += other.uncheckedHistories
     }
 
     public var description: String {
         "seed \(self.seed), \(self.nodeCount) nodes: \(self.completed)/\(self.operations) operations completed "
             + "(\(self.forwarded) forwarded, \(self.lateForwardAnswers) answered late, \(self.leaseReads) lease reads, \(self.overloaded) refused as overloaded), \(self.crashes) crashes "
-            + "(\(self.crashesBetweenSteps) between storage steps), \(self.stops) stops, \(self.freezes) freezes, "
+            + "(\(self.crashesBetweenSteps) between storage steps), \(self.wipes) disks wiped (\(self.refusedMessages) messages refused), \(self.stops) stops, \(self.freezes) freezes, "
             + "\(self.membershipChanges) membership changes, \(self.snapshotsTaken) snapshots taken, \(self.snapshotsInstalled) installed "
             + "(\(self.snapshotsWithoutBytes) messages without bytes), \(self.uncheckedHistories) histories unchecked"
             + (self.failure.map { "; FAILED: \($0)" } ?? "")

@@ -126,3 +126,63 @@ final class RecordingTransport: RaftTransport {
         try await self.inner.leader(at: address)
     }
 }
+
+/// A transport that can cut its node off (`muted`): Raft messages it would send and receive are
+/// dropped, as in a partition (unary calls still pass).
+final class MutableTransport: RaftTransport {
+    let inner: any RaftTransport
+    private let state = Mutex(false)
+
+    init(_ inner: any RaftTransport) { self.inner = inner }
+
+    var muted: Bool {
+        get { self.state.withLock { $0 } }
+        set { self.state.withLock { $0 = newValue } }
+    }
+
+    func serve(_ handler: any RaftTransportHandler, at address: String) async throws {
+        try await self.inner.serve(MutableHandler(inner: handler, transport: self), at: address)
+    }
+
+    func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
+        guard !self.muted else { return }
+        await self.inner.send(message, snapshot: snapshot, to: address)
+    }
+
+    func askNodeID(at address: String) async throws(RaftError) -> PeerInfo {
+        try await self.inner.askNodeID(at: address)
+    }
+
+    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
+        try await self.inner.forward(request, to: address, timeout: timeout)
+    }
+
+    func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? {
+        try await self.inner.leader(at: address)
+    }
+
+    /// Passes everything to the node but Raft messages that arrive while muted.
+    struct MutableHandler: RaftTransportHandler {
+        let inner: any RaftTransportHandler
+        let transport: MutableTransport
+
+        var nodeID: NodeID { self.inner.nodeID }
+        var peerInfo: PeerInfo { self.inner.peerInfo }
+        var knownLeader: (id: NodeID, address: String)? { self.inner.knownLeader }
+        var committedMembership: CommittedMembership? { self.inner.committedMembership }
+        var peerCredentials: PeerCredentials { self.inner.peerCredentials }
+
+        func receive(_ message: Message, snapshot: [UInt8]?) async {
+            guard !self.transport.muted else { return }
+            await self.inner.receive(message, snapshot: snapshot)
+        }
+
+        func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] {
+            try await self.inner.handleForwarded(request, timeout: timeout)
+        }
+
+        func admit(_ peer: NodeID, presenting credentials: PeerCredentials) -> String? {
+            self.inner.admit(peer, presenting: credentials)
+        }
+    }
+}

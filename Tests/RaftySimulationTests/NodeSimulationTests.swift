@@ -3,7 +3,8 @@ import RaftCore
 import Testing
 
 /// Randomized runs of the runtime's own node state machine (NodeEngine) under crashes between
-/// storage steps, graceful stops with requests in flight, frozen nodes, partitions, lost and late
+/// storage steps, wiped disks (refused by their peers, as the transport does: `NodeIdentity`),
+/// graceful stops with requests in flight, frozen nodes, partitions, lost and late
 /// messages, snapshot messages without their bytes and clocks up to 20 % apart; every client
 /// history (writes, compare-and-sets, linearizable and lease reads, sent to any node and
 /// forwarded by followers) is checked for linearizability.
@@ -51,7 +52,24 @@ struct NodeSimulationTests {
             #expect(total.completed > 0 && total.crashesBetweenSteps > 0 && total.stops > 0 && total.freezes > 0)
             #expect(total.snapshotsInstalled > 0 && total.snapshotsWithoutBytes > 0 && total.forwarded > 0 && total.leaseReads > 0)
             #expect(total.membershipChanges > 0 && total.overloaded > 0 && total.lateForwardAnswers > 0)
+            #expect(total.wipes > 0 && total.refusedMessages > 0)
         }
+    }
+
+    /// Seed 41003 (3 nodes) wipes node 2's disk; without the check, its vote elects a leader
+    /// that lacks committed entries (1 of the 300 CI runs fails so). If a change to the simulator
+    /// moves this seed, find another with `identityChecks = false` over `RAFTY_NODE_SEEDS`.
+    @Test("A wiped disk that votes again loses committed entries unless its peers refuse it (seed 41003)")
+    func wipedDiskWithoutIdentityCheck() {
+        var unchecked = NodeSimulation(seed: 41003, nodeCount: 3)
+        unchecked.identityChecks = false
+        let failed = unchecked.run()
+        #expect(failed.wipes == 1)
+        #expect(failed.failure?.contains("differs from the one applied elsewhere") == true, "\(failed)")
+        var checked = NodeSimulation(seed: 41003, nodeCount: 3)
+        let report = checked.run()
+        #expect(report.wipes == 1 && report.refusedMessages > 0)
+        #expect(report.failure == nil, "\(report)")
     }
 
     @Test("Leases of the real node state machine hold under late acks, aborted transfers, paused leaders and staggered loss, 3 and 5 nodes", arguments: [3, 5])

@@ -82,6 +82,7 @@ extension NodeLoop {
     mutating func persist(_ steps: [StorageStep]) async throws {
         do {
             for step in steps {
+                if case .saveStableState(let state) = step, let membership = state.configuration { try self.formCluster(membership) }
                 if try step.perform(log: self.storage.log, stable: self.storage.stable) { continue }
                 switch step {
                 case .storeSnapshot(let metadata, let bytes):
@@ -178,6 +179,22 @@ extension NodeLoop {
         }
     }
 
+    /// Forgets the incarnations of members the committed membership no longer lists (see
+    /// ``NodeIdentity``), so that they may come back with new data once added again.
+    mutating func forgetRemovedMembers(_ committed: ClusterConfiguration) {
+        guard committed.voters.count + committed.learners.count != self.committedMembers.count
+            || !self.committedMembers.allSatisfy(committed.contains)
+        else { return }
+        let removed = self.committedMembers.filter { !committed.contains($0) }
+        self.committedMembers = Set(committed.members)
+        guard !removed.isEmpty else { return }
+        do {
+            try self.storage.identity.update { $0.forget(removed) }
+        } catch {
+            self.logger.error("cannot forget the incarnations of removed members \(removed.sorted()): \(error)")
+        }
+    }
+
     /// Publishes the status for ``RaftNode/status`` and the gauges.
     mutating func publish() {
         guard let engine = self.engine else {
@@ -185,6 +202,7 @@ extension NodeLoop {
             return
         }
         let core = engine.core
+        self.forgetRemovedMembers(core.committedConfiguration)
         let metrics = engine.metrics
         metrics.term.record(Double(core.term))
         metrics.commitIndex.record(Double(core.commitIndex))

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Logging
 import RaftCore
+import Synchronization
 
 /// The executor around a node's ``NodeEngine``: owns storage, the state machine calls, snapshot
 /// tasks and the callers waiting for answers, feeds the engine its inputs with the clock's `now`
@@ -30,6 +31,8 @@ struct NodeLoop {
     var lastSlowWarning: ContinuousClock.Instant?
     /// Runs snapshot writes, reads and restores, off the cooperative pool.
     let blockingWork = DedicatedThreadExecutor()
+    /// The committed membership last seen: members that leave it are forgotten by the identity.
+    var committedMembers: Set<NodeID> = []
 
     init(node: RaftNode) throws {
         self.node = node
@@ -55,6 +58,8 @@ struct NodeLoop {
                 .invalidConfiguration,
                 "the data directory \(configuration.resolvedDataDirectory) belongs to node \(stored), not \(configuration.id)")
         }
+        if let membership = stable.configuration { self.committedMembers = Set(membership.members) }
+        node.identityStore.withLock { [identity = self.storage.identity] in $0 = identity }
     }
 
     var now: ContinuousClock.Instant { self.node.configuration.clock.now }
@@ -63,6 +68,7 @@ struct NodeLoop {
 
     mutating func run() async throws {
         defer {
+            self.node.identityStore.withLock { $0 = nil }
             self.storage.close()
             self.blockingWork.shutdown()
         }
@@ -182,12 +188,24 @@ struct NodeLoop {
             membership = ClusterConfiguration(voters: voters, learners: learners, addresses: addresses)
         }
         do {
+            try self.formCluster(membership)
             try self.storage.stable.save(StableState(nodeID: configuration.id, configuration: membership))
         } catch {
             throw RaftError(.storage, "cannot persist the cluster membership: \(error)")
         }
         self.logger.info("cluster membership known, starting", metadata: ["raft.members": "\(membership.members)"])
         try await self.startEngine(membership: membership)
+    }
+
+    /// Gives a node that forms a cluster (from its peers, or by a bootstrap call) the cluster's id,
+    /// derived from the token and the first members so that every node of the formation agrees;
+    /// a node with an id already (restarted, or contacted first by a peer) keeps it.
+    func formCluster(_ membership: ClusterConfiguration) throws(StorageError) {
+        guard !membership.members.isEmpty else { return }  // a joining node learns the id from its peers
+        let token = self.node.configuration.clusterToken
+        try self.storage.identity.update { identity in
+            if identity.clusterID == 0 { identity.clusterID = NodeIdentity.clusterID(token: token, members: membership.members) }
+        }
     }
 
     /// Recovers the stored state and starts the engine over it.

@@ -73,6 +73,11 @@ extension RaftNode {
         /// How long a new voter may take to catch up with the log before
         /// ``RaftNode/addMember(id:address:asVoter:timeout:)`` gives up (it stays a non-voter). Default 10 s.
         public var memberCatchUpTimeout: Duration = .seconds(10)
+        /// Mixed into the id of a cluster this node forms, with the first members' ids (etcd's
+        /// `--initial-cluster-token`): give clusters that share node ids different tokens and
+        /// their nodes refuse each other. Every node formed together must have the same one;
+        /// default `rafty`. Ignored once the data directory holds a cluster id.
+        public var clusterToken: String = "rafty"
         /// Where the runtime logs (debug: elections and role changes). Default: no logging.
         public var logger: Logger = Logger(label: "rafty", factory: { _ in SwiftLogNoOpLogHandler() })
         /// Where the runtime reports metrics (`raft.term`, `raft.commit_index`, `raft.applied_index`,
@@ -115,6 +120,9 @@ extension RaftNode {
                 throw fail("maxAppendEntries must be in 1...100000, got \(self.maxAppendEntries)")
             }
             guard self.snapshotThreshold >= 1 else { throw fail("snapshotThreshold must be at least 1") }
+            guard (1...256).contains(self.clusterToken.utf8.count) else {
+                throw fail("clusterToken must be 1 to 256 bytes long, got \(self.clusterToken.utf8.count)")
+            }
             guard self.tickInterval > .zero, self.tickInterval <= .seconds(60) else {
                 throw fail("tickInterval must be positive and at most 60 s")
             }

@@ -21,8 +21,11 @@ extension RaftNode {
             let silent = status.lastLeaderContact.map { self.configuration.clock.now - $0 > self.configuration.electionTimeout * 2 } ?? true
             guard silent, status.state != .leader else { continue }
             for (member, address) in status.memberAddresses.sorted(by: { $0.key < $1.key }) where member != status.id {
+                // A leader of another cluster (a misdirected address) has no say in this one.
+                let cluster = self.peerCredentials.clusterID
                 guard let view = try? await self.transport.committedMembership(at: address), view.isLeader,
-                    view.term >= status.term, !view.members.contains(status.id)
+                    view.term >= status.term, !view.members.contains(status.id),
+                    view.clusterID == cluster || view.clusterID == 0 || cluster == 0
                 else { continue }
                 self.stopBecauseRemoved("leader \(view.id) (term \(view.term)) no longer lists it")
                 return

@@ -58,6 +58,8 @@ public final class RaftNode: Service {
     private let shared: Mutex<Shared>
     /// Ids whose address is being looked up.
     let lookups = Mutex<Set<NodeID>>([])
+    /// The identity of the storage the running loop opened (nil before).
+    let identityStore = Mutex<NodeIdentityStore?>(nil)
     let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
 
@@ -125,6 +127,7 @@ public final class RaftNode: Service {
             group.addTask { await self.tickForever() }
             group.addTask { await self.discoverPeers() }
             if self.configuration.shutdownOnRemove { group.addTask { await self.watchForRemoval() } }
+            group.addTask { await self.learnPeerIdentities() }
             do {
                 try await loop.run()
             } catch {
@@ -413,7 +416,9 @@ extension RaftNode: RaftTransportHandler {
     public var nodeID: NodeID { self.configuration.id }
 
     /// This node's id and role.
-    public var peerInfo: PeerInfo { PeerInfo(id: self.configuration.id, isVoter: self.configuration.isVoter) }
+    public var peerInfo: PeerInfo {
+        PeerInfo(id: self.configuration.id, isVoter: self.configuration.isVoter, credentials: self.peerCredentials)
+    }
 
     /// Queues an inbound Raft message for the event loop.
     public func receive(_ message: Message, snapshot: [UInt8]?) async {
@@ -431,7 +436,27 @@ extension RaftNode: RaftTransportHandler {
     public var committedMembership: CommittedMembership? {
         let status = self.status
         guard status.state != .down, !status.committedMembers.isEmpty else { return nil }
-        return CommittedMembership(id: status.id, isLeader: status.state == .leader, term: status.term, members: status.committedMembers)
+        return CommittedMembership(
+            id: status.id, isLeader: status.state == .leader, term: status.term, members: status.committedMembers,
+            clusterID: self.peerCredentials.clusterID)
+    }
+
+    /// The cluster id and the incarnation of this node's data (zeros before it runs).
+    public var peerCredentials: PeerCredentials {
+        guard let identity = self.identityStore.withLock({ $0 })?.identity else { return .none }
+        return PeerCredentials(clusterID: identity.clusterID, incarnation: identity.incarnation)
+    }
+
+    /// Refuses peers of another cluster and members whose data was lost (see ``NodeIdentity``);
+    /// learns, durably, the cluster id and the incarnations of peers seen for the first time.
+    public func admit(_ peer: NodeID, presenting credentials: PeerCredentials) -> String? {
+        guard let store = self.identityStore.withLock({ $0 }) else { return "node \(self.configuration.id) is not running" }
+        do {
+            let refusal = try store.update { $0.admit(peer, clusterID: credentials.clusterID, incarnation: credentials.incarnation) }
+            return refusal?.description
+        } catch {
+            return "node \(self.configuration.id) cannot record its peer's identity: \(error)"
+        }
     }
 
     /// Serves a forwarded request locally; never forwards again.

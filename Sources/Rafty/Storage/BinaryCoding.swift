@@ -1,4 +1,4 @@
-public import RaftCore
+import RaftCore
 
 /// Appends little-endian integers and length-prefixed bytes to a buffer.
 struct BinaryWriter {

@@ -15,13 +15,16 @@ public enum DisasterRecovery {
         public var term: UInt64
         /// The members of the configuration it replaced, this node included.
         public var previousMembers: Set<NodeID>
+        /// The new cluster's id: members of the old cluster that come back are refused.
+        public var clusterID: UInt64
     }
 
     /// Turns a stopped node's data directory into a one-member cluster with all its data (etcd's
     /// `--force-new-cluster`): a configuration naming only this node is appended to its log, at a
     /// term above every term it knows, and saved as its membership. Started again, the node leads
     /// at once; grow the cluster back with ``RaftNode/addMember(id:address:asVoter:timeout:)``
-    /// (`rafty members add`), adding nodes with fresh data directories.
+    /// (`rafty members add`), adding nodes with fresh data directories. The node gets a new
+    /// cluster id (``NodeIdentity``): old members restarted by mistake are refused.
     ///
     /// **The survivor's log becomes the truth:** entries it holds that the old cluster never
     /// committed (their clients got "outcome unknown", or no answer) are committed now, and writes
@@ -63,12 +66,19 @@ public enum DisasterRecovery {
             let lastTerm = state.entries.last?.term ?? state.snapshot?.term ?? 0
             let term = max(state.hardState.term, lastTerm) + 1
             let membership = ClusterConfiguration(voters: [id], addresses: [id: address])
+            // A new cluster id first: old members that come back (with their old configuration)
+            // are refused from then on, whatever point a crash interrupts the rest at.
+            let clusterID = try storage.identity.update { identity in
+                identity.clusterID = UInt64.random(in: 1...UInt64.max)
+                identity.peerIncarnations = [:]
+                return identity.clusterID
+            }
             // Entry first: a crash before the term is saved leaves a log whose newest term is above
             // the saved one, which start-up repairs by raising the term.
             try storage.log.append([Entry(term: term, index: lastIndex + 1, payload: .configuration(membership))])
             try storage.stable.save(
                 StableState(nodeID: id, hardState: HardState(term: term, vote: id, commit: state.hardState.commit), configuration: membership))
-            return Outcome(nodeID: id, address: address, configurationIndex: lastIndex + 1, term: term, previousMembers: Set(current.members))
+            return Outcome(nodeID: id, address: address, configurationIndex: lastIndex + 1, term: term, previousMembers: Set(current.members), clusterID: clusterID)
         } catch let error as RaftError {
             throw error
         } catch {

@@ -14,7 +14,7 @@ final class POSIXFile {
     let path: String
     private(set) var descriptor: Int32
 
-    /// Opens `path` with `flags` (`O_CREAT` adds mode 0644).
+    /// Opens `path` with `flags` (`O_CREAT` creates it with mode 0600).
     init(path: String, flags: Int32) throws(StorageError) {
         self.path = path
         let fd = open(path, flags | O_CLOEXEC, 0o600)  // the data is the application's: owner only

@@ -4,6 +4,7 @@
 /// ```
 /// <dataDir>/LOCK         held while the directory is open (one process at a time)
 /// <dataDir>/meta         stable state (atomic replace)
+/// <dataDir>/identity     cluster id, incarnation, peers' incarnations (atomic replace)
 /// <dataDir>/wal/         log segments, named by their first index
 /// <dataDir>/snapshots/   <term>-<index>/{data, meta}; the newest `retainSnapshots` kept
 /// ```
@@ -16,6 +17,20 @@ public struct RaftStorage: Sendable {
     public var snapshots: any SnapshotStore
     /// The lock on the data directory (nil in memory).
     public var lock: DataDirectoryLock?
+    /// The cluster id, this directory's incarnation and the peers' (see ``NodeIdentity``).
+    public var identity: NodeIdentityStore
+
+    /// Gathers stores; `identity` defaults to a new in-memory one (a new incarnation).
+    public init(
+        log: any LogStore, stable: any StableStore, snapshots: any SnapshotStore, lock: DataDirectoryLock? = nil,
+        identity: NodeIdentityStore = NodeIdentityStore(inMemory: nil)
+    ) {
+        self.log = log
+        self.stable = stable
+        self.snapshots = snapshots
+        self.lock = lock
+        self.identity = identity
+    }
 
     /// Opens (or creates) the stores in `dataDirectory`, locking it first.
     ///
@@ -29,7 +44,8 @@ public struct RaftStorage: Sendable {
                 log: try FileLogStore(directory: dataDirectory + "/wal"),
                 stable: try FileStableStore(directory: dataDirectory),
                 snapshots: try FileSnapshotStore(directory: dataDirectory + "/snapshots", retainCount: retainSnapshots),
-                lock: lock)
+                lock: lock,
+                identity: try NodeIdentityStore(directory: dataDirectory))
         } catch {
             lock.unlock()
             throw error

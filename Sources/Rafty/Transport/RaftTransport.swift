@@ -23,13 +23,16 @@ public struct CommittedMembership: Sendable, Hashable {
     public var term: UInt64
     /// The members of the configuration at its commit index.
     public var members: Set<NodeID>
+    /// Its cluster id (0: unknown).
+    public var clusterID: UInt64
 
     /// Creates a view.
-    public init(id: NodeID, isLeader: Bool, term: UInt64, members: Set<NodeID>) {
+    public init(id: NodeID, isLeader: Bool, term: UInt64, members: Set<NodeID>, clusterID: UInt64 = 0) {
         self.id = id
         self.isLeader = isLeader
         self.term = term
         self.members = members
+        self.clusterID = clusterID
     }
 }
 
@@ -39,12 +42,32 @@ public struct PeerInfo: Sendable, Hashable {
     public var id: NodeID
     /// Whether it votes (false: a read-only node).
     public var isVoter: Bool
+    /// Its cluster id and data-directory incarnation (``PeerCredentials/none`` if unknown).
+    public var credentials: PeerCredentials
 
     /// Creates peer information.
-    public init(id: NodeID, isVoter: Bool) {
+    public init(id: NodeID, isVoter: Bool, credentials: PeerCredentials = .none) {
         self.id = id
         self.isVoter = isVoter
+        self.credentials = credentials
     }
+}
+
+/// What a node presents with every Raft message it sends (see ``NodeIdentity``).
+public struct PeerCredentials: Sendable, Hashable {
+    /// Its cluster's id (0: none yet).
+    public var clusterID: UInt64
+    /// Its data directory's incarnation (0: a handler that has none).
+    public var incarnation: UInt64
+
+    /// Creates credentials.
+    public init(clusterID: UInt64, incarnation: UInt64) {
+        self.clusterID = clusterID
+        self.incarnation = incarnation
+    }
+
+    /// Those of a handler that is not a node.
+    public static let none = PeerCredentials(clusterID: 0, incarnation: 0)
 }
 
 /// What a node offers to its transport: inbound Raft messages and the unary RPCs.
@@ -61,6 +84,11 @@ public protocol RaftTransportHandler: Sendable {
     var knownLeader: (id: NodeID, address: String)? { get }
     /// The committed membership this node knows, if it is in a cluster.
     var committedMembership: CommittedMembership? { get }
+    /// What this node presents with the messages it sends.
+    var peerCredentials: PeerCredentials { get }
+    /// Whether to accept messages from node `peer` presenting `credentials`: nil to accept, or
+    /// why not. A transport asks once per stream and whenever a stream's credentials change.
+    func admit(_ peer: NodeID, presenting credentials: PeerCredentials) -> String?
 }
 
 extension RaftTransportHandler {
@@ -68,6 +96,10 @@ extension RaftTransportHandler {
     public var knownLeader: (id: NodeID, address: String)? { nil }
     /// A handler that is not a full node knows no membership.
     public var committedMembership: CommittedMembership? { nil }
+    /// A handler that is not a full node presents nothing.
+    public var peerCredentials: PeerCredentials { .none }
+    /// A handler that is not a full node accepts everyone.
+    public func admit(_ peer: NodeID, presenting credentials: PeerCredentials) -> String? { nil }
 }
 
 /// How nodes reach each other. ``InProcessNetwork`` implements it in memory; RaftyGRPC over HTTP/2.

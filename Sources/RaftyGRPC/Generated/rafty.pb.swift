@@ -49,6 +49,11 @@ public nonisolated struct Rafty_V1_AskNodeIDResponse: Sendable {
 
   public var isVoter: Bool = false
 
+  /// Its cluster id and data-directory incarnation (0: none), learned by the asking node.
+  public var clusterID: UInt64 = 0
+
+  public var incarnation: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -113,6 +118,9 @@ public nonisolated struct Rafty_V1_HealthResponse: Sendable {
   /// Members of the configuration at the node's commit index (empty before it has one).
   public var committedMembers: [UInt64] = []
 
+  /// Its cluster id (0: none yet): a node of another cluster does not act on this answer.
+  public var clusterID: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -129,6 +137,12 @@ public nonisolated struct Rafty_V1_RaftMessage: Sendable {
   public var to: UInt64 = 0
 
   public var term: UInt64 = 0
+
+  /// The sender's cluster id and data-directory incarnation (0: none); a receiver refuses a
+  /// stream whose sender belongs to another cluster or lost its data (Rafty's NodeIdentity).
+  public var clusterID: UInt64 = 0
+
+  public var incarnation: UInt64 = 0
 
   public var body: Rafty_V1_RaftMessage.OneOf_Body? = nil
 
@@ -638,6 +652,9 @@ public nonisolated struct Rafty_V1_ForwardRequest: Sendable {
   /// How long the leader may take, in microseconds (the call's deadline also applies).
   public var timeoutMicros: UInt64 = 0
 
+  /// The forwarding node's cluster id (0: none yet); a node of another cluster is refused.
+  public var clusterID: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Request: Equatable, Sendable {
@@ -765,7 +782,7 @@ nonisolated extension Rafty_V1_AskNodeIDRequest: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Rafty_V1_AskNodeIDResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AskNodeIDResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}is_voter\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}is_voter\0\u{3}cluster_id\0\u{1}incarnation\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -775,6 +792,8 @@ nonisolated extension Rafty_V1_AskNodeIDResponse: SwiftProtobuf.Message, SwiftPr
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.id) }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.isVoter) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.clusterID) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.incarnation) }()
       default: break
       }
     }
@@ -787,12 +806,20 @@ nonisolated extension Rafty_V1_AskNodeIDResponse: SwiftProtobuf.Message, SwiftPr
     if self.isVoter != false {
       try visitor.visitSingularBoolField(value: self.isVoter, fieldNumber: 2)
     }
+    if self.clusterID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.clusterID, fieldNumber: 3)
+    }
+    if self.incarnation != 0 {
+      try visitor.visitSingularUInt64Field(value: self.incarnation, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Rafty_V1_AskNodeIDResponse, rhs: Rafty_V1_AskNodeIDResponse) -> Bool {
     if lhs.id != rhs.id {return false}
     if lhs.isVoter != rhs.isVoter {return false}
+    if lhs.clusterID != rhs.clusterID {return false}
+    if lhs.incarnation != rhs.incarnation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -878,7 +905,7 @@ nonisolated extension Rafty_V1_HealthRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Rafty_V1_HealthResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HealthResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}state\0\u{1}term\0\u{3}commit_index\0\u{3}last_applied\0\u{3}leader_id\0\u{3}committed_members\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}state\0\u{1}term\0\u{3}commit_index\0\u{3}last_applied\0\u{3}leader_id\0\u{3}committed_members\0\u{3}cluster_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -893,6 +920,7 @@ nonisolated extension Rafty_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.lastApplied) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.leaderID) }()
       case 7: try { try decoder.decodeRepeatedUInt64Field(value: &self.committedMembers) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.clusterID) }()
       default: break
       }
     }
@@ -920,6 +948,9 @@ nonisolated extension Rafty_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
     if !self.committedMembers.isEmpty {
       try visitor.visitPackedUInt64Field(value: self.committedMembers, fieldNumber: 7)
     }
+    if self.clusterID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.clusterID, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -931,6 +962,7 @@ nonisolated extension Rafty_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
     if lhs.lastApplied != rhs.lastApplied {return false}
     if lhs.leaderID != rhs.leaderID {return false}
     if lhs.committedMembers != rhs.committedMembers {return false}
+    if lhs.clusterID != rhs.clusterID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -938,7 +970,7 @@ nonisolated extension Rafty_V1_HealthResponse: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Rafty_V1_RaftMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RaftMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{1}term\0\u{4}\u{7}pre_vote\0\u{3}pre_vote_response\0\u{1}vote\0\u{3}vote_response\0\u{1}append\0\u{3}append_response\0\u{1}heartbeat\0\u{3}heartbeat_response\0\u{3}install_snapshot\0\u{3}timeout_now\0\u{3}read_index\0\u{3}read_index_response\0\u{3}forwarded_proposals\0\u{3}forwarded_proposals_response\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}from\0\u{1}to\0\u{1}term\0\u{3}cluster_id\0\u{1}incarnation\0\u{4}\u{5}pre_vote\0\u{3}pre_vote_response\0\u{1}vote\0\u{3}vote_response\0\u{1}append\0\u{3}append_response\0\u{1}heartbeat\0\u{3}heartbeat_response\0\u{3}install_snapshot\0\u{3}timeout_now\0\u{3}read_index\0\u{3}read_index_response\0\u{3}forwarded_proposals\0\u{3}forwarded_proposals_response\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -949,6 +981,8 @@ nonisolated extension Rafty_V1_RaftMessage: SwiftProtobuf.Message, SwiftProtobuf
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.from) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.to) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.term) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.clusterID) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.incarnation) }()
       case 10: try {
         var v: Rafty_V1_VoteRequest?
         var hadOneofValue = false
@@ -1150,6 +1184,12 @@ nonisolated extension Rafty_V1_RaftMessage: SwiftProtobuf.Message, SwiftProtobuf
     if self.term != 0 {
       try visitor.visitSingularUInt64Field(value: self.term, fieldNumber: 3)
     }
+    if self.clusterID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.clusterID, fieldNumber: 4)
+    }
+    if self.incarnation != 0 {
+      try visitor.visitSingularUInt64Field(value: self.incarnation, fieldNumber: 5)
+    }
     switch self.body {
     case .preVote?: try {
       guard case .preVote(let v)? = self.body else { preconditionFailure() }
@@ -1216,6 +1256,8 @@ nonisolated extension Rafty_V1_RaftMessage: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.from != rhs.from {return false}
     if lhs.to != rhs.to {return false}
     if lhs.term != rhs.term {return false}
+    if lhs.clusterID != rhs.clusterID {return false}
+    if lhs.incarnation != rhs.incarnation {return false}
     if lhs.body != rhs.body {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
@@ -1939,7 +1981,7 @@ nonisolated extension Rafty_V1_InstallSnapshotResponse: SwiftProtobuf.Message, S
 
 nonisolated extension Rafty_V1_ForwardRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ForwardRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}submit\0\u{1}read\0\u{3}timeout_micros\0\u{3}transfer_leadership\0\u{3}membership_change\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}submit\0\u{1}read\0\u{3}timeout_micros\0\u{3}transfer_leadership\0\u{3}membership_change\0\u{3}cluster_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1990,6 +2032,7 @@ nonisolated extension Rafty_V1_ForwardRequest: SwiftProtobuf.Message, SwiftProto
           self.request = .membershipChange(v)
         }
       }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.clusterID) }()
       default: break
       }
     }
@@ -2025,12 +2068,16 @@ nonisolated extension Rafty_V1_ForwardRequest: SwiftProtobuf.Message, SwiftProto
     }()
     default: break
     }
+    if self.clusterID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.clusterID, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Rafty_V1_ForwardRequest, rhs: Rafty_V1_ForwardRequest) -> Bool {
     if lhs.request != rhs.request {return false}
     if lhs.timeoutMicros != rhs.timeoutMicros {return false}
+    if lhs.clusterID != rhs.clusterID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
