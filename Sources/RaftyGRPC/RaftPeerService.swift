@@ -116,6 +116,7 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
                 try self.admit(proto, context)
                 admitted = (proto.from, proto.clusterID, proto.incarnation)
             }
+            await self.handler.awaitCapacity()
             await self.handler.receive(message, snapshot: nil)
         }
         try await response.write(.with { $0.received = received })

@@ -184,5 +184,7 @@ final class MutableTransport: RaftTransport {
         func admit(_ peer: NodeID, presenting credentials: PeerCredentials) -> String? {
             self.inner.admit(peer, presenting: credentials)
         }
+
+        func awaitCapacity() async { await self.inner.awaitCapacity() }
     }
 }

@@ -53,7 +53,13 @@ public final class RaftNode: Service {
         var accepting = true
         var subscribers: [AsyncStream<NodeEvent>.Continuation] = []
         var status: Status
+        /// Peer streams waiting for room in `pending` (``awaitCapacity()``).
+        var roomWaiters: [CheckedContinuation<Void, Never>] = []
     }
+
+    /// Events queued for the loop beyond which peer streams stop reading (``awaitCapacity()``):
+    /// HTTP/2 flow control then holds the senders back instead of this node's memory.
+    static let inboxLimit = 4096
 
     private let shared: Mutex<Shared>
     /// Ids whose address is being looked up.
@@ -342,14 +348,22 @@ public final class RaftNode: Service {
     /// Events queued for the loop (tests wait on it).
     var pendingEventCount: Int { self.shared.withLock { $0.pending.count } }
 
+    /// Peer streams waiting for room in the inbox (tests wait on it).
+    var roomWaiterCount: Int { self.shared.withLock { $0.roomWaiters.count } }
+
     /// Takes every pending event (the loop handles them as one batch); with `close`, stops
-    /// accepting new ones.
+    /// accepting new ones. Peer streams waiting for room read on.
     func takePending(close: Bool = false) -> [Event] {
-        self.shared.withLock { shared in
-            defer { shared.pending = [] }
+        let (events, waiters) = self.shared.withLock { shared in
+            defer {
+                shared.pending = []
+                shared.roomWaiters = []
+            }
             if close { shared.accepting = false }
-            return shared.pending
+            return (shared.pending, shared.roomWaiters)
         }
+        for waiter in waiters { waiter.resume() }
+        return events
     }
 
     /// Updates the published status and announces state and leader changes to subscribers.
@@ -418,6 +432,20 @@ extension RaftNode: RaftTransportHandler {
     /// This node's id and role.
     public var peerInfo: PeerInfo {
         PeerInfo(id: self.configuration.id, isVoter: self.configuration.isVoter, credentials: self.peerCredentials)
+    }
+
+    /// Returns once the loop's inbox holds fewer than ``inboxLimit`` events (at once, mostly):
+    /// the transport calls it before each inbound Raft message, so a node that falls behind
+    /// stops reading its peers' streams instead of buffering without bound.
+    public func awaitCapacity() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let full = self.shared.withLock { shared in
+                guard shared.accepting, shared.pending.count >= Self.inboxLimit else { return false }
+                shared.roomWaiters.append(continuation)
+                return true
+            }
+            if !full { continuation.resume() }
+        }
     }
 
     /// Queues an inbound Raft message for the event loop.

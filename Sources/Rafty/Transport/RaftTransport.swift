@@ -86,6 +86,9 @@ public protocol RaftTransportHandler: Sendable {
     var committedMembership: CommittedMembership? { get }
     /// What this node presents with the messages it sends.
     var peerCredentials: PeerCredentials { get }
+    /// Returns once the node has room for another inbound Raft message; a transport waits on it
+    /// before reading the next one, so that a slow node pushes back on its peers.
+    func awaitCapacity() async
     /// Whether to accept messages from node `peer` presenting `credentials`: nil to accept, or
     /// why not. A transport asks once per stream and whenever a stream's credentials change.
     func admit(_ peer: NodeID, presenting credentials: PeerCredentials) -> String?
@@ -96,6 +99,8 @@ extension RaftTransportHandler {
     public var knownLeader: (id: NodeID, address: String)? { nil }
     /// A handler that is not a full node knows no membership.
     public var committedMembership: CommittedMembership? { nil }
+    /// A handler that is not a full node always has room.
+    public func awaitCapacity() async {}
     /// A handler that is not a full node presents nothing.
     public var peerCredentials: PeerCredentials { .none }
     /// A handler that is not a full node accepts everyone.
