@@ -143,20 +143,29 @@ public final class GRPCTransport: RaftTransport {
 
     // MARK: - Client side
 
-    private func peer(_ address: String) throws(RaftError) -> Peer {
-        try self.state.withLock { state throws(RaftError) in
-            if let peer = state.peers[address] { return peer }
+    /// The connection to `address`; with peer TLS and `id`, one whose server must be node `id`
+    /// (a connection that expects another node is replaced: the address changed hands).
+    private func peer(_ address: String, expecting id: NodeID? = nil) throws(RaftError) -> Peer {
+        let (peer, replaced) = try self.state.withLock { state throws(RaftError) -> (Peer, Peer?) in
+            let existing = state.peers[address]
+            if let existing, let id, self.configuration.tls != nil, !existing.identity.expect(id) {
+                // Fall through: a new connection for the new node.
+            } else if let existing {
+                return (existing, nil)
+            }
             guard !state.closed else { throw RaftError(.shuttingDown, "the transport is closed") }
-            let peer = try Peer(address: address, configuration: self.configuration)
+            let peer = try Peer(address: address, configuration: self.configuration, expecting: id)
             state.peers[address] = peer
-            return peer
+            return (peer, existing)
         }
+        replaced?.close()
+        return peer
     }
 
     /// Queues a Raft message on the peer's `Exchange` stream; a message with snapshot bytes goes
     /// through `InstallSnapshot` instead (one at a time per peer: a second one is dropped).
     public func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
-        guard let peer = try? self.peer(address) else { return }
+        guard let peer = try? self.peer(address, expecting: message.to) else { return }
         let credentials = self.state.withLock { $0.handler }?.peerCredentials ?? .none
         var proto = Rafty_V1_RaftMessage(message)
         proto.clusterID = credentials.clusterID
@@ -321,6 +330,8 @@ struct Endpoint: Sendable {
 
 final class Peer: Sendable {
     let address: String
+    /// With peer TLS: the node the server must prove to be.
+    let identity: ServerIdentity
     let client: Rafty_V1_RaftPeer.Client<HTTP2ClientTransport.Posix>
     private let grpcClient: GRPCClient<HTTP2ClientTransport.Posix>
     private let configuration: GRPCTransport.Configuration
@@ -334,14 +345,16 @@ final class Peer: Sendable {
 
     private let state = Mutex(State())
 
-    init(address: String, configuration: GRPCTransport.Configuration) throws(RaftError) {
+    init(address: String, configuration: GRPCTransport.Configuration, expecting id: NodeID? = nil) throws(RaftError) {
         self.address = address
         self.configuration = configuration
+        let identity = ServerIdentity(expected: id)
+        self.identity = identity
         let endpoint = try Endpoint(address)
         let transport: HTTP2ClientTransport.Posix
         do {
             transport = try HTTP2ClientTransport.Posix(
-                target: endpoint.target, transportSecurity: configuration.tls?.clientSecurity ?? .plaintext,
+                target: endpoint.target, transportSecurity: try configuration.tls.map { tls throws(RaftError) in try tls.clientSecurity(checking: identity) } ?? .plaintext,
                 config: .defaults { config in
                     config.backoff = .init(
                         initial: configuration.reconnectBackoff.initial, max: configuration.reconnectBackoff.max,

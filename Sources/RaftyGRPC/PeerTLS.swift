@@ -77,13 +77,29 @@ public struct PeerTLS: Sendable, Hashable {
         }
     }
 
-    var clientSecurity: HTTP2ClientTransport.Posix.TransportSecurity {
-        .mTLS(
+    /// The client side: the server's chain must lead to the trusted CA and its certificate must
+    /// name the node `identity` expects at that address.
+    func clientSecurity(checking identity: ServerIdentity) throws(RaftError) -> HTTP2ClientTransport.Posix.TransportSecurity {
+        let trustRoot = try self.trustedCA()
+        return .mTLS(
             certificateChain: [.file(path: self.certificateChainFile, format: .pem)],
             privateKey: .file(path: self.privateKeyFile, format: .pem)
         ) { config in
             config.trustRoots = .certificates([.file(path: self.trustedCAFile, format: .pem)])
             config.serverCertificateVerification = .noHostnameVerification
+            config.customVerificationCallback = { certificates, promise in
+                identity.verify(certificates, trustRoot: trustRoot, promise: promise)
+            }
         }
+    }
+
+    /// The trusted CA's certificate.
+    func trustedCA() throws(RaftError) -> Certificate {
+        guard let data = FileManager.default.contents(atPath: self.trustedCAFile), let text = String(data: data, encoding: .utf8),
+            let block = Self.firstPEMBlock(text), let certificate = try? Certificate(pemEncoded: block)
+        else {
+            throw RaftError(.invalidConfiguration, "peer TLS: '\(self.trustedCAFile)' holds no readable PEM certificate")
+        }
+        return certificate
     }
 }

@@ -95,6 +95,38 @@ struct PeerTLSTests {
         for transport in [member, foreign, plaintext] { transport.close() }
     }
 
+    @Test("A client sends a node's messages only to a server whose certificate names that node, and trusts no server of another CA")
+    func serverIdentityChecked() async throws {
+        let certificates = try TestCertificates()
+        let handler = StubHandler(outcome: .success([1]))
+        let address = "127.0.0.1:\(freePort())"
+        let server = try certificates.transport(for: 7)
+        let client = try certificates.transport(for: 1)
+        var foreignConfiguration = GRPCTransport.Configuration()
+        foreignConfiguration.tls = try certificates.tls(for: 9, signedBy: try DevelopmentCertificates(name: "another CA"), name: "foreign")
+        let foreignServer = GRPCTransport(configuration: foreignConfiguration)
+        let foreignAddress = "127.0.0.1:\(freePort())"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.serve(handler, at: address) }
+            group.addTask { try await foreignServer.serve(StubHandler(outcome: .success([2])), at: foreignAddress) }
+            try await eventually("the server answers over TLS") { (try? await client.askNodeID(at: address)) != nil }
+            // Node 7 answers at this address: node 8's messages must not reach it.
+            await client.send(RaftCore.Message(from: 1, to: 8, term: 1, body: .readIndex(context: 1)), snapshot: nil, to: address)
+            await client.send(RaftCore.Message(from: 1, to: 7, term: 1, body: .readIndex(context: 2)), snapshot: nil, to: address)
+            try await eventually("node 7's message arrived") { !handler.messages.isEmpty }
+            #expect(handler.messages.map(\.0.body) == [.readIndex(context: 2)])
+            await client.send(RaftCore.Message(from: 1, to: 8, term: 1, body: .readIndex(context: 3)), snapshot: nil, to: address)
+            await client.send(RaftCore.Message(from: 1, to: 7, term: 1, body: .readIndex(context: 4)), snapshot: nil, to: address)
+            try await eventually("node 7's second message arrived") { handler.messages.count >= 2 }
+            #expect(handler.messages.map(\.0.body) == [.readIndex(context: 2), .readIndex(context: 4)])
+            // A server whose certificate another CA signed is not trusted, whatever node it names.
+            await #expect(throws: RaftError.self) { try await client.askNodeID(at: foreignAddress) }
+            await #expect(throws: RaftError.self) { try await client.forward(.submit([9]), to: foreignAddress, timeout: .seconds(1)) }
+            group.cancelAll()
+        }
+        for transport in [client, server, foreignServer] { transport.close() }
+    }
+
     @Test("A node refuses to serve with another node's certificate, or with a certificate that names no node")
     func wrongCertificateRefused() async throws {
         let certificates = try TestCertificates()
