@@ -17,6 +17,7 @@ struct RaftyCommand: AsyncParsableCommand {
             StatusCommand.self,
             MembersCommand.self,
             BootstrapCommand.self,
+            SnapshotCommand.self,
             TransferLeadershipCommand.self,
             BenchCommand.self,
             CertsCommand.self,

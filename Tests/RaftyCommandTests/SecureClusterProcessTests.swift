@@ -113,6 +113,17 @@ struct SecureClusterProcessTests {
                 #expect(authorized != 401 && authorized != 403, "\(path): \(authorized)")
             }
             #expect(try await cluster.put(client, node: 1, key: "k", value: "v") == .ok)
+            // A backup holds every key: it is an admin route too.
+            func getSnapshot(token: String?) async throws -> UInt {
+                var request = HTTPClientRequest(url: cluster.url(1, "/v1/snapshot"))
+                if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+                let response = try await client.execute(request, timeout: .seconds(10))
+                _ = try await response.body.collect(upTo: 1 << 20)
+                return response.status.code
+            }
+            #expect(try await getSnapshot(token: nil) == 401)
+            #expect(try await getSnapshot(token: "a-long-enough-admin-tokeN") == 403)
+            #expect(try await getSnapshot(token: "a-long-enough-admin-token") == 200)
             let list = try Self.run(cluster.binary, ["members", "demote", "1", "--endpoint", cluster.url(1, ""), "--cacert", "\(certs)/ca.pem"])
             #expect(list.status != 0, "the CLI without --token-file is refused")
         } catch {

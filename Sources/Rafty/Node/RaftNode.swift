@@ -43,7 +43,9 @@ public final class RaftNode: Service {
     let address: String
     let peerAddresses: [String]
     let transport: any RaftTransport
-    let stateMachine: any StateMachine
+    /// The state machine the node applies committed commands to (for reads outside Raft, such as
+    /// a backup after a linearizable read).
+    public let stateMachine: any StateMachine
 
     private struct Shared {
         var pending: [Event] = []

@@ -85,4 +85,65 @@ public enum DisasterRecovery {
             throw RaftError(.storage, "cannot recover \(dataDirectory): \(error)")
         }
     }
+
+    /// What ``restore(snapshot:index:dataDirectory:nodeID:address:)`` did.
+    public struct Restored: Sendable, Hashable {
+        /// The new cluster's only member.
+        public var nodeID: NodeID
+        /// Its gRPC address.
+        public var address: String
+        /// The log index of the restored state.
+        public var index: UInt64
+        /// The new cluster's id.
+        public var clusterID: UInt64
+    }
+
+    /// Makes a fresh data directory that starts a one-member cluster from a state-machine snapshot
+    /// (a backup): the snapshot is stored at `index`, term 1, with a configuration naming only
+    /// `nodeID` at `address`; the node gets a new cluster id. Started, the node restores its state
+    /// machine from the snapshot and leads at once; grow the cluster with `rafty members add`.
+    ///
+    /// - Throws: ``RaftError/Code/invalidConfiguration`` if the directory already holds a node's
+    ///   state or `index` is 0; ``RaftError/Code/storage`` if it cannot be written.
+    public static func restore(
+        snapshot: [UInt8], index: UInt64, dataDirectory: String, nodeID: NodeID, address: String
+    ) throws(RaftError) -> Restored {
+        guard index > 0 else { throw RaftError(.invalidConfiguration, "the snapshot holds no applied entry (index 0): nothing to restore") }
+        guard nodeID != 0 else { throw RaftError(.invalidConfiguration, "the node id must be non-zero") }
+        let storage: RaftStorage
+        do {
+            storage = try RaftStorage.open(dataDirectory: dataDirectory)
+        } catch {
+            throw RaftError(.storage, "cannot open \(dataDirectory): \(error)")
+        }
+        defer { storage.close() }
+        do {
+            guard storage.stable.state.nodeID == nil, storage.log.lastIndex == 0 else {
+                throw RaftError(.invalidConfiguration, "\(dataDirectory) already holds a node's state: restore into a new directory")
+            }
+            // Snapshots without a node: what an interrupted restore left.
+            try storage.snapshots.retain(newest: 0)
+            let membership = ClusterConfiguration(voters: [nodeID], addresses: [nodeID: address])
+            let clusterID = try storage.identity.update { identity in
+                identity.clusterID = UInt64.random(in: 1...UInt64.max)
+                return identity.clusterID
+            }
+            // The snapshot first, the stable state last: until it is saved the directory holds no
+            // node, and a rerun after a crash starts over (the snapshot is replaced).
+            let writer = try storage.snapshots.makeWriter(for: SnapshotMetadata(index: index, term: 1, configuration: membership))
+            do {
+                try writer.write(snapshot)
+                _ = try writer.commit()
+            } catch {
+                writer.abort()
+                throw error
+            }
+            try storage.stable.save(StableState(nodeID: nodeID, hardState: HardState(term: 1, vote: nodeID, commit: index), configuration: membership))
+            return Restored(nodeID: nodeID, address: address, index: index, clusterID: clusterID)
+        } catch let error as RaftError {
+            throw error
+        } catch {
+            throw RaftError(.storage, "cannot restore into \(dataDirectory): \(error)")
+        }
+    }
 }

@@ -25,10 +25,12 @@ struct KVAuthMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// Membership changes, leadership transfer and bootstrap; key-value routes if protected.
+    /// Membership changes, leadership transfer, bootstrap and the snapshot (a backup holds every
+    /// key); key-value routes if protected.
     func needsAuthentication(_ request: Request) -> Bool {
         let path = request.uri.path
         if path.hasPrefix("/v1/kv") { return self.security.protectKeyValue }
+        if path == "/v1/snapshot" { return true }
         if request.method == .get || request.method == .head { return false }
         return path.hasPrefix("/v1/members") || path == "/v1/leadership/transfer" || path == "/v1/bootstrap"
     }

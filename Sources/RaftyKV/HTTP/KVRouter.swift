@@ -24,6 +24,7 @@ enum KVRouter {
         router.post("/v1/members/:id/demote", use: handlers.demoteMember)
         router.post("/v1/leadership/transfer", use: handlers.transferLeadership)
         router.post("/v1/bootstrap", use: handlers.bootstrap)
+        router.get("/v1/snapshot", use: handlers.snapshot)
 
         router.get("/metrics", use: handlers.metrics)
         router.get("/health", use: handlers.health)

@@ -16,6 +16,17 @@ extension KVStore {
     /// Bytes buffered before a chunk is handed to the snapshot output.
     static let snapshotChunkBytes = 64 << 10
 
+    /// The log index a snapshot's header names (the last command applied to the state it holds);
+    /// only the header is read: ``restore(from:)`` checks the rest.
+    ///
+    /// - Throws: ``KVError/Code/corruptSnapshot`` if the header is short or not a KV snapshot's.
+    public static func snapshotIndex(of bytes: [UInt8]) throws(KVError) -> UInt64 {
+        guard bytes.count >= 14, Array(bytes[0..<4]) == Self.snapshotMagic else {
+            throw KVError(.corruptSnapshot, "not a RaftyKV snapshot (bad magic)")
+        }
+        return bytes[6..<14].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+
     /// Streams the whole map to `output` in chunks of about 64 KiB.
     public func snapshot(to output: SnapshotOutput) async throws {
         // Copy-on-write: the copy is O(1) and later applies do not disturb it.
