@@ -143,6 +143,15 @@ public final class GRPCTransport: RaftTransport {
 
     // MARK: - Client side
 
+    /// The peer addresses this transport keeps a client connection to.
+    public var connectedAddresses: [String] { self.state.withLock { $0.peers.keys.sorted() } }
+
+    /// Closes the connection to `address` (its member was removed); a later send reconnects.
+    public func disconnect(from address: String) {
+        let peer = self.state.withLock { $0.peers.removeValue(forKey: address) }
+        peer?.close()
+    }
+
     /// The connection to `address`; with peer TLS and `id`, one whose server must be node `id`
     /// (a connection that expects another node is replaced: the address changed hands).
     private func peer(_ address: String, expecting id: NodeID? = nil) throws(RaftError) -> Peer {

@@ -125,6 +125,15 @@ final class RecordingTransport: RaftTransport {
     func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? {
         try await self.inner.leader(at: address)
     }
+
+    func disconnect(from address: String) {
+        self.disconnected.withLock { $0.append(address) }
+        self.inner.disconnect(from: address)
+    }
+
+    /// Addresses the node asked to disconnect from.
+    var disconnectedAddresses: [String] { self.disconnected.withLock { $0 } }
+    private let disconnected = Mutex<[String]>([])
 }
 
 /// A transport that can cut its node off (`muted`): Raft messages it would send and receive are
@@ -160,6 +169,8 @@ final class MutableTransport: RaftTransport {
     func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? {
         try await self.inner.leader(at: address)
     }
+
+    func disconnect(from address: String) { self.inner.disconnect(from: address) }
 
     /// Passes everything to the node but Raft messages that arrive while muted.
     struct MutableHandler: RaftTransportHandler {

@@ -180,13 +180,20 @@ extension NodeLoop {
     }
 
     /// Forgets the incarnations of members the committed membership no longer lists (see
-    /// ``NodeIdentity``), so that they may come back with new data once added again.
+    /// ``NodeIdentity``), so that they may come back with new data once added again, and closes
+    /// the transport's connections to them.
     mutating func forgetRemovedMembers(_ committed: ClusterConfiguration) {
         guard committed.voters.count + committed.learners.count != self.committedMembers.count
             || !self.committedMembers.allSatisfy(committed.contains)
         else { return }
         let removed = self.committedMembers.filter { !committed.contains($0) }
         self.committedMembers = Set(committed.members)
+        // Their connections close too (unless a current member took over the address).
+        let kept = Set(committed.addresses.values)
+        for member in removed {
+            if let address = self.committedAddresses[member], !kept.contains(address) { self.node.transport.disconnect(from: address) }
+        }
+        self.committedAddresses = committed.addresses
         guard !removed.isEmpty else { return }
         do {
             try self.storage.identity.update { $0.forget(removed) }

@@ -31,8 +31,10 @@ struct NodeLoop {
     var lastSlowWarning: ContinuousClock.Instant?
     /// Runs snapshot writes, reads and restores, off the cooperative pool.
     let blockingWork = DedicatedThreadExecutor()
-    /// The committed membership last seen: members that leave it are forgotten by the identity.
+    /// The committed membership last seen: members that leave it are forgotten by the identity,
+    /// and their connections closed.
     var committedMembers: Set<NodeID> = []
+    var committedAddresses: [NodeID: String] = [:]
 
     init(node: RaftNode) throws {
         self.node = node
@@ -58,7 +60,10 @@ struct NodeLoop {
                 .invalidConfiguration,
                 "the data directory \(configuration.resolvedDataDirectory) belongs to node \(stored), not \(configuration.id)")
         }
-        if let membership = stable.configuration { self.committedMembers = Set(membership.members) }
+        if let membership = stable.configuration {
+            self.committedMembers = Set(membership.members)
+            self.committedAddresses = membership.addresses
+        }
         node.identityStore.withLock { [identity = self.storage.identity] in $0 = identity }
     }
 

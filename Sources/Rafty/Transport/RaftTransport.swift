@@ -122,9 +122,14 @@ public protocol RaftTransport: Sendable {
     func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8]
     /// The committed membership the node at `address` knows (nil if the transport cannot tell).
     func committedMembership(at address: String) async throws(RaftError) -> CommittedMembership?
+    /// Closes what the transport keeps open for `address` (a member was removed); a later send
+    /// or call opens it again.
+    func disconnect(from address: String)
 }
 
 extension RaftTransport {
     /// Transports that cannot ask report nothing (a removed node then never learns it on its own).
     public func committedMembership(at address: String) async throws(RaftError) -> CommittedMembership? { nil }
+    /// Transports that keep nothing open have nothing to close.
+    public func disconnect(from address: String) {}
 }
