@@ -180,10 +180,22 @@ public final class GRPCTransport: RaftTransport {
         proto.clusterID = credentials.clusterID
         proto.incarnation = credentials.incarnation
         if let snapshot, case .installSnapshot = message.body {
-            peer.sendSnapshot(proto, bytes: snapshot)
+            peer.sendSnapshot(proto, from: SnapshotSource(bytes: snapshot))
         } else {
             peer.enqueue(proto)
         }
+    }
+
+    /// Streams an InstallSnapshot message's snapshot from `source` in chunks through
+    /// `InstallSnapshot` (one at a time per peer: a second one is dropped); at most one chunk is
+    /// held in memory.
+    public func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async {
+        guard case .installSnapshot = message.body, let peer = try? self.peer(address, expecting: message.to) else { return }
+        let credentials = self.state.withLock { $0.handler }?.peerCredentials ?? .none
+        var proto = Rafty_V1_RaftMessage(message)
+        proto.clusterID = credentials.clusterID
+        proto.incarnation = credentials.incarnation
+        peer.sendSnapshot(proto, from: source)
     }
 
     /// Asks the node at `address` for its id and role (`AskNodeID`).
@@ -466,7 +478,7 @@ final class Peer: Sendable {
     }
 
     /// Streams a snapshot in chunks on its own task; drops it if one is already in flight.
-    func sendSnapshot(_ message: Rafty_V1_RaftMessage, bytes: [UInt8]) {
+    func sendSnapshot(_ message: Rafty_V1_RaftMessage, from source: SnapshotSource) {
         let start = self.state.withLock { state in
             guard !state.snapshotInFlight, !state.closed else { return false }
             state.snapshotInFlight = true
@@ -483,27 +495,32 @@ final class Peer: Sendable {
         Task { [self, options] in
             defer { self.state.withLock { $0.snapshotInFlight = false } }
             let started = ContinuousClock.now
-            logger.info("sending a snapshot", metadata: ["raft.peer": "\(address)", "raft.snapshot.bytes": "\(bytes.count)"])
+            let total = source.size
+            logger.info("sending a snapshot", metadata: ["raft.peer": "\(address)", "raft.snapshot.bytes": "\(total)"])
             do {
                 _ = try await self.client.installSnapshot(options: options) { writer in
-                    let checksum = CRC32C.checksum(bytes)
+                    var checksum = CRC32C()
                     var offset = 0
                     repeat {
-                        let end = min(offset + chunkSize, bytes.count)
+                        let bytes = try source.read(maxBytes: min(chunkSize, max(1, total - offset)))
+                        guard !bytes.isEmpty || offset == total else {
+                            throw RaftError(.storage, "the stored snapshot ended at \(offset) of \(total) bytes")
+                        }
+                        checksum.update(bytes)
                         var chunk = Rafty_V1_SnapshotChunk()
                         if offset == 0 {
                             chunk.message = message
-                            chunk.totalSize = UInt64(bytes.count)
+                            chunk.totalSize = UInt64(total)
                         }
                         chunk.offset = UInt64(offset)
-                        chunk.data = Data(bytes[offset..<end])
-                        if end == bytes.count {
+                        chunk.data = Data(bytes)
+                        offset += bytes.count
+                        if offset >= total {
                             chunk.last = true
-                            chunk.crc32C = checksum
+                            chunk.crc32C = checksum.value
                         }
                         try await writer.write(chunk)
-                        offset = end
-                    } while offset < bytes.count
+                    } while offset < total
                 }
                 logger.info("snapshot sent", metadata: ["raft.peer": "\(address)", "raft.snapshot.duration": "\(ContinuousClock.now - started)"])
             } catch {

@@ -114,6 +114,12 @@ final class RecordingTransport: RaftTransport {
         await self.inner.send(message, snapshot: snapshot, to: address)
     }
 
+    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async {
+        self.sent.withLock { $0.append(message) }
+        self.snapshots.withLock { $0.append(source.size) }
+        await self.inner.sendSnapshot(message, from: source, to: address)
+    }
+
     func askNodeID(at address: String) async throws(RaftError) -> PeerInfo {
         try await self.inner.askNodeID(at: address)
     }
@@ -156,6 +162,11 @@ final class MutableTransport: RaftTransport {
     func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
         guard !self.muted else { return }
         await self.inner.send(message, snapshot: snapshot, to: address)
+    }
+
+    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async {
+        guard !self.muted else { return }
+        await self.inner.sendSnapshot(message, from: source, to: address)
     }
 
     func askNodeID(at address: String) async throws(RaftError) -> PeerInfo {

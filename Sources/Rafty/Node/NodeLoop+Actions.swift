@@ -68,10 +68,9 @@ extension NodeLoop {
             let snapshots = self.storage.snapshots
             let transport = self.node.transport
             Task(executorPreference: self.blockingWork) {
-                guard let reader = try? snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index,
-                    let bytes = try? reader.readAll()
-                else { return }
-                await transport.send(message, snapshot: bytes, to: address)
+                guard let reader = try? snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index else { return }
+                // Streamed from the store by transports that can (GRPCTransport): never held whole.
+                await transport.sendSnapshot(message, from: SnapshotSource(reader), to: address)
             }
             return
         }

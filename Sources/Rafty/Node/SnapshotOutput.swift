@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where a ``StateMachine`` writes its snapshot; the bytes go straight to the snapshot store.
 ///
 /// Not `Sendable`: it is only valid during ``StateMachine/snapshot(to:)``, on the caller's task.
@@ -84,5 +86,52 @@ extension SnapshotInput {
     /// An input streaming a stored snapshot (checksum verified at the end).
     convenience init(_ reader: any SnapshotReader) {
         self.init(size: reader.snapshot.size) { maxBytes in try reader.read(maxBytes: maxBytes) }
+    }
+}
+
+/// A stored snapshot read chunk by chunk by whoever sends it (a transport streaming it to a
+/// follower), so that the sender never holds it whole. Reads are serialized: it may be handed
+/// from one task to another.
+public final class SnapshotSource: Sendable {
+    /// Total size in bytes.
+    public let size: Int
+    private let next: Mutex<(Int) throws -> [UInt8]>
+
+    /// A source of `size` bytes; `next(maxBytes)` returns the next chunk, empty at the end.
+    public init(size: Int, _ next: sending @escaping (Int) throws -> [UInt8]) {
+        self.size = size
+        self.next = Mutex(next)
+    }
+
+    /// A source over bytes in memory.
+    public convenience init(bytes: [UInt8]) {
+        var offset = 0
+        self.init(size: bytes.count) { maxBytes in
+            let end = min(bytes.count, offset + maxBytes)
+            defer { offset = end }
+            return Array(bytes[offset..<end])
+        }
+    }
+
+    /// A source over a stored snapshot (the reader verifies the checksum at the end).
+    convenience init(_ reader: sending any SnapshotReader) {
+        let size = reader.snapshot.size
+        self.init(size: size) { maxBytes in try reader.read(maxBytes: maxBytes) }
+    }
+
+    /// The next chunk of at most `maxBytes` (> 0); empty at the end.
+    public func read(maxBytes: Int) throws -> [UInt8] {
+        try self.next.withLock { try $0(max(1, maxBytes)) }
+    }
+
+    /// Everything left, in one buffer.
+    public func readAll() throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(self.size)
+        while true {
+            let chunk = try self.read(maxBytes: 1 << 20)
+            if chunk.isEmpty { return bytes }
+            bytes.append(contentsOf: chunk)
+        }
     }
 }

@@ -114,6 +114,9 @@ public protocol RaftTransport: Sendable {
     func serve(_ handler: any RaftTransportHandler, at address: String) async throws
     /// Sends a Raft message; delivery is best effort (Raft tolerates loss).
     func send(_ message: Message, snapshot: [UInt8]?, to address: String) async
+    /// Sends an InstallSnapshot message with its snapshot read from `source` chunk by chunk, so
+    /// that the sender need not hold it whole; best effort like ``send(_:snapshot:to:)``.
+    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async
     /// Asks the node at `address` for its id and role.
     func askNodeID(at address: String) async throws(RaftError) -> PeerInfo
     /// Asks the node at `address` which leader it knows (GetLeader); nil if none.
@@ -130,6 +133,11 @@ public protocol RaftTransport: Sendable {
 extension RaftTransport {
     /// Transports that cannot ask report nothing (a removed node then never learns it on its own).
     public func committedMembership(at address: String) async throws(RaftError) -> CommittedMembership? { nil }
+    /// Transports that cannot stream read the snapshot whole and send it.
+    public func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async {
+        guard let bytes = try? source.readAll() else { return }
+        await self.send(message, snapshot: bytes, to: address)
+    }
     /// Transports that keep nothing open have nothing to close.
     public func disconnect(from address: String) {}
 }
