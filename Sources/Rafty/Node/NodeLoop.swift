@@ -202,15 +202,14 @@ struct NodeLoop {
         try await self.startEngine(membership: membership)
     }
 
-    /// Gives a node that forms a cluster (from its peers, or by a bootstrap call) the cluster's id,
-    /// derived from the token and the first members so that every node of the formation agrees;
-    /// a node with an id already (restarted, or contacted first by a peer) keeps it.
+    /// Gives a node that forms a cluster (from its peers, or by a bootstrap call: called once, when
+    /// its first membership is saved) the cluster's id, derived from the token and the first
+    /// members so that every node of the formation agrees. It replaces an id adopted from a peer
+    /// before: the formation decides which cluster the node is in.
     func formCluster(_ membership: ClusterConfiguration) throws(StorageError) {
         guard !membership.members.isEmpty else { return }  // a joining node learns the id from its peers
-        let token = self.node.configuration.clusterToken
-        try self.storage.identity.update { identity in
-            if identity.clusterID == 0 { identity.clusterID = NodeIdentity.clusterID(token: token, members: membership.members) }
-        }
+        let clusterID = NodeIdentity.clusterID(token: self.node.configuration.clusterToken, members: membership.members)
+        try self.storage.identity.update { $0.clusterID = clusterID }
     }
 
     /// Recovers the stored state and starts the engine over it.

@@ -480,7 +480,8 @@ extension RaftNode: RaftTransportHandler {
     /// Refuses peers of another cluster and members whose data was lost (see ``NodeIdentity``);
     /// learns, durably, the cluster id and the incarnations of peers seen for the first time.
     public func admit(_ peer: NodeID, presenting credentials: PeerCredentials) -> String? {
-        guard let store = self.identityStore.withLock({ $0 }) else { return "node \(self.configuration.id) is not running" }
+        // Not running (starting or stopping): nothing to check against, and the messages are dropped.
+        guard let store = self.identityStore.withLock({ $0 }) else { return nil }
         do {
             let refusal = try store.update { $0.admit(peer, clusterID: credentials.clusterID, incarnation: credentials.incarnation) }
             return refusal?.description
