@@ -92,7 +92,7 @@ final class GRPCTestCluster: Sendable {
 }
 
 /// Wraps a transport and records every message sent through it.
-final class RecordingTransport: RaftTransport {
+final class RecordingTransport: WrappingTransport {
     let inner: any RaftTransport
     private let sent = Mutex<[Message]>([])
     private let snapshots = Mutex<[Int]>([])
@@ -104,9 +104,6 @@ final class RecordingTransport: RaftTransport {
 
     var sentMessages: [Message] { self.sent.withLock { $0 } }
 
-    func serve(_ handler: any RaftTransportHandler, at address: String) async throws {
-        try await self.inner.serve(handler, at: address)
-    }
 
     func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
         self.sent.withLock { $0.append(message) }
@@ -120,17 +117,6 @@ final class RecordingTransport: RaftTransport {
         await self.inner.sendSnapshot(message, from: source, to: address)
     }
 
-    func askNodeID(at address: String) async throws(RaftError) -> PeerInfo {
-        try await self.inner.askNodeID(at: address)
-    }
-
-    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
-        try await self.inner.forward(request, to: address, timeout: timeout)
-    }
-
-    func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? {
-        try await self.inner.leader(at: address)
-    }
 
     func disconnect(from address: String) {
         self.disconnected.withLock { $0.append(address) }
@@ -144,7 +130,7 @@ final class RecordingTransport: RaftTransport {
 
 /// A transport that can cut its node off (`muted`): Raft messages it would send and receive are
 /// dropped, as in a partition (unary calls still pass).
-final class MutableTransport: RaftTransport {
+final class MutableTransport: WrappingTransport {
     let inner: any RaftTransport
     private let state = Mutex(false)
 
@@ -169,17 +155,6 @@ final class MutableTransport: RaftTransport {
         await self.inner.sendSnapshot(message, from: source, to: address)
     }
 
-    func askNodeID(at address: String) async throws(RaftError) -> PeerInfo {
-        try await self.inner.askNodeID(at: address)
-    }
-
-    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
-        try await self.inner.forward(request, to: address, timeout: timeout)
-    }
-
-    func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? {
-        try await self.inner.leader(at: address)
-    }
 
     func disconnect(from address: String) { self.inner.disconnect(from: address) }
 
@@ -208,5 +183,28 @@ final class MutableTransport: RaftTransport {
         }
 
         func awaitCapacity() async { await self.inner.awaitCapacity() }
+    }
+}
+
+/// A test transport around another: what it does not override passes through.
+protocol WrappingTransport: RaftTransport {
+    var inner: any RaftTransport { get }
+}
+
+extension WrappingTransport {
+    func serve(_ handler: any RaftTransportHandler, at address: String) async throws {
+        try await self.inner.serve(handler, at: address)
+    }
+
+    func askNodeID(at address: String) async throws(RaftError) -> PeerInfo {
+        try await self.inner.askNodeID(at: address)
+    }
+
+    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
+        try await self.inner.forward(request, to: address, timeout: timeout)
+    }
+
+    func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? {
+        try await self.inner.leader(at: address)
     }
 }

@@ -139,3 +139,21 @@ struct BinaryReader {
         }
     }
 }
+
+extension BinaryReader {
+    /// A reader over the body of a small file framed as magic, body, CRC-32C of everything before
+    /// it (`meta`, `identity`), after checking, in this order, that it has at least `minimum`
+    /// bytes, its checksum and its magic; the body starts after the magic and ends before the
+    /// checksum. `corrupted(message, offset)` makes the error for damage.
+    static func checkedRecord(
+        _ bytes: [UInt8], magic: [UInt8], minimum: Int, corrupted: (String, Int) -> StorageError
+    ) throws(StorageError) -> BinaryReader {
+        guard bytes.count >= minimum else { throw corrupted("only \(bytes.count) bytes", bytes.count) }
+        let body = bytes.count - 4
+        var trailer = BinaryReader(bytes, from: body)
+        let stored = (try? trailer.readUInt32()) ?? 0
+        guard CRC32C.checksum(bytes[..<body]) == stored else { throw corrupted("checksum mismatch", 0) }
+        guard Array(bytes[0..<magic.count]) == magic else { throw corrupted("bad magic", 0) }
+        return BinaryReader(bytes, from: magic.count, to: body)
+    }
+}

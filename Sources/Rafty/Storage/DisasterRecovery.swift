@@ -40,12 +40,7 @@ public enum DisasterRecovery {
     /// - Throws: ``RaftError/Code/invalidConfiguration`` if the directory never held a running
     ///   node or no address is known; ``RaftError/Code/storage`` if it cannot be read or written.
     public static func forceNewCluster(dataDirectory: String, address: String? = nil) throws(RaftError) -> Outcome {
-        let storage: RaftStorage
-        do {
-            storage = try RaftStorage.open(dataDirectory: dataDirectory)
-        } catch {
-            throw RaftError(.storage, "cannot open \(dataDirectory): \(error)")
-        }
+        let storage = try Self.open(dataDirectory)
         defer { storage.close() }
         let stable = storage.stable.state
         guard let id = stable.nodeID else {
@@ -86,6 +81,15 @@ public enum DisasterRecovery {
         }
     }
 
+    /// Opens (and locks) a stopped node's data directory.
+    private static func open(_ dataDirectory: String) throws(RaftError) -> RaftStorage {
+        do {
+            return try RaftStorage.open(dataDirectory: dataDirectory)
+        } catch {
+            throw RaftError(.storage, "cannot open \(dataDirectory): \(error)")
+        }
+    }
+
     /// What ``restore(snapshot:index:dataDirectory:nodeID:address:)`` did.
     public struct Restored: Sendable, Hashable {
         /// The new cluster's only member.
@@ -110,12 +114,7 @@ public enum DisasterRecovery {
     ) throws(RaftError) -> Restored {
         guard index > 0 else { throw RaftError(.invalidConfiguration, "the snapshot holds no applied entry (index 0): nothing to restore") }
         guard nodeID != 0 else { throw RaftError(.invalidConfiguration, "the node id must be non-zero") }
-        let storage: RaftStorage
-        do {
-            storage = try RaftStorage.open(dataDirectory: dataDirectory)
-        } catch {
-            throw RaftError(.storage, "cannot open \(dataDirectory): \(error)")
-        }
+        let storage = try Self.open(dataDirectory)
         defer { storage.close() }
         do {
             guard storage.stable.state.nodeID == nil, storage.log.lastIndex == 0 else {

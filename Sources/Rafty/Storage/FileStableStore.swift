@@ -109,14 +109,7 @@ public final class FileStableStore: StableStore {
         func corrupted(_ message: String, at offset: Int) -> StorageError {
             StorageError(.corrupted, "stable state file is damaged: \(message)", path: path, offset: offset)
         }
-        let minimum = 4 + 4 + 1 + 8 * 4 + 4
-        guard bytes.count >= minimum else { throw corrupted("only \(bytes.count) bytes", at: bytes.count) }
-        let body = bytes.count - 4
-        var trailer = BinaryReader(bytes, from: body)
-        let stored = (try? trailer.readUInt32()) ?? 0
-        guard CRC32C.checksum(bytes[..<body]) == stored else { throw corrupted("checksum mismatch", at: 0) }
-        guard Array(bytes[0..<4]) == Self.magic else { throw corrupted("bad magic", at: 0) }
-        var reader = BinaryReader(bytes, from: 4, to: body)
+        var reader = try BinaryReader.checkedRecord(bytes, magic: Self.magic, minimum: 4 + 4 + 1 + 8 * 4 + 4, corrupted: corrupted)
         do {
             let version = try reader.readUInt32()
             guard (1...StableState.formatVersion).contains(version) else {
