@@ -171,19 +171,27 @@ public final class GRPCTransport: RaftTransport {
         return peer
     }
 
-    /// Queues a Raft message on the peer's `Exchange` stream; a message with snapshot bytes goes
-    /// through `InstallSnapshot` instead (one at a time per peer: a second one is dropped).
-    public func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
-        guard let peer = try? self.peer(address, expecting: message.to) else { return }
-        let credentials = self.state.withLock { $0.handler }?.peerCredentials ?? .none
+    /// What the served node presents with every message (nothing before ``serve(_:at:)``).
+    private var credentials: PeerCredentials { self.state.withLock { $0.handler }?.peerCredentials ?? .none }
+
+    /// The protobuf form of `message`, stamped with this node's credentials.
+    private func stamped(_ message: Message) -> Rafty_V1_RaftMessage {
+        let credentials = self.credentials
         var proto = Rafty_V1_RaftMessage(message)
         proto.clusterID = credentials.clusterID
         proto.incarnation = credentials.incarnation
+        return proto
+    }
+
+    /// Queues a Raft message on the peer's `Exchange` stream; a message with snapshot bytes goes
+    /// through `InstallSnapshot` instead (one at a time per peer: a second one is dropped).
+    public func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
         if let snapshot, case .installSnapshot = message.body {
-            peer.sendSnapshot(proto, from: SnapshotSource(bytes: snapshot))
-        } else {
-            peer.enqueue(proto)
+            await self.sendSnapshot(message, from: SnapshotSource(bytes: snapshot), to: address)
+            return
         }
+        guard let peer = try? self.peer(address, expecting: message.to) else { return }
+        peer.enqueue(self.stamped(message))
     }
 
     /// Streams an InstallSnapshot message's snapshot from `source` in chunks through
@@ -191,11 +199,7 @@ public final class GRPCTransport: RaftTransport {
     /// held in memory.
     public func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async {
         guard case .installSnapshot = message.body, let peer = try? self.peer(address, expecting: message.to) else { return }
-        let credentials = self.state.withLock { $0.handler }?.peerCredentials ?? .none
-        var proto = Rafty_V1_RaftMessage(message)
-        proto.clusterID = credentials.clusterID
-        proto.incarnation = credentials.incarnation
-        peer.sendSnapshot(proto, from: source)
+        peer.sendSnapshot(self.stamped(message), from: source)
     }
 
     /// Asks the node at `address` for its id and role (`AskNodeID`).
@@ -219,7 +223,7 @@ public final class GRPCTransport: RaftTransport {
             // A little slack so that the leader's own timeout answers first.
             let options = peer.unaryOptions(timeout + .milliseconds(200))
             var proto = Rafty_V1_ForwardRequest(request, timeout: timeout)
-            proto.clusterID = (self.state.withLock { $0.handler }?.peerCredentials ?? .none).clusterID
+            proto.clusterID = self.credentials.clusterID
             let response = try await peer.client.forward(proto, options: options)
             return [UInt8](response.result)
         } catch {

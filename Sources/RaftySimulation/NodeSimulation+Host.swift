@@ -71,11 +71,8 @@ extension NodeSimulation {
         let index = self.index(id)
         self.crash(id)
         self.report.wipes += 1
-        let membership = ClusterConfiguration(
-            voters: Set(1...UInt64(self.nodeCount)),
-            addresses: Dictionary(uniqueKeysWithValues: (1...UInt64(self.nodeCount)).map { ($0, Self.address(of: $0)) }))
         self.hosts[index].log = InMemoryLogStore()
-        self.hosts[index].stable = InMemoryStableStore(state: StableState(nodeID: id, configuration: membership))
+        self.hosts[index].stable = InMemoryStableStore(state: StableState(nodeID: id, configuration: self.initialMembership))
         self.hosts[index].snapshots = try! InMemorySnapshotStore(retainCount: 2)
         self.hosts[index].identity = NodeIdentity(clusterID: 1, incarnation: self.random(1...UInt64.max))
         self.hosts[index].wiped = true

@@ -179,10 +179,15 @@ package struct NodeSimulation {
     }
 
     /// Stores every node's initial membership, starts the nodes and the clients.
-    mutating func setUp() {
-        let membership = ClusterConfiguration(
+    /// The membership every node starts from (and a wiped node starts from again).
+    var initialMembership: ClusterConfiguration {
+        ClusterConfiguration(
             voters: Set(1...UInt64(self.nodeCount)),
             addresses: Dictionary(uniqueKeysWithValues: (1...UInt64(self.nodeCount)).map { ($0, Self.address(of: $0)) }))
+    }
+
+    mutating func setUp() {
+        let membership = self.initialMembership
         for index in self.hosts.indices {
             self.hosts[index].rate = 1000 + self.random(0...UInt64(self.clockRateError * 1000))
             try! self.hosts[index].stable.save(StableState(nodeID: self.hosts[index].id, configuration: membership))
