@@ -10,13 +10,21 @@ public struct ClusterConfiguration: Sendable, Hashable {
     /// (a configuration entry replicates them to every node, so a node that joins later learns
     /// every member's address from the log); it never interprets them.
     public var addresses: [NodeID: String]
+    /// The incarnation of each member's data directory, as the host recorded it when the member
+    /// formed the cluster or was promoted to voter. The core only carries them; the host refuses a
+    /// member that presents another (its data was lost, so its vote and acknowledgements are void).
+    /// Members recorded by a version without incarnations have none.
+    public var incarnations: [NodeID: UInt64]
 
     /// Creates a configuration. A node listed as both voter and learner is treated as a voter;
-    /// addresses of non-members are dropped.
-    public init(voters: Set<NodeID> = [], learners: Set<NodeID> = [], addresses: [NodeID: String] = [:]) {
+    /// addresses and incarnations of non-members are dropped, and so are zero incarnations.
+    public init(
+        voters: Set<NodeID> = [], learners: Set<NodeID> = [], addresses: [NodeID: String] = [:], incarnations: [NodeID: UInt64] = [:]
+    ) {
         self.voters = voters
         self.learners = learners.subtracting(voters)
         self.addresses = addresses.filter { voters.contains($0.key) || learners.contains($0.key) }
+        self.incarnations = incarnations.filter { $0.value != 0 && (voters.contains($0.key) || learners.contains($0.key)) }
     }
 
     /// Every member, sorted so iteration is deterministic.
@@ -43,12 +51,14 @@ public struct ClusterConfiguration: Sendable, Hashable {
             }
             next.learners.insert(id)
             if let address = change.address { next.addresses[id] = address }
+            if let incarnation = change.incarnation, incarnation != 0 { next.incarnations[id] = incarnation }
         case .promote:
             guard self.learners.contains(id) else {
                 throw RaftCoreError(.invalidConfigurationChange, "node \(id) is not a learner")
             }
             next.learners.remove(id)
             next.voters.insert(id)
+            if let incarnation = change.incarnation, incarnation != 0 { next.incarnations[id] = incarnation }
         case .demote:
             guard self.voters.contains(id) else {
                 throw RaftCoreError(.invalidConfigurationChange, "node \(id) is not a voter")
@@ -68,6 +78,7 @@ public struct ClusterConfiguration: Sendable, Hashable {
             next.voters.remove(id)
             next.learners.remove(id)
             next.addresses[id] = nil
+            next.incarnations[id] = nil
         }
         return next
     }
@@ -93,11 +104,16 @@ public struct ConfigurationChange: Sendable, Hashable {
     public var node: NodeID
     /// For ``Kind/addLearner``: where the new member can be reached (carried in the configuration).
     public var address: String?
+    /// For ``Kind/addLearner`` and ``Kind/promote``: the incarnation of the node's data directory,
+    /// recorded in the configuration (see ``ClusterConfiguration/incarnations``); nil keeps what
+    /// is recorded.
+    public var incarnation: UInt64?
 
     /// Creates a change.
-    public init(_ kind: Kind, node: NodeID, address: String? = nil) {
+    public init(_ kind: Kind, node: NodeID, address: String? = nil, incarnation: UInt64? = nil) {
         self.kind = kind
         self.node = node
         self.address = address
+        self.incarnation = incarnation
     }
 }

@@ -181,12 +181,13 @@ extension Rafty_V1_ClusterConfiguration {
         self.voters = configuration.voters.sorted()
         self.learners = configuration.learners.sorted()
         self.addresses = configuration.addresses
+        self.incarnations = configuration.incarnations
     }
 }
 
 extension ClusterConfiguration {
     init(_ proto: Rafty_V1_ClusterConfiguration) {
-        self.init(voters: Set(proto.voters), learners: Set(proto.learners), addresses: proto.addresses)
+        self.init(voters: Set(proto.voters), learners: Set(proto.learners), addresses: proto.addresses, incarnations: proto.incarnations)
     }
 }
 

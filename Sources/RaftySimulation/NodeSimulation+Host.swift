@@ -72,9 +72,9 @@ extension NodeSimulation {
         self.crash(id)
         self.report.wipes += 1
         self.hosts[index].log = InMemoryLogStore()
+        self.hosts[index].identity = NodeIdentity(clusterID: 1, incarnation: self.random(1...UInt64.max))
         self.hosts[index].stable = InMemoryStableStore(state: StableState(nodeID: id, configuration: self.initialMembership))
         self.hosts[index].snapshots = try! InMemorySnapshotStore(retainCount: 2)
-        self.hosts[index].identity = NodeIdentity(clusterID: 1, incarnation: self.random(1...UInt64.max))
         self.hosts[index].wiped = true
     }
 

@@ -118,6 +118,9 @@ package struct NodeSimulation {
     package var identityChecks = true
     /// Whether the faults include one wiped disk per run (at most).
     package var allowWipes = true
+    /// Whether configurations record the members' incarnations, as the runtime's do; off, nodes
+    /// learn them only from first messages, as clusters formed by older versions do.
+    package var recordIncarnations = true
     package var report: NodeSimulationReport
 
     static let tick: UInt64 = 10_000  // microseconds, as each node's clock counts them
@@ -180,10 +183,13 @@ package struct NodeSimulation {
 
     /// Stores every node's initial membership, starts the nodes and the clients.
     /// The membership every node starts from (and a wiped node starts from again).
+    /// Discovery tells each node the others' incarnations; a wiped node presents its new one.
     var initialMembership: ClusterConfiguration {
         ClusterConfiguration(
             voters: Set(1...UInt64(self.nodeCount)),
-            addresses: Dictionary(uniqueKeysWithValues: (1...UInt64(self.nodeCount)).map { ($0, Self.address(of: $0)) }))
+            addresses: Dictionary(uniqueKeysWithValues: (1...UInt64(self.nodeCount)).map { ($0, Self.address(of: $0)) }),
+            incarnations: self.recordIncarnations
+                ? Dictionary(uniqueKeysWithValues: self.hosts.map { ($0.id, $0.identity.incarnation) }) : [:])
     }
 
     mutating func setUp() {
@@ -284,9 +290,16 @@ package struct NodeSimulation {
             self.hosts[index].queued.append(contentsOf: inputs.filter { if case .tick = $0 { false } else { true } })
             return
         }
+        var known = self.hosts[index].identity.peerIncarnations
+        known[id] = self.hosts[index].identity.incarnation
+        self.hosts[index].engine!.incarnations = known
         let actions = self.hosts[index].engine!.handle(inputs, now: self.localNow(id))
         self.execute(id, actions)
         guard self.hosts[index].isUp else { return }
+        // As NodeLoop does after each batch: the configuration's record is what members must present.
+        if self.recordIncarnations, let configuration = self.hosts[index].engine?.core.configuration {
+            self.hosts[index].identity.record(configuration, except: id)
+        }
         self.checkLeader(id)
         if self.hosts[index].engine!.readyToStop(now: self.localNow(id)) { self.finishStop(id) }
     }

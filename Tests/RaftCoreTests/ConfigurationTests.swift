@@ -101,4 +101,22 @@ struct ConfigurationTests {
         #expect(fromLog.configurationIndex == 1)
         #expect(ClusterConfiguration(voters: [1, 2], learners: [2, 3]).learners == [3], "a voter is not also a learner")
     }
+
+    @Test("Incarnations: recorded by addLearner and promote, kept by demote, dropped by remove; zeros and non-members never held")
+    func incarnations() throws {
+        var configuration = ClusterConfiguration(voters: [1, 2], incarnations: [1: 10, 2: 0, 3: 30])
+        #expect(configuration.incarnations == [1: 10], "0 means unknown; 3 is not a member")
+        configuration = try configuration.applying(ConfigurationChange(.addLearner, node: 4, address: "h:4"))
+        #expect(configuration.incarnations[4] == nil)
+        configuration = try configuration.applying(ConfigurationChange(.promote, node: 4, incarnation: 40))
+        #expect(configuration.incarnations == [1: 10, 4: 40])
+        configuration = try configuration.applying(ConfigurationChange(.demote, node: 4))
+        #expect(configuration.incarnations[4] == 40)
+        configuration = try configuration.applying(ConfigurationChange(.promote, node: 4))
+        #expect(configuration.incarnations[4] == 40, "a promotion without one keeps what is recorded")
+        configuration = try configuration.applying(ConfigurationChange(.remove, node: 4))
+        #expect(configuration.incarnations == [1: 10])
+        configuration = try configuration.applying(ConfigurationChange(.addLearner, node: 5, incarnation: 50))
+        #expect(configuration.incarnations == [1: 10, 5: 50])
+    }
 }

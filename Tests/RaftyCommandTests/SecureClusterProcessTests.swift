@@ -34,7 +34,7 @@ struct SecureClusterProcessTests {
         let cluster = try ProcessCluster(size: 3)
         defer { cluster.killAll() }
         let certs = "\(cluster.directory.path)/certs"
-        var command = try #require(try RaftyCommand.parseAsRoot(["certs", "--dir", certs, "--nodes", "1,2,3", "--client", "admin"]) as? CertsCommand)
+        let command = try #require(try RaftyCommand.parseAsRoot(["certs", "--dir", certs, "--nodes", "1,2,3", "--client", "admin"]) as? CertsCommand)
         try command.run()
         cluster.useHTTPS()
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -81,7 +81,7 @@ struct SecureClusterProcessTests {
         let cluster = try ProcessCluster(size: 1)
         defer { cluster.killAll() }
         let certs = "\(cluster.directory.path)/certs"
-        var command = try #require(try RaftyCommand.parseAsRoot(["certs", "--dir", certs, "--nodes", "1"]) as? CertsCommand)
+        let command = try #require(try RaftyCommand.parseAsRoot(["certs", "--dir", certs, "--nodes", "1"]) as? CertsCommand)
         try command.run()
         let tokenFile = "\(cluster.directory.path)/token"
         try Data("a-long-enough-admin-token\n".utf8).write(to: URL(fileURLWithPath: tokenFile))

@@ -9,7 +9,8 @@ import Testing
 
 @Suite("Message ⇄ protobuf conversion")
 struct ProtoConversionTests {
-    static let configuration = ClusterConfiguration(voters: [1, 2, 3], learners: [7])
+    static let configuration = ClusterConfiguration(
+        voters: [1, 2, 3], learners: [7], addresses: [1: "127.0.0.1:7001", 7: "[::1]:7007"], incarnations: [1: 5, 3: UInt64.max, 7: 1])
 
     static let bodies: [RaftCore.Message.Body] = [
         .preVote(VoteRequest(lastLogIndex: 10, lastLogTerm: 3)),

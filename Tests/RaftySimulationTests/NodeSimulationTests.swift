@@ -72,6 +72,20 @@ struct NodeSimulationTests {
         #expect(report.failure == nil, "\(report)")
     }
 
+    /// The gap first-message learning leaves (``NodeSimulation/unheardWipeRun(seed:recordIncarnations:)``):
+    /// a member wiped before a peer heard from it. Several seeds, so the leader and timing vary.
+    @Test("A member wiped before a peer ever heard from it cannot vote there: its incarnation is in the configuration", arguments: [1, 2, 3, 4] as [UInt64])
+    func unheardWipe(seed: UInt64) {
+        let unrecorded = NodeSimulation.unheardWipeRun(seed: seed, recordIncarnations: false)
+        #expect(unrecorded.wipes == 1, "\(unrecorded)")
+        // Its new vote elects a second leader of a term it voted in before, or one that lacks committed entries.
+        let failure = unrecorded.failure ?? ""
+        #expect(failure.contains("both lead term") || failure.contains("differs from the one applied elsewhere"), "\(unrecorded)")
+        let recorded = NodeSimulation.unheardWipeRun(seed: seed)
+        #expect(recorded.wipes == 1 && recorded.refusedMessages > 0 && recorded.completed > 0)
+        #expect(recorded.failure == nil, "\(recorded)")
+    }
+
     @Test("Leases of the real node state machine hold under late acks, aborted transfers, paused leaders and staggered loss, 3 and 5 nodes", arguments: [3, 5])
     func leaseRuns(nodeCount: Int) {
         let seeds = Self.environment.seeds(

@@ -201,6 +201,26 @@ extension NodeLoop {
         }
     }
 
+    /// Takes the incarnations the newest configuration records as the ones its members must
+    /// present (``NodeIdentity/record(_:except:)``).
+    mutating func recordMemberIncarnations(_ configuration: ClusterConfiguration) {
+        guard configuration.incarnations != self.recordedIncarnations else { return }
+        do {
+            try self.storage.identity.update { $0.record(configuration, except: self.node.configuration.id) }
+            self.recordedIncarnations = configuration.incarnations
+        } catch {
+            self.logger.error("cannot record the members' incarnations: \(error)")
+        }
+    }
+
+    /// This node's incarnation and those its identity knows of its peers.
+    var knownIncarnations: [NodeID: UInt64] {
+        let identity = self.storage.identity.identity
+        var incarnations = identity.peerIncarnations
+        incarnations[self.node.configuration.id] = identity.incarnation
+        return incarnations
+    }
+
     /// Publishes the status for ``RaftNode/status`` and the gauges.
     mutating func publish() {
         guard let engine = self.engine else {
@@ -209,6 +229,7 @@ extension NodeLoop {
         }
         let core = engine.core
         self.forgetRemovedMembers(core.committedConfiguration)
+        self.recordMemberIncarnations(core.configuration)
         let metrics = engine.metrics
         metrics.term.record(Double(core.term))
         metrics.commitIndex.record(Double(core.commitIndex))

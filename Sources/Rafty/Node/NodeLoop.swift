@@ -19,6 +19,10 @@ struct NodeLoop {
     /// Peers discovered before the engine starts: id → address, and whether they vote.
     var addresses: [NodeID: String] = [:]
     var peerRoles: [NodeID: Bool] = [:]
+    /// The data-directory incarnations discovery learned (recorded in the first membership).
+    var peerIncarnations: [NodeID: UInt64] = [:]
+    /// The incarnations last taken from the configuration into the identity.
+    var recordedIncarnations: [NodeID: UInt64] = [:]
     /// The metrics, handed to the engine when it starts.
     var metrics: NodeMetrics
     var stopping = false
@@ -100,6 +104,7 @@ struct NodeLoop {
             if self.engine != nil, !events.isEmpty || (self.stopping && !self.engine!.stopping) {
                 // A stop that arrived before the engine started reaches it first.
                 let inputs = (self.stopping && !self.engine!.stopping ? [NodeInput.stop] : []) + events.map { self.input(for: $0) }
+                self.engine!.incarnations = self.knownIncarnations
                 try await self.execute(self.engine!.handle(inputs, now: self.now))
             }
             self.publish()
@@ -155,6 +160,7 @@ struct NodeLoop {
         case .discovered(let address, let info):
             self.addresses[info.id] = address
             self.peerRoles[info.id] = info.isVoter
+            self.peerIncarnations[info.id] = info.credentials.incarnation
             try await self.maybeStartEngine()
         case .learnedAddress(let id, let address):
             if self.addresses[id] == nil { self.addresses[id] = address }
@@ -190,7 +196,11 @@ struct NodeLoop {
             guard self.addresses.count == self.node.peerAddresses.count, voters.count >= configuration.minimumClusterSize else { return }
             var addresses = self.addresses
             addresses[configuration.id] = self.node.address
-            membership = ClusterConfiguration(voters: voters, learners: learners, addresses: addresses)
+            // Every node of the formation records the same incarnations (each its own, and what
+            // discovery told it of the others), so none counts a member whose data was replaced.
+            var incarnations = self.peerIncarnations
+            incarnations[configuration.id] = self.storage.identity.identity.incarnation
+            membership = ClusterConfiguration(voters: voters, learners: learners, addresses: addresses, incarnations: incarnations)
         }
         do {
             try self.formCluster(membership)

@@ -1,5 +1,20 @@
 import RaftCore
 
+/// What a stored configuration carries, by format.
+enum ConfigurationFormat: Comparable {
+    /// Voters and learners (meta version 1, entry tag 2).
+    case membersOnly
+    /// And addresses (meta version 2, entry tag 3).
+    case addresses
+    /// And incarnations (meta version 3, entry tag 4).
+    case incarnations
+
+    /// The format of a `meta` file of this version (stable state and snapshot alike).
+    init(metaVersion: UInt32) {
+        self = metaVersion >= 3 ? .incarnations : metaVersion == 2 ? .addresses : .membersOnly
+    }
+}
+
 /// Appends little-endian integers and length-prefixed bytes to a buffer.
 struct BinaryWriter {
     var bytes: [UInt8] = []
@@ -22,17 +37,25 @@ struct BinaryWriter {
         self.bytes.append(contentsOf: blob)
     }
 
-    /// Voters, learners, then the members' addresses (absent in format version 1 and in entries
-    /// tagged 2: see `write(_ entry:)`).
-    mutating func write(_ configuration: ClusterConfiguration) {
+    /// Voters, learners, the members' addresses (absent in format version 1 and in entries
+    /// tagged 2), then their incarnations (from format version 3, and in entries tagged 4: see
+    /// `write(_ entry:)`).
+    mutating func write(_ configuration: ClusterConfiguration, format: ConfigurationFormat = .incarnations) {
         self.write(UInt32(configuration.voters.count))
         for id in configuration.voters.sorted() { self.write(id) }
         self.write(UInt32(configuration.learners.count))
         for id in configuration.learners.sorted() { self.write(id) }
+        guard format >= .addresses else { return }
         self.write(UInt32(configuration.addresses.count))
         for (id, address) in configuration.addresses.sorted(by: { $0.key < $1.key }) {
             self.write(id)
             self.writeBlob(Array(address.utf8))
+        }
+        guard format >= .incarnations else { return }
+        self.write(UInt32(configuration.incarnations.count))
+        for (id, incarnation) in configuration.incarnations.sorted(by: { $0.key < $1.key }) {
+            self.write(id)
+            self.write(incarnation)
         }
     }
 
@@ -46,9 +69,11 @@ struct BinaryWriter {
         case .noop:
             self.write(UInt8(1))
         case .configuration(let configuration):
-            // Tag 2 was a configuration without addresses (still read).
-            self.write(UInt8(3))
-            self.write(configuration)
+            // Tag 2 was a configuration without addresses (still read); tag 3 has no incarnations
+            // and is still written when there are none, so older builds read such logs.
+            let incarnations = !configuration.incarnations.isEmpty
+            self.write(UInt8(incarnations ? 4 : 3))
+            self.write(configuration, format: incarnations ? .incarnations : .addresses)
         }
     }
 }
@@ -103,8 +128,8 @@ struct BinaryReader {
         try self.readBytes(Int(try self.readUInt32()))
     }
 
-    /// Reads a configuration; older formats carry no addresses.
-    mutating func readConfiguration(withAddresses: Bool) throws(Truncated) -> ClusterConfiguration {
+    /// Reads a configuration; older formats carry no addresses or incarnations.
+    mutating func readConfiguration(_ format: ConfigurationFormat) throws(Truncated) -> ClusterConfiguration {
         var voters = Set<NodeID>()
         let voterCount = Int(try self.readUInt32())
         guard voterCount <= self.remaining / 8 else { throw Truncated() }
@@ -114,7 +139,7 @@ struct BinaryReader {
         guard learnerCount <= self.remaining / 8 else { throw Truncated() }
         for _ in 0..<learnerCount { learners.insert(try self.readUInt64()) }
         var addresses: [NodeID: String] = [:]
-        if withAddresses {
+        if format >= .addresses {
             let addressCount = Int(try self.readUInt32())
             guard addressCount <= self.remaining / 12 else { throw Truncated() }
             for _ in 0..<addressCount {
@@ -124,7 +149,13 @@ struct BinaryReader {
                 addresses[id] = address
             }
         }
-        return ClusterConfiguration(voters: voters, learners: learners, addresses: addresses)
+        var incarnations: [NodeID: UInt64] = [:]
+        if format >= .incarnations {
+            let count = Int(try self.readUInt32())
+            guard count <= self.remaining / 16 else { throw Truncated() }
+            for _ in 0..<count { incarnations[try self.readUInt64()] = try self.readUInt64() }
+        }
+        return ClusterConfiguration(voters: voters, learners: learners, addresses: addresses, incarnations: incarnations)
     }
 
     mutating func readEntry() throws(Truncated) -> Entry {
@@ -133,8 +164,9 @@ struct BinaryReader {
         switch try self.readByte() {
         case 0: return Entry(term: term, index: index, payload: .command(try self.readBlob()))
         case 1: return Entry(term: term, index: index, payload: .noop)
-        case 2: return Entry(term: term, index: index, payload: .configuration(try self.readConfiguration(withAddresses: false)))
-        case 3: return Entry(term: term, index: index, payload: .configuration(try self.readConfiguration(withAddresses: true)))
+        case 2: return Entry(term: term, index: index, payload: .configuration(try self.readConfiguration(.membersOnly)))
+        case 3: return Entry(term: term, index: index, payload: .configuration(try self.readConfiguration(.addresses)))
+        case 4: return Entry(term: term, index: index, payload: .configuration(try self.readConfiguration(.incarnations)))
         default: throw Truncated()
         }
     }

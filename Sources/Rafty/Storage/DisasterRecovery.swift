@@ -60,7 +60,8 @@ public enum DisasterRecovery {
             let lastIndex = state.entries.last?.index ?? state.snapshot?.index ?? 0
             let lastTerm = state.entries.last?.term ?? state.snapshot?.term ?? 0
             let term = max(state.hardState.term, lastTerm) + 1
-            let membership = ClusterConfiguration(voters: [id], addresses: [id: address])
+            let membership = ClusterConfiguration(
+                voters: [id], addresses: [id: address], incarnations: [id: storage.identity.identity.incarnation])
             // A new cluster id first: old members that come back (with their old configuration)
             // are refused from then on, whatever point a crash interrupts the rest at.
             let clusterID = try storage.identity.update { identity in
@@ -122,7 +123,8 @@ public enum DisasterRecovery {
             }
             // Snapshots without a node: what an interrupted restore left.
             try storage.snapshots.retain(newest: 0)
-            let membership = ClusterConfiguration(voters: [nodeID], addresses: [nodeID: address])
+            let membership = ClusterConfiguration(
+                voters: [nodeID], addresses: [nodeID: address], incarnations: [nodeID: storage.identity.identity.incarnation])
             let clusterID = try storage.identity.update { identity in
                 identity.clusterID = UInt64.random(in: 1...UInt64.max)
                 return identity.clusterID

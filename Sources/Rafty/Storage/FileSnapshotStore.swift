@@ -14,7 +14,8 @@ import Synchronization
 /// - `data`: the snapshot bytes, as written.
 /// - `meta` (little-endian): magic `RFSN` (4), format version (4, ``formatVersion``), index (8),
 ///   term (8), data size (8), CRC-32C of `data` (4), configuration (voter count + ids, learner
-///   count + ids), then a CRC-32C (4) over every preceding byte of `meta`. The checksum is always
+///   count + ids, from version 2 address count + (id, length-prefixed UTF-8), from version 3
+///   incarnation count + (id, incarnation)), then a CRC-32C (4) over every preceding byte of `meta`. The checksum is always
 ///   the last four bytes, whatever the version.
 ///
 /// A writer streams into a temporary directory, `<directory>/.tmp-…`, computing size and checksum
@@ -29,8 +30,8 @@ import Synchronization
 /// `retainCount` are kept after each commit and on open.
 public final class FileSnapshotStore: SnapshotStore {
     /// The version of the `meta` format this build writes (2: the configuration carries member
-    /// addresses); version 1 is still read.
-    public static let formatVersion: UInt32 = 2
+    /// addresses; 3: and their data-directory incarnations); versions 1 and 2 are still read.
+    public static let formatVersion: UInt32 = 3
 
     /// The directory holding the snapshots.
     public let directory: String
@@ -193,7 +194,7 @@ public final class FileSnapshotStore: SnapshotStore {
         writer.write(snapshot.metadata.term)
         writer.write(UInt64(snapshot.size))
         writer.write(snapshot.checksum)
-        writer.write(snapshot.metadata.configuration)
+        writer.write(snapshot.metadata.configuration, format: ConfigurationFormat(metaVersion: version))
         writer.write(CRC32C.checksum(writer.bytes))
         return writer.bytes
     }
@@ -219,7 +220,7 @@ public final class FileSnapshotStore: SnapshotStore {
             let term = try reader.readUInt64()
             let size = try reader.readUInt64()
             let checksum = try reader.readUInt32()
-            let configuration = try reader.readConfiguration(withAddresses: version >= 2)
+            let configuration = try reader.readConfiguration(.init(metaVersion: version))
             guard reader.isAtEnd, size <= UInt64(Int.max) else { return nil }
             return StoredSnapshot(
                 metadata: SnapshotMetadata(index: index, term: term, configuration: configuration),

@@ -21,7 +21,7 @@ import Synchronization
 /// | term           | 8    |                                                    |
 /// | vote           | 8    | 0 if absent                                        |
 /// | commit         | 8    |                                                    |
-/// | configuration  | var  | only if flag bit 2: voter count + ids, learner count + ids, then (version 2) address count + (id, length-prefixed UTF-8) |
+/// | configuration  | var  | only if flag bit 2: voter count + ids, learner count + ids, then (version 2) address count + (id, length-prefixed UTF-8), then (version 3) incarnation count + (id, incarnation) |
 /// | CRC-32C        | 4    | over every preceding byte                          |
 ///
 /// The checksum is always the last four bytes, whatever the version, so damage anywhere
@@ -99,7 +99,7 @@ public final class FileStableStore: StableStore {
         writer.write(state.hardState.term)
         writer.write(state.hardState.vote ?? 0)
         writer.write(state.hardState.commit)
-        if let configuration = state.configuration { writer.write(configuration) }
+        if let configuration = state.configuration { writer.write(configuration, format: ConfigurationFormat(metaVersion: version)) }
         writer.write(CRC32C.checksum(writer.bytes))
         return writer.bytes
     }
@@ -125,7 +125,7 @@ public final class FileStableStore: StableStore {
             let term = try reader.readUInt64()
             let vote = try reader.readUInt64()
             let commit = try reader.readUInt64()
-            let configuration = flags & 4 != 0 ? try reader.readConfiguration(withAddresses: version >= 2) : nil
+            let configuration = flags & 4 != 0 ? try reader.readConfiguration(.init(metaVersion: version)) : nil
             guard reader.isAtEnd else { throw corrupted("trailing bytes", at: reader.position) }
             return StableState(
                 nodeID: flags & 1 != 0 ? nodeID : nil,

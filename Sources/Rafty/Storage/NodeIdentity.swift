@@ -9,10 +9,15 @@ public import RaftCore
 ///   first peer that reaches it. A node refuses messages from other clusters.
 /// - The **incarnation** is a random number drawn when the data directory (or the in-memory
 ///   store) is created. A node whose data was wiped comes back under its old id with a new one.
-/// - **Peer incarnations** are learned from each peer's first message and kept: a peer that later
-///   presents another incarnation lost its data (its term, its vote and the entries it
-///   acknowledged). It is refused — it neither votes nor counts toward a commit — until the
-///   membership no longer lists it; removed and added again, it is learned afresh.
+/// - **Peer incarnations** come from the replicated configuration, which records each voter's
+///   incarnation when the cluster forms (from discovery) and when a member is promoted (the
+///   leader's knowledge of it: see ``record(_:except:)``), so every node holding the
+///   configuration expects the same one, even from a member it never heard from. Members the
+///   configuration records none for (learners, clusters formed by older versions) are learned
+///   from their first message. A peer that presents another incarnation lost its data (its term,
+///   its vote and the entries it acknowledged). It is refused — it neither votes nor counts toward
+///   a commit — until the membership no longer lists it; removed and added again, it is learned
+///   afresh.
 public struct NodeIdentity: Sendable, Hashable {
     /// The cluster this node belongs to; 0 until it is known.
     public var clusterID: UInt64
@@ -91,6 +96,19 @@ public struct NodeIdentity: Sendable, Hashable {
         case let known?:
             return .replacedData(peer, known: known, presented: incarnation)
         }
+    }
+
+    /// Takes the incarnations `configuration` records for members other than `node` (this node)
+    /// as the ones they must present: the replicated record wins over what this node learned by
+    /// itself. Returns whether anything changed.
+    @discardableResult
+    public mutating func record(_ configuration: ClusterConfiguration, except node: NodeID) -> Bool {
+        var changed = false
+        for (member, incarnation) in configuration.incarnations where member != node && self.peerIncarnations[member] != incarnation {
+            self.peerIncarnations[member] = incarnation
+            changed = true
+        }
+        return changed
     }
 
     /// Forgets what it learned of `nodes`, which the committed membership no longer lists: one

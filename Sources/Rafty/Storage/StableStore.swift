@@ -4,8 +4,9 @@ public import RaftCore
 /// commit index and the membership it knows.
 public struct StableState: Sendable, Hashable {
     /// The version of the on-disk format that ``FileStableStore`` writes (2: the configuration
-    /// carries member addresses). Version 1 is still read.
-    public static let formatVersion: UInt32 = 2
+    /// carries member addresses; 3: and their data-directory incarnations). Versions 1 and 2 are
+    /// still read.
+    public static let formatVersion: UInt32 = 3
 
     /// This node's id, once known.
     public var nodeID: NodeID?

@@ -39,22 +39,24 @@ public final class InProcessNetwork: RaftTransport {
         }
     }
 
-    private func handler(for address: String, from sender: String? = nil) -> (any RaftTransportHandler)? {
-        self.state.withLock { state in
-            if state.isolated.contains(address) { return nil }
-            if let sender, state.isolated.contains(sender) { return nil }
-            return state.handlers[address]
-        }
+    private func handler(for address: String) -> (any RaftTransportHandler)? {
+        self.state.withLock { state in state.isolated.contains(address) ? nil : state.handlers[address] }
     }
 
-    private func address(of id: NodeID) -> String? {
-        self.state.withLock { state in state.handlers.first { $0.value.nodeID == id }?.key }
-    }
-
-    /// Delivers a message (dropped if either side is isolated or unknown).
+    /// Delivers a message (dropped if either side is isolated or unknown, or if the receiver does
+    /// not admit the sender's credentials, as the gRPC transport's peer service does).
     public func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
-        guard let handler = self.handler(for: address, from: self.address(of: message.from)) else { return }
-        await handler.receive(message, snapshot: snapshot)
+        let route = self.state.withLock { state -> (receiver: any RaftTransportHandler, sender: (any RaftTransportHandler)?)? in
+            let sender = state.handlers.first { $0.value.nodeID == message.from }
+            guard let receiver = state.handlers[address], !state.isolated.contains(address),
+                !(sender.map { state.isolated.contains($0.key) } ?? false)
+            else { return nil }
+            return (receiver, sender?.value)
+        }
+        guard let route else { return }
+        let credentials = route.sender?.peerCredentials ?? .none
+        guard route.receiver.admit(message.from, presenting: credentials) == nil else { return }
+        await route.receiver.receive(message, snapshot: snapshot)
     }
 
     /// The id of the node at `address`.

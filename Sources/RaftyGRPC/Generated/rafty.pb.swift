@@ -530,6 +530,10 @@ public nonisolated struct Rafty_V1_ClusterConfiguration: Sendable {
   /// Where members can be reached (gRPC addresses), by id.
   public var addresses: Dictionary<UInt64,String> = [:]
 
+  /// The incarnation of each member's data directory, by id, where one was recorded (when the
+  /// cluster formed, or when the member became a voter). Absent from older senders.
+  public var incarnations: Dictionary<UInt64,UInt64> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1808,7 +1812,7 @@ nonisolated extension Rafty_V1_Noop: SwiftProtobuf.Message, SwiftProtobuf._Messa
 
 nonisolated extension Rafty_V1_ClusterConfiguration: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClusterConfiguration"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}voters\0\u{1}learners\0\u{1}addresses\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}voters\0\u{1}learners\0\u{1}addresses\0\u{1}incarnations\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1819,6 +1823,7 @@ nonisolated extension Rafty_V1_ClusterConfiguration: SwiftProtobuf.Message, Swif
       case 1: try { try decoder.decodeRepeatedUInt64Field(value: &self.voters) }()
       case 2: try { try decoder.decodeRepeatedUInt64Field(value: &self.learners) }()
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt64,SwiftProtobuf.ProtobufString>.self, value: &self.addresses) }()
+      case 4: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt64,SwiftProtobuf.ProtobufUInt64>.self, value: &self.incarnations) }()
       default: break
       }
     }
@@ -1834,6 +1839,9 @@ nonisolated extension Rafty_V1_ClusterConfiguration: SwiftProtobuf.Message, Swif
     if !self.addresses.isEmpty {
       try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt64,SwiftProtobuf.ProtobufString>.self, value: self.addresses, fieldNumber: 3)
     }
+    if !self.incarnations.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufUInt64,SwiftProtobuf.ProtobufUInt64>.self, value: self.incarnations, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1841,6 +1849,7 @@ nonisolated extension Rafty_V1_ClusterConfiguration: SwiftProtobuf.Message, Swif
     if lhs.voters != rhs.voters {return false}
     if lhs.learners != rhs.learners {return false}
     if lhs.addresses != rhs.addresses {return false}
+    if lhs.incarnations != rhs.incarnations {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -14,7 +14,11 @@ enum WALTestSupport {
         range.map { index in
             switch index % 7 {
             case 3: return Entry(term: term, index: index, payload: .noop)
-            case 5: return Entry(term: term, index: index, payload: .configuration(ClusterConfiguration(voters: [1, 2, 3], learners: [9])))
+            case 5:
+                // Every other one records addresses and incarnations (entry tag 4 rather than 3).
+                let full = index % 2 == 0
+                return Entry(term: term, index: index, payload: .configuration(ClusterConfiguration(
+                    voters: [1, 2, 3], learners: [9], addresses: full ? [1: "a:1", 9: "b:9"] : [:], incarnations: full ? [1: index, 9: 7] : [:])))
             default:
                 let count = size + Int(index % 5) * 3
                 return Entry(term: term, index: index, payload: .command((0..<count).map { UInt8(truncatingIfNeeded: Int(index) &* 31 &+ $0) }))

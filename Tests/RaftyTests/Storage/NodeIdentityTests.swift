@@ -52,6 +52,19 @@ struct NodeIdentityTests {
         #expect("\(NodeIdentity.Refusal.replacedData(2, known: 7, presented: 9))".contains("rafty members remove 2"))
     }
 
+    @Test("The configuration's record wins over what the node learned, even for a peer it never heard from")
+    func recordedIncarnations() {
+        var identity = NodeIdentity(clusterID: 1, incarnation: 5, peerIncarnations: [2: 8])
+        let configuration = ClusterConfiguration(voters: [1, 2, 3], incarnations: [1: 5, 2: 7, 3: 30])
+        let changed = identity.record(configuration, except: 1)
+        #expect(changed)
+        #expect(identity.peerIncarnations == [2: 7, 3: 30], "not this node's own")
+        let again = identity.record(configuration, except: 1)
+        #expect(!again)
+        #expect(identity.admit(3, clusterID: 1, incarnation: 31) == .replacedData(3, known: 30, presented: 31))
+        #expect(identity.admit(2, clusterID: 1, incarnation: 7) == nil)
+    }
+
     @Test("A data directory keeps its identity across opens; a new directory gets a new incarnation")
     func persisted() throws {
         let directory = TemporaryDirectory("rafty-identity")

@@ -43,7 +43,8 @@ struct SnapshotStoreTests {
         deinit { self.directory.remove() }
     }
 
-    static let configuration = ClusterConfiguration(voters: [1, 2, 3], learners: [4])
+    static let configuration = ClusterConfiguration(
+        voters: [1, 2, 3], learners: [4], addresses: [1: "a:1", 4: "d:4"], incarnations: [1: 11, 2: 22, 3: UInt64.max])
 
     static func metadata(index: UInt64, term: UInt64) -> SnapshotMetadata {
         SnapshotMetadata(index: index, term: term, configuration: Self.configuration)
@@ -292,6 +293,22 @@ struct SnapshotStoreTests {
         let snapshot = try Self.commit(harness.store, index: 1, term: 1, bytes: [1])
         try Self.writeFile(harness.path + "/1-1/meta", FileSnapshotStore.encodeMeta(snapshot, version: FileSnapshotStore.formatVersion + 1))
         Self.expectError(.unsupportedVersion) { try harness.reopen() }
+    }
+
+    @Test("File store: metas of format versions 2 (no incarnations) and 1 (no addresses either) are still read")
+    func olderVersions() throws {
+        let harness = try Harness(.file)
+        let snapshot = try Self.commit(harness.store, index: 1, term: 1, bytes: [1])
+        #expect(try harness.store.list().first?.metadata.configuration == Self.configuration)
+        var expected = snapshot
+        expected.metadata.configuration.incarnations = [:]
+        try Self.writeFile(harness.path + "/1-1/meta", FileSnapshotStore.encodeMeta(snapshot, version: 2))
+        try harness.reopen()
+        #expect(try harness.store.list() == [expected])
+        expected.metadata.configuration.addresses = [:]
+        try Self.writeFile(harness.path + "/1-1/meta", FileSnapshotStore.encodeMeta(snapshot, version: 1))
+        try harness.reopen()
+        #expect(try harness.store.list() == [expected])
     }
 
     @Test("Opening a snapshot that is not stored fails with notFound", arguments: Kind.allCases)

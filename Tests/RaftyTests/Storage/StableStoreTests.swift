@@ -18,7 +18,9 @@ struct StableStoreTests {
     static let sample = StableState(
         nodeID: 7,
         hardState: HardState(term: 42, vote: 3, commit: 1_000),
-        configuration: ClusterConfiguration(voters: [1, 3, 7], learners: [9])
+        configuration: ClusterConfiguration(
+            voters: [1, 3, 7], learners: [9], addresses: [1: "10.0.0.1:7000", 9: "[::1]:7009"],
+            incarnations: [1: 0xDEAD_BEEF, 3: 3, 7: UInt64.max])
     )
 
     static func expectError(_ code: StorageError.Code, path: String? = nil, _ body: () throws -> Void) {
@@ -133,5 +135,19 @@ struct StableStoreTests {
         let meta = directory.path + "/meta"
         try Self.write(FileStableStore.encode(Self.sample, version: StableState.formatVersion + 1), to: meta)
         Self.expectError(.unsupportedVersion, path: meta) { _ = try FileStableStore(directory: directory.path) }
+    }
+
+    @Test("Meta files of older format versions are still read: version 2 without incarnations, version 1 without addresses either")
+    func olderVersions() throws {
+        let directory = TemporaryDirectory("rafty-stable")
+        defer { directory.remove() }
+        let meta = directory.path + "/meta"
+        var expected = Self.sample
+        expected.configuration!.incarnations = [:]
+        try Self.write(FileStableStore.encode(Self.sample, version: 2), to: meta)
+        #expect(try FileStableStore(directory: directory.path).state == expected)
+        expected.configuration!.addresses = [:]
+        try Self.write(FileStableStore.encode(Self.sample, version: 1), to: meta)
+        #expect(try FileStableStore(directory: directory.path).state == expected)
     }
 }

@@ -147,7 +147,11 @@ extension NodeEngine {
         }
         while let step = operation.steps.first {
             switch step {
-            case .propose(let change):
+            case .propose(var change):
+                if change.kind == .promote, self.core.configuration.incarnations[change.node] == nil {
+                    // Every node refuses the voter's vote and acks from then on if its data is replaced.
+                    change.incarnation = self.incarnations[change.node]
+                }
                 do {
                     let (index, term) = try self.core.proposeConfigurationChange(change)
                     operation.awaiting = (index, term)

@@ -181,7 +181,8 @@ extension NodeEngine {
                 .unreachable, "the ids of these peers are not known yet: \(missing.joined(separator: ", ")); not bootstrapped"))))
             return
         }
-        let membership = ClusterConfiguration(voters: [self.id], addresses: [self.id: self.address])
+        let membership = ClusterConfiguration(
+            voters: [self.id], addresses: [self.id: self.address], incarnations: self.incarnations.filter { $0.key == self.id })
         let state = RawNode.PersistentState(hardState: self.savedHardState, snapshot: nil, entries: [])
         do {
             self.core = try RawNode(configuration: Self.coreOptions(self.configuration, seed: self.randomSeed), membership: membership, restoring: state)

@@ -78,6 +78,10 @@ package struct NodeEngine {
     var stopDeadline: ContinuousClock.Instant?
     /// The membership change the leader is carrying out.
     var membershipOperation: MembershipOperation?
+    /// The data-directory incarnations of this node and of the peers its identity knows
+    /// (``NodeIdentity``), kept current by the host (`NodeLoop` before each batch, the simulation
+    /// before each delivery): a bootstrap or a promotion records them in the configuration.
+    package var incarnations: [NodeID: UInt64] = [:]
     /// Callers waiting for a leadership transfer to finish.
     var transfers: [(target: NodeID, deadline: ContinuousClock.Instant, request: RequestID)] = []
     /// The snapshot being written; entries that commit meanwhile wait in `deferredEntries`, so

@@ -1,0 +1,57 @@
+import RaftCore
+@testable import Rafty
+import RaftyTestSupport
+import Synchronization
+import Testing
+
+/// The runtime records each voter's data-directory incarnation in the configuration (see
+/// ``NodeIdentity``); the node simulation's `unheardWipe` test shows what that prevents.
+@Suite("Member incarnations in the configuration", .timeLimit(.minutes(1)))
+struct MemberIncarnationTests {
+    static func identity(_ node: RaftNode) -> NodeIdentity? { node.identityStore.withLock { $0 }?.identity }
+
+    static func incarnations(of cluster: TestCluster, _ ids: ClosedRange<NodeID>) -> [NodeID: UInt64] {
+        var incarnations: [NodeID: UInt64] = [:]
+        for id in ids { incarnations[id] = Self.identity(cluster.node(id))?.incarnation ?? 0 }
+        return incarnations
+    }
+
+    /// The peer incarnations node `id` expects, leaving `excluded` out.
+    static func known(by id: NodeID, in cluster: TestCluster, except excluded: NodeID) -> [NodeID: UInt64] {
+        (Self.identity(cluster.node(id))?.peerIncarnations ?? [:]).filter { $0.key != excluded }
+    }
+
+    static func everyoneKnows(_ incarnations: [NodeID: UInt64], in cluster: TestCluster) -> Bool {
+        incarnations.keys.allSatisfy { id in Self.identity(cluster.node(id))?.peerIncarnations == incarnations.filter { $0.key != id } }
+    }
+
+    @Test("Formation records every node's incarnation from discovery, a promotion records the new voter's; every member then expects them")
+    func recordedAtFormationAndPromotion() async throws {
+        let cluster = TestCluster(size: 4)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 {
+                try cluster.start(id, in: &group) { configuration in
+                    configuration.peers = (UInt64(1)...3).filter { $0 != id }.map(cluster.address)
+                }
+            }
+            try cluster.start(4, in: &group) { configuration in
+                configuration.join = true
+                configuration.peers = [cluster.address(1)]
+            }
+            // Known as soon as each node runs the configuration: no message between the followers needed.
+            try await eventually("nodes 1...3 run the first configuration") {
+                (UInt64(1)...3).allSatisfy { !cluster.node($0).status.members.isEmpty }
+            }
+            let incarnations = Self.incarnations(of: cluster, 1...4)
+            for id in UInt64(1)...3 {
+                #expect(Self.known(by: id, in: cluster, except: 4) == incarnations.filter { $0.key != id && $0.key != 4 }, "node \(id)")
+            }
+            let leader = try await cluster.leader()
+            try await cluster.node(leader).addMember(id: 4, address: cluster.address(4))
+            try await eventually("every member expects every other's incarnation: \(incarnations) vs \((UInt64(1)...4).map { Self.identity(cluster.node($0))?.peerIncarnations ?? [:] }) config \(cluster.node(1).status.members)") {
+                Self.everyoneKnows(incarnations, in: cluster)
+            }
+            await cluster.stopAll()
+        }
+    }
+}
