@@ -1,7 +1,6 @@
 internal import Hummingbird
 internal import NIOCore
 internal import Rafty
-internal import Synchronization
 
 extension KVHandlers {
     /// `GET /v1/snapshot` (an admin route) — the whole key-value state in the KV snapshot format
@@ -17,13 +16,15 @@ extension KVHandlers {
         } catch {
             throw KVAPIError(error, operation: .read, leader: self.leaderAddress)
         }
-        // Held in memory while it is sent: as large as the state (streaming it is future work).
-        let bytes = Mutex<[UInt8]>([])
-        try await store.snapshot(to: SnapshotOutput { chunk in bytes.withLock { $0.append(contentsOf: chunk) } })
-        let body = bytes.withLock { $0 }
+        // Produced as the client reads it (the response body waits for the connection), so a
+        // state of any size is sent with a chunk in memory at a time.
+        let chunks = store.snapshotChunks()
         return Response(
             status: .ok,
             headers: [.contentType: "application/octet-stream"],
-            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            body: ResponseBody(contentLength: chunks.byteCount) { writer in
+                for chunk in chunks { try await writer.write(ByteBuffer(bytes: chunk)) }
+                try await writer.finish(nil)
+            })
     }
 }

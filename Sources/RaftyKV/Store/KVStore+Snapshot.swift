@@ -29,29 +29,14 @@ extension KVStore {
 
     /// Streams the whole map to `output` in chunks of about 64 KiB.
     public func snapshot(to output: SnapshotOutput) async throws {
-        // Copy-on-write: the copy is O(1) and later applies do not disturb it.
+        for chunk in self.snapshotChunks() { try output.write(chunk) }
+    }
+
+    /// The snapshot of the map as it stands now, produced as it is consumed (later applies do
+    /// not change it: the map is copied on write).
+    func snapshotChunks() -> KVSnapshotChunks {
         let (values, lastAppliedIndex) = self.state.withLock { ($0.values, $0.lastAppliedIndex) }
-        let keys = values.keys.sorted { $0.lexicographicallyPrecedes($1) }
-        var checksum = CRC32C()
-        var chunk = ByteWriter(capacity: Self.snapshotChunkBytes + 1024)
-        func flush() throws {
-            checksum.update(chunk.bytes)
-            try output.write(chunk.bytes)
-            chunk.bytes.removeAll(keepingCapacity: true)
-        }
-        chunk.bytes.append(contentsOf: Self.snapshotMagic)
-        chunk.append(Self.snapshotVersion)
-        chunk.append(lastAppliedIndex)
-        chunk.append(UInt64(keys.count))
-        for key in keys {
-            chunk.appendField(key)
-            chunk.appendField(values[key]!)
-            if chunk.bytes.count >= Self.snapshotChunkBytes { try flush() }
-        }
-        try flush()
-        var trailer = ByteWriter()
-        trailer.append(checksum.value)
-        try output.write(trailer.bytes)
+        return KVSnapshotChunks(values: values, lastAppliedIndex: lastAppliedIndex)
     }
 
     /// Replaces the map with the snapshot in `input`, validating all of it first: on any error

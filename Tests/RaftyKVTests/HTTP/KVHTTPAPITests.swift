@@ -56,6 +56,31 @@ struct KVHTTPAPITests {
         }
     }
 
+    @Test("GET /v1/snapshot streams a snapshot of several chunks that restores to the node's state")
+    func snapshotRoute() async throws {
+        let cluster = KVTestCluster(size: 3)
+        try await withThrowingDiscardingTaskGroup { group in
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+            let leader = try await cluster.leader()
+            for i in 0..<12 {
+                let value = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &+ i) }
+                #expect(try await cluster.request(leader, .put, "/v1/kv/k\(i)", body: value).status == .ok)
+            }
+            let follower = leader % 3 + 1
+            let answer = try await cluster.request(follower, .get, "/v1/snapshot")
+            #expect(answer.status == .ok && answer.body.count > 12 * 50_000)
+            #expect(answer.headers[.contentLength] == "\(answer.body.count)")
+            let restored = KVStore()
+            try await restored.restore(from: SnapshotInput(bytes: answer.body))
+            #expect(restored.count == 12)
+            for i in 0..<12 {
+                #expect(restored.value(forKey: Array("k\(i)".utf8)) == (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &+ i) })
+            }
+            await cluster.stopAll()
+            group.cancelAll()
+        }
+    }
+
     @Test("Compare-and-set with ?prev and create-only with ?prevExist=false; 409 on conflict")
     func compareAndSet() async throws {
         let cluster = KVTestCluster(size: 3)

@@ -51,6 +51,23 @@ struct KVStoreSnapshotTests {
         #expect(again.flatMap { $0 } == chunks.flatMap { $0 }, "snapshots of equal states are identical")
     }
 
+    @Test("Chunks taken before later writes, read after them, hold the state they were taken at (GET /v1/snapshot reads them lazily)")
+    func lazyChunksAreConsistent() async throws {
+        let store = try await Self.filled((0..<3_000).map { ("key-\($0)", String(repeating: "v", count: 100)) })
+        let before = Self.contents(store)
+        let chunks = store.snapshotChunks()
+        _ = try await store.apply([
+            CommittedCommand(index: 10_000, term: 2, bytes: KVCommand.put(key: Array("key-1".utf8), value: [1]).encoded()),
+            CommittedCommand(index: 10_001, term: 2, bytes: KVCommand.delete(key: Array("key-2".utf8)).encoded()),
+        ])
+        let produced = Array(chunks)
+        #expect(produced.map(\.count).reduce(0, +) == chunks.byteCount)
+        #expect(produced.count > 2 && produced.dropLast().allSatisfy { $0.count < KVStore.snapshotChunkBytes + 1024 })
+        let restored = KVStore()
+        try await restored.restore(from: SnapshotInput(bytes: produced.flatMap { $0 }))
+        #expect(Self.contents(restored) == before && restored.lastAppliedIndex == 3 + 2_999)
+    }
+
     @Test("An empty store round-trips")
     func emptyRoundTrip() async throws {
         let bytes = try await Self.snapshotChunks(KVStore()).flatMap { $0 }
