@@ -151,7 +151,13 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
     ) async throws -> Rafty_V1_InstallSnapshotResponse {
         let peer = try self.authenticatedPeer(context)
         var message: RaftCore.Message?
+        var metadata: SnapshotMetadata?
+        // Written to the node's snapshot store as it arrives when the node offers a writer (a
+        // snapshot of any size then never sits in memory); else collected here. A writer left
+        // behind by an error below is discarded with it.
+        var writer: (any SnapshotWriter)?
         var bytes: [UInt8] = []
+        var received = 0
         var total = 0
         var finished = false
         var crc = CRC32C()
@@ -167,7 +173,7 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
                 } catch {
                     throw RPCError(code: .invalidArgument, message: "malformed Raft message: \(error)")
                 }
-                guard case .installSnapshot = first.body else {
+                guard case .installSnapshot(let described) = first.body else {
                     throw RPCError(code: .invalidArgument, message: "the first chunk's message is not InstallSnapshot")
                 }
                 if let peer, first.from != peer {
@@ -179,31 +185,47 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
                     throw RPCError(code: .resourceExhausted, message: "snapshot of \(chunk.totalSize) bytes is too large")
                 }
                 message = first
+                metadata = described
                 total = Int(chunk.totalSize)
-                bytes.reserveCapacity(min(total, 64 << 20))  // the peer's claim is not trusted
+                writer = self.handler.makeSnapshotWriter(for: described)
+                if writer == nil { bytes.reserveCapacity(min(total, 64 << 20)) }  // the peer's claim is not trusted
             }
-            guard chunk.offset == UInt64(bytes.count), bytes.count + chunk.data.count <= total else {
+            guard chunk.offset == UInt64(received), received + chunk.data.count <= total else {
                 throw RPCError(code: .invalidArgument, message: "chunk at offset \(chunk.offset) does not continue the snapshot")
             }
-            chunk.data.withUnsafeBytes { raw in
+            let data = chunk.data.withUnsafeBytes { raw in
                 let buffer = raw.bindMemory(to: UInt8.self)
                 crc.update(buffer)
-                bytes.append(contentsOf: buffer)
+                return Array(buffer)
+            }
+            received += data.count
+            if let writer {
+                do {
+                    try writer.write(data)
+                } catch {
+                    throw RPCError(code: .unavailable, message: "cannot store the snapshot: \(error)")
+                }
+            } else {
+                bytes.append(contentsOf: data)
             }
             if chunk.last {
                 finished = true
-                guard bytes.count == total else {
-                    throw RPCError(code: .dataLoss, message: "snapshot ended at \(bytes.count) of \(total) bytes")
+                guard received == total else {
+                    throw RPCError(code: .dataLoss, message: "snapshot ended at \(received) of \(total) bytes")
                 }
                 guard crc.value == chunk.crc32C else {
                     throw RPCError(code: .dataLoss, message: "snapshot checksum mismatch")
                 }
             }
         }
-        guard let message, finished else {
+        guard let message, let metadata, finished else {
             throw RPCError(code: .invalidArgument, message: "the snapshot stream ended before its last chunk")
         }
-        await self.handler.receive(message, snapshot: bytes)
-        return .with { $0.receivedBytes = UInt64(bytes.count) }
+        if let writer {
+            await self.handler.receive(message, spooled: SpooledSnapshot(metadata: metadata, size: received, writer: writer))
+        } else {
+            await self.handler.receive(message, snapshot: bytes)
+        }
+        return .with { $0.receivedBytes = UInt64(received) }
     }
 }

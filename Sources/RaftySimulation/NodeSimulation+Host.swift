@@ -161,8 +161,12 @@ extension NodeSimulation {
             do {
                 if try step.perform(log: host.log, stable: host.stable) { continue }
                 switch step {
-                case .storeSnapshot(let metadata, let bytes):
+                case .storeSnapshot(let metadata, let received):
                     if self.hosts[index].snapshotInFlight != nil { self.storeLocalSnapshot(id) }  // lands first, as in the runtime
+                    guard case .bytes(let bytes) = received else {
+                        self.fail("node \(id) was handed a spooled snapshot; the simulation sends bytes")
+                        return false
+                    }
                     let writer = try host.snapshots.makeWriter(for: metadata)
                     try writer.write(bytes)
                     _ = try writer.commit()

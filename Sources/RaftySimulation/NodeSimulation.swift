@@ -248,7 +248,7 @@ package struct NodeSimulation {
             {
                 self.report.lateForwardAnswers += 1  // delivered after the entry applied: answered from recent results
             }
-            self.feed(id, [.message(message, snapshot: snapshot)])
+            self.feed(id, [.message(message, snapshot: snapshot.map(ReceivedSnapshot.bytes))])
         case .request(let id, let op, let request, let from):
             self.arrive(at: id, op: op, request, from: from)
         case .reply(let origin, let op, let answer):

@@ -84,19 +84,27 @@ extension NodeLoop {
                 if case .saveStableState(let state) = step, let membership = state.configuration { try self.formCluster(membership) }
                 if try step.perform(log: self.storage.log, stable: self.storage.stable) { continue }
                 switch step {
-                case .storeSnapshot(let metadata, let bytes):
+                case .storeSnapshot(let metadata, let received):
                     // A local snapshot still being written must land first: the store orders by index.
                     if let task = self.snapshotTask { await task.value }
                     let snapshots = self.storage.snapshots
-                    // Checksums and copies of a large snapshot run on their own thread.
+                    // Checksums, copies and fsyncs of a large snapshot run on their own thread.
                     try await withTaskExecutorPreference(self.blockingWork) {
-                        let writer = try snapshots.makeWriter(for: metadata)
-                        do {
-                            try writer.write(bytes)
-                            _ = try writer.commit()
-                        } catch {
-                            writer.abort()
-                            throw error
+                        switch received {
+                        case .spooled(let spooled):
+                            guard spooled.metadata == metadata else {
+                                throw RaftError(.storage, "the received snapshot is \(spooled.metadata.index)/\(spooled.metadata.term), not \(metadata.index)/\(metadata.term)")
+                            }
+                            _ = try spooled.commit()
+                        case .bytes(let bytes):
+                            let writer = try snapshots.makeWriter(for: metadata)
+                            do {
+                                try writer.write(bytes)
+                                _ = try writer.commit()
+                            } catch {
+                                writer.abort()
+                                throw error
+                            }
                         }
                     }
                 case .restoreSnapshot(let metadata):

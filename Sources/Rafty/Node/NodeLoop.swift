@@ -69,6 +69,7 @@ struct NodeLoop {
             self.committedAddresses = membership.addresses
         }
         node.identityStore.withLock { [identity = self.storage.identity] in $0 = identity }
+        node.snapshotStore.withLock { [snapshots = self.storage.snapshots] in $0 = snapshots }
     }
 
     var now: ContinuousClock.Instant { self.node.configuration.clock.now }
@@ -78,6 +79,7 @@ struct NodeLoop {
     mutating func run() async throws {
         defer {
             self.node.identityStore.withLock { $0 = nil }
+            self.node.snapshotStore.withLock { $0 = nil }
             self.storage.close()
             self.blockingWork.shutdown()
         }

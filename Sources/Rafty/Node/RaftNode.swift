@@ -18,7 +18,7 @@ internal import Logging
 public final class RaftNode: Service {
     enum Event: Sendable {
         case tick
-        case message(Message, snapshot: [UInt8]?)
+        case message(Message, snapshot: ReceivedSnapshot?)
         case discovered(address: String, PeerInfo)
         case propose([UInt8], deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
         case read([UInt8], ReadConsistency, deadline: ContinuousClock.Instant, CheckedContinuation<Answer, Never>)
@@ -68,6 +68,8 @@ public final class RaftNode: Service {
     let lookups = Mutex<Set<NodeID>>([])
     /// The identity of the storage the running loop opened (nil before).
     let identityStore = Mutex<NodeIdentityStore?>(nil)
+    /// The snapshot store of the running loop's storage, which received snapshots are written to.
+    let snapshotStore = Mutex<(any SnapshotStore)?>(nil)
     let wakeups: AsyncStream<Void>
     private let wakeup: AsyncStream<Void>.Continuation
 
@@ -452,7 +454,18 @@ extension RaftNode: RaftTransportHandler {
 
     /// Queues an inbound Raft message for the event loop.
     public func receive(_ message: Message, snapshot: [UInt8]?) async {
-        self.enqueue(.message(message, snapshot: snapshot))
+        self.enqueue(.message(message, snapshot: snapshot.map(ReceivedSnapshot.bytes)))
+    }
+
+    /// A writer into the running node's snapshot store (nil when it is not running).
+    public func makeSnapshotWriter(for metadata: SnapshotMetadata) -> (any SnapshotWriter)? {
+        guard let store = self.snapshotStore.withLock({ $0 }) else { return nil }
+        return try? store.makeWriter(for: metadata)
+    }
+
+    /// Queues an InstallSnapshot message whose snapshot is already in the store, uncommitted.
+    public func receive(_ message: Message, spooled snapshot: SpooledSnapshot) async {
+        self.enqueue(.message(message, snapshot: .spooled(snapshot)))
     }
 
     /// The leader this node knows of, with its address.

@@ -78,6 +78,13 @@ public protocol RaftTransportHandler: Sendable {
     var peerInfo: PeerInfo { get }
     /// Delivers a Raft message (with the snapshot bytes for InstallSnapshot).
     func receive(_ message: Message, snapshot: [UInt8]?) async
+    /// A writer into this node's snapshot store for a snapshot a peer is sending, so that the
+    /// transport writes it to disk as it arrives instead of collecting it in memory; nil to
+    /// receive it in memory.
+    func makeSnapshotWriter(for metadata: SnapshotMetadata) -> (any SnapshotWriter)?
+    /// Delivers an InstallSnapshot message whose snapshot the transport wrote with a writer
+    /// from ``makeSnapshotWriter(for:)``.
+    func receive(_ message: Message, spooled snapshot: SpooledSnapshot) async
     /// Serves a request a follower forwarded to this node as leader.
     func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8]
     /// The leader this node knows of (GetLeader), if any.
@@ -99,6 +106,10 @@ extension RaftTransportHandler {
     public var knownLeader: (id: NodeID, address: String)? { nil }
     /// A handler that is not a full node knows no membership.
     public var committedMembership: CommittedMembership? { nil }
+    /// A handler that is not a full node receives snapshots in memory.
+    public func makeSnapshotWriter(for metadata: SnapshotMetadata) -> (any SnapshotWriter)? { nil }
+    /// A handler that hands out no writers receives no spooled snapshots.
+    public func receive(_ message: Message, spooled snapshot: SpooledSnapshot) async {}
     /// A handler that is not a full node always has room.
     public func awaitCapacity() async {}
     /// A handler that is not a full node presents nothing.

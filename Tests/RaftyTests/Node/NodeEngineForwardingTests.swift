@@ -154,7 +154,7 @@ struct NodeEngineForwardingTests {
         #expect(local.index == 3)
         let leaders = SnapshotMetadata(index: 10, term: 2, configuration: follower.core.configuration)
         let actions = follower.handle(
-            [.message(Message(from: 1, to: 2, term: 2, body: .installSnapshot(leaders)), snapshot: [1, 2, 3]), .snapshotWritten(local, failure: nil)],
+            [.message(Message(from: 1, to: 2, term: 2, body: .installSnapshot(leaders)), snapshot: .bytes([1, 2, 3])), .snapshotWritten(local, failure: nil)],
             now: Self.start + Self.tick * 3)
         #expect(!actions.contains { if case .fail = $0 { true } else { false } }, "\(actions)")
         if case .persist = actions.last { _ = follower.persisted(now: Self.start + Self.tick * 3) }

@@ -54,14 +54,14 @@ struct NodeEngineTests {
         #expect(follower.core.commitIndex == 0)
         if case .persist = actions.last { _ = follower.persisted(now: Self.start + Self.tick) }
 
-        actions = follower.handle([.message(message, snapshot: [1, 2, 3])], now: Self.start + Self.tick * 2)
+        actions = follower.handle([.message(message, snapshot: .bytes([1, 2, 3]))], now: Self.start + Self.tick * 2)
         #expect(Self.sends(actions).isEmpty)
         guard case .persist(let steps)? = actions.last else {
             Issue.record("the last action is not a persist: \(actions)")
             return
         }
         let snapshotSteps = steps.filter { if case .saveHardState = $0 { false } else { true } }
-        #expect(snapshotSteps == [StorageStep.storeSnapshot(metadata, [1, 2, 3]), StorageStep.restoreSnapshot(metadata), StorageStep.dropLog(through: 10)])
+        #expect(snapshotSteps == [StorageStep.storeSnapshot(metadata, .bytes([1, 2, 3])), StorageStep.restoreSnapshot(metadata), StorageStep.dropLog(through: 10)])
         let after = follower.persisted(now: Self.start + Self.tick * 2)
         #expect(follower.applied == 10)
         #expect(Self.sends(after).contains { if case .appendResponse = $0.body { true } else { false } })

@@ -34,7 +34,7 @@ package enum StorageStep: Sendable, Equatable {
     /// The whole stable state (a bootstrap's configuration).
     case saveStableState(StableState)
     /// Store a snapshot received from the leader.
-    case storeSnapshot(SnapshotMetadata, [UInt8])
+    case storeSnapshot(SnapshotMetadata, ReceivedSnapshot)
     /// Restore the state machine from the stored snapshot of this index.
     case restoreSnapshot(SnapshotMetadata)
     /// Drop every stored entry up to and after `index` (the snapshot at `index` replaces the log).

@@ -62,7 +62,7 @@ extension NodeEngine {
         var steps: [StorageStep] = []
         if let hard = ready.hardState, let saved = self.hardStateToSave(hard, before: ready) { steps.append(.saveHardState(saved)) }
         if let snapshot = ready.snapshot {
-            steps.append(.storeSnapshot(snapshot, self.inboundSnapshots[snapshot.index] ?? []))
+            steps.append(.storeSnapshot(snapshot, self.inboundSnapshots[snapshot.index] ?? .bytes([])))
             steps.append(.restoreSnapshot(snapshot))
             steps.append(.dropLog(through: snapshot.index))
         }

@@ -70,7 +70,7 @@ package struct NodeEngine {
     /// and the reads each such request stands for (by the request's context).
     var followerReadBatch: [UInt64] = []
     var readBatches: [UInt64: [UInt64]] = [:]
-    var inboundSnapshots: [UInt64: [UInt8]] = [:]
+    var inboundSnapshots: [UInt64: ReceivedSnapshot] = [:]
     var lastLeaderContact: ContinuousClock.Instant?
     /// When each peer was last heard from (for the quorum check of a demotion).
     var lastHeard: [NodeID: ContinuousClock.Instant] = [:]

@@ -16,7 +16,7 @@ package enum NodeRequest: Sendable {
 package enum NodeInput: Sendable {
     /// The tick timer fired (time itself enters as `now`: this only wakes the node).
     case tick
-    case message(Message, snapshot: [UInt8]?)
+    case message(Message, snapshot: ReceivedSnapshot?)
     /// A peer's id, learned by asking the address.
     case discovered(address: String, PeerInfo)
     case request(RequestID, NodeRequest, deadline: ContinuousClock.Instant)
