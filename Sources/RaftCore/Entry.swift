@@ -18,6 +18,12 @@ public struct Entry: Sendable, Hashable {
         case noop
         /// The complete cluster configuration that takes effect when this entry is appended.
         case configuration(ClusterConfiguration)
+        /// A command of `byteCount` bytes that the core dropped from its in-memory log once it was
+        /// applied and persisted (``RawNode/evictPayloads(keepingBytes:)``). It appears only in the
+        /// append messages a leader makes for a follower that lags that far; the host reads the
+        /// entry back from its log store before sending (``RawNode/hydrate(_:from:)``). Never
+        /// persisted, sent, applied or accepted from a peer.
+        case evictedCommand(byteCount: Int)
     }
 
     /// Creates an entry.
@@ -31,6 +37,7 @@ public struct Entry: Sendable, Hashable {
     public var byteSize: Int {
         switch self.payload {
         case .command(let bytes): return 24 + bytes.count
+        case .evictedCommand(let byteCount): return 24 + byteCount
         case .noop: return 24
         case .configuration(let configuration):
             return 24 + 9 * (configuration.voters.count + configuration.learners.count)

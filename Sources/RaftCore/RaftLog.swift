@@ -24,6 +24,11 @@ struct RaftLog: Sendable, Hashable {
     /// Indices of the configuration entries in `entries`, ascending: finding the configuration in
     /// effect must not scan the log (it is asked on every append and every status update).
     private(set) var configurationIndices: [UInt64]
+    /// Commands up to this index may be ``Entry/Payload/evictedCommand(byteCount:)`` (at least
+    /// `offset`; at most `applied` and `stableIndex`).
+    private(set) var evictedThrough: UInt64
+    /// Bytes of the command payloads held for the entries after `evictedThrough`.
+    private(set) var residentBytes: Int
 
     init(snapshot: SnapshotMetadata?, baseConfiguration: ClusterConfiguration, entries: [Entry], committed: UInt64) {
         self.offset = snapshot?.index ?? 0
@@ -37,6 +42,13 @@ struct RaftLog: Sendable, Hashable {
         self.stableIndex = self.offset + UInt64(entries.count)
         self.applied = self.offset
         self.committed = min(max(committed, self.offset), self.offset + UInt64(entries.count))
+        self.evictedThrough = self.offset
+        self.residentBytes = entries.reduce(0) { $0 + Self.commandBytes($1) }
+    }
+
+    /// The bytes of a command held in memory (0 for anything else).
+    static func commandBytes(_ entry: Entry) -> Int {
+        if case .command(let bytes) = entry.payload { bytes.count } else { 0 }
     }
 
     var firstIndex: UInt64 { self.offset + 1 }
@@ -115,12 +127,16 @@ struct RaftLog: Sendable, Hashable {
         guard let first = newEntries.first else { return }
         precondition(first.index > self.committed && first.index <= self.lastIndex + 1, "append below commit or with a gap")
         if first.index <= self.lastIndex {
-            self.entries.removeSubrange(Int(first.index - self.offset - 1)...)
+            // Above the commit index, so above every evicted entry: all of them are resident.
+            let removed = Int(first.index - self.offset - 1)...
+            self.residentBytes -= self.entries[removed].reduce(0) { $0 + Self.commandBytes($1) }
+            self.entries.removeSubrange(removed)
             self.stableIndex = min(self.stableIndex, first.index - 1)
             while let last = self.configurationIndices.last, last >= first.index { self.configurationIndices.removeLast() }
         }
         for entry in newEntries {
             if case .configuration = entry.payload { self.configurationIndices.append(entry.index) }
+            self.residentBytes += Self.commandBytes(entry)
         }
         self.entries.append(contentsOf: newEntries)
     }
@@ -160,6 +176,11 @@ struct RaftLog: Sendable, Hashable {
         let newOffset = min(compactTo, index)
         guard newOffset > self.offset, let newOffsetTerm = self.term(at: newOffset) else { return }
         self.offsetConfiguration = self.configuration(at: newOffset)
+        if newOffset > self.evictedThrough {
+            let dropped = Int(self.evictedThrough - self.offset)..<Int(newOffset - self.offset)
+            self.residentBytes -= self.entries[dropped].reduce(0) { $0 + Self.commandBytes($1) }
+            self.evictedThrough = newOffset
+        }
         self.entries.removeFirst(Int(newOffset - self.offset))
         self.configurationIndices.removeAll { $0 <= newOffset }
         self.offset = newOffset
@@ -179,5 +200,21 @@ struct RaftLog: Sendable, Hashable {
         self.committed = snapshot.index
         self.applied = snapshot.index
         self.stableIndex = snapshot.index
+        self.evictedThrough = snapshot.index
+        self.residentBytes = 0
+    }
+
+    /// Drops the payloads of the oldest commands that are applied and persisted until the rest
+    /// hold at most `keepingBytes` (configuration entries and noops are kept).
+    mutating func evictPayloads(keepingBytes: Int) {
+        let limit = min(self.applied, self.stableIndex)
+        while self.residentBytes > keepingBytes, self.evictedThrough < limit {
+            let position = Int(self.evictedThrough - self.offset)
+            if case .command(let bytes) = self.entries[position].payload {
+                self.entries[position].payload = .evictedCommand(byteCount: bytes.count)
+                self.residentBytes -= bytes.count
+            }
+            self.evictedThrough += 1
+        }
     }
 }

@@ -196,13 +196,15 @@ extension RawNode {
 
     mutating func handleAppend(from leader: NodeID, _ request: AppendRequest) {
         // Reject malformed input outright: indices must follow prevLogIndex, terms must not go
-        // backwards and cannot exceed the sender's term.
+        // backwards and cannot exceed the sender's term; an evicted placeholder (a host that did
+        // not read it back) is not a command to store.
         var expectedIndex = request.prevLogIndex
         var previousTerm = request.prevLogTerm
         for entry in request.entries {
             guard expectedIndex < Self.maxTermOrIndex, entry.index == expectedIndex + 1, entry.term >= previousTerm,
                 entry.term <= self.term
             else { return }
+            if case .evictedCommand = entry.payload { return }
             expectedIndex = entry.index
             previousTerm = entry.term
         }

@@ -213,6 +213,18 @@ public struct RawNode: Sendable {
         }
     }
 
+    /// Drops the payloads of the oldest commands in the in-memory log that are applied and
+    /// persisted until the others hold at most `keepingBytes`: the log's memory stays bounded
+    /// whatever its length. An append to a follower that lags behind them then carries
+    /// ``Entry/Payload/evictedCommand(byteCount:)`` placeholders, which the host replaces from its
+    /// log store before sending (``Message/evictedRange`` and ``Message/hydrating(_:)``).
+    public mutating func evictPayloads(keepingBytes: Int) {
+        self.log.evictPayloads(keepingBytes: max(0, keepingBytes))
+    }
+
+    /// Bytes of command payloads the in-memory log holds (see ``evictPayloads(keepingBytes:)``).
+    public var residentPayloadBytes: Int { self.log.residentBytes }
+
     /// Tells the leader that `peer` waits to learn that `index` is committed (commands it forwarded):
     /// once it is, the leader sends it the commit index at once instead of with the next heartbeat.
     public mutating func peerWaitsForCommit(_ peer: NodeID, through index: UInt64) {

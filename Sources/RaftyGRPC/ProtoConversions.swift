@@ -158,6 +158,11 @@ extension Rafty_V1_Entry {
         case .command(let bytes): self.command = Data(bytes)
         case .noop: self.noop = .init()
         case .configuration(let configuration): self.configuration = .init(configuration)
+        case .evictedCommand:
+            // Never sent: the node reads evicted commands back before sending (Message.hydrating).
+            // Left without a payload, the receiver refuses it as malformed instead of taking a
+            // wrong command.
+            break
         }
     }
 }

@@ -242,6 +242,15 @@ extension NodeSimulation {
     mutating func send(_ message: Message, from id: NodeID, to address: String) {
         guard let to = Self.node(at: address), !self.blocked.contains([id, to]) else { return }
         guard !self.chance(self.lossPercent) else { return }
+        var message = message
+        if let range = message.evictedRange {
+            // As NodeLoop does: evicted commands are read back from the sender's log store.
+            self.report.hydratedAppends += 1
+            guard let stored = try? self.hosts[self.index(id)].log.entries(in: range.lowerBound..<(range.upperBound + 1), maxBytes: .max),
+                let hydrated = message.hydrating(stored)
+            else { return }
+            message = hydrated
+        }
         if case .forwardedProposals(let batch) = message.body { self.report.forwarded += batch.commands.count }
         var snapshot: [UInt8]?
         if case .installSnapshot(let metadata) = message.body {

@@ -143,6 +143,9 @@ package struct NodeSimulation {
             configuration.snapshotThreshold = 25
             configuration.trailingLogs = 5
             configuration.minimumClusterSize = nodeCount
+            // Small enough that most runs evict applied commands and read them back for lagging
+            // followers (chosen by the seed without drawing from the generator).
+            configuration.inMemoryLogBytes = [0, 40, 200, 64 << 20][Int((seed / 1000 + 2) % 4)]
             return configuration
         }
     }

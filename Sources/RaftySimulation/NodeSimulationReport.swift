@@ -34,6 +34,8 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
     public var wipes = 0
     /// Messages refused because their sender's disk was wiped since the receiver first heard it.
     public var refusedMessages = 0
+    /// Appends whose evicted commands were read back from the sender's log store.
+    public var hydratedAppends = 0
     /// Histories the linearizability checker could not settle within its bound.
     public var uncheckedHistories = 0
     /// The first safety violation, if any.
@@ -58,6 +60,7 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
         self.wipes += other.wipes
         self.refusedMessages += other.refusedMessages
         self.uncheckedHistories += other.uncheckedHistories
+        self.hydratedAppends += other.hydratedAppends
     }
 
     public var description: String {
@@ -65,7 +68,7 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
             + "(\(self.forwarded) forwarded, \(self.lateForwardAnswers) answered late, \(self.leaseReads) lease reads, \(self.overloaded) refused as overloaded), \(self.crashes) crashes "
             + "(\(self.crashesBetweenSteps) between storage steps), \(self.wipes) disks wiped (\(self.refusedMessages) messages refused), \(self.stops) stops, \(self.freezes) freezes, "
             + "\(self.membershipChanges) membership changes, \(self.snapshotsTaken) snapshots taken, \(self.snapshotsInstalled) installed "
-            + "(\(self.snapshotsWithoutBytes) messages without bytes), \(self.uncheckedHistories) histories unchecked"
+            + "(\(self.snapshotsWithoutBytes) messages without bytes), \(self.hydratedAppends) appends read back from the log store, \(self.uncheckedHistories) histories unchecked"
             + (self.failure.map { "; FAILED: \($0)" } ?? "")
     }
 }

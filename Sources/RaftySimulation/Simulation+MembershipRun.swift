@@ -271,6 +271,7 @@ func digestText(_ entry: Entry) -> String {
     case .command(let bytes): payload = String(decoding: bytes, as: UTF8.self)
     case .noop: payload = "noop"
     case .configuration(let configuration): payload = describe(configuration)
+    case .evictedCommand(let byteCount): payload = "evicted(\(byteCount))"
     }
     return "\(entry.index):\(entry.term):\(payload)"
 }

@@ -74,6 +74,20 @@ extension NodeLoop {
             }
             return
         }
+        if let range = message.evictedRange {
+            // An append to a follower behind the in-memory log: its commands are read back from
+            // the log store (at most about one message's worth, usually from the page cache), in
+            // order with this peer's other messages. If they were compacted meanwhile the append
+            // is dropped; the leader retries, or sends a snapshot.
+            let log = self.storage.log
+            let hydrated = await withTaskExecutorPreference(self.blockingWork) { () -> Message? in
+                guard let stored = try? log.entries(in: range.lowerBound..<(range.upperBound + 1), maxBytes: .max) else { return nil }
+                return message.hydrating(stored)
+            }
+            guard let hydrated else { return }
+            await self.node.transport.send(hydrated, snapshot: nil, to: address)
+            return
+        }
         await self.node.transport.send(message, snapshot: nil, to: address)
     }
 

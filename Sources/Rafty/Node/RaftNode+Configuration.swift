@@ -55,6 +55,10 @@ extension RaftNode {
         /// Backpressure: reads waiting for their read index or for apply beyond which new reads are
         /// refused with ``RaftError/Code/overloaded``; at least 1, default 8192.
         public var maxPendingReads: Int = 8192
+        /// Bytes of command payloads the in-memory log keeps: older commands that are applied and
+        /// persisted are dropped from memory and read back from the log store when a lagging
+        /// follower needs them, so memory does not grow with the log; at least 0, default 64 MiB.
+        public var inMemoryLogBytes: Int = 64 << 20
         /// The time source of every timer; default the system's monotonic clock.
         public var clock: any NodeClock = SystemNodeClock()
         /// Start outside the cluster and wait to be added (``RaftNode/addMember(id:address:asVoter:timeout:)``
@@ -135,6 +139,7 @@ extension RaftNode {
             guard self.memberCatchUpTimeout > .zero else { throw fail("memberCatchUpTimeout must be positive") }
             guard self.maxUnappliedEntries >= 1 else { throw fail("maxUnappliedEntries must be at least 1, got \(self.maxUnappliedEntries)") }
             guard self.maxUnappliedBytes >= 1 else { throw fail("maxUnappliedBytes must be at least 1, got \(self.maxUnappliedBytes)") }
+            guard self.inMemoryLogBytes >= 0 else { throw fail("inMemoryLogBytes must be at least 0, got \(self.inMemoryLogBytes)") }
             guard self.maxPendingReads >= 1 else { throw fail("maxPendingReads must be at least 1, got \(self.maxPendingReads)") }
             _ = try Self.normalize(address: self.address, field: "address")
             for peer in self.peers { _ = try Self.normalize(address: peer, field: "peers") }

@@ -74,6 +74,8 @@ struct BinaryWriter {
             let incarnations = !configuration.incarnations.isEmpty
             self.write(UInt8(incarnations ? 4 : 3))
             self.write(configuration, format: incarnations ? .incarnations : .addresses)
+        case .evictedCommand:
+            preconditionFailure("LogStoreRules.checkAppend refuses evicted placeholders before anything is written")
         }
     }
 }

@@ -55,6 +55,9 @@ enum LogStoreRules {
                 throw StorageError(
                     .nonContiguous, "append of index \(entry.index) does not follow index \(expected - 1)", path: path)
             }
+            if case .evictedCommand = entry.payload {
+                throw StorageError(.invalidArgument, "entry \(entry.index) is an evicted placeholder, not a command to store", path: path)
+            }
             expected += 1
         }
     }

@@ -197,6 +197,7 @@ extension NodeEngine {
             }
         }
         self.serveReads(into: &actions)
+        self.core.evictPayloads(keepingBytes: self.configuration.inMemoryLogBytes)
         return actions
     }
 
