@@ -9,14 +9,23 @@ struct Progress: Sendable, Hashable {
         case snapshot(pendingIndex: UInt64)
     }
 
+    /// An unacknowledged append: its last index and the bytes of its entries.
+    struct Inflight: Sendable, Hashable {
+        var index: UInt64
+        var bytes: Int
+    }
+
     var match: UInt64 = 0
     var next: UInt64
     var state: State = .probe
     /// In probe state: an append is outstanding.
     var probeSent = false
-    /// Last index of each in-flight append, oldest first.
-    var inflights: [UInt64] = []
+    /// Last index and entry bytes of each in-flight append, oldest first.
+    var inflights: [Inflight] = []
+    /// The bytes of the in-flight appends.
+    var inflightBytes = 0
     let maxInflight: Int
+    let maxInflightBytes: Int
     /// Heard from since the last check-quorum round.
     var recentActive = false
     /// Tick at which a snapshot was last sent (to retry a lost one).
@@ -31,15 +40,38 @@ struct Progress: Sendable, Hashable {
     var commitSent: UInt64 = 0
     var commitWanted: UInt64 = 0
 
-    init(next: UInt64, maxInflight: Int) {
+    init(next: UInt64, maxInflight: Int, maxInflightBytes: Int = .max) {
         self.next = next
         self.maxInflight = maxInflight
+        self.maxInflightBytes = maxInflightBytes
+    }
+
+    /// The in-flight window is full, by count or by bytes.
+    var inflightFull: Bool { self.inflights.count >= self.maxInflight || self.inflightBytes >= self.maxInflightBytes }
+
+    /// Records an append of `bytes` of entries ending at `index`.
+    mutating func addInflight(_ index: UInt64, bytes: Int) {
+        self.inflights.append(Inflight(index: index, bytes: bytes))
+        self.inflightBytes += bytes
+    }
+
+    /// Forgets every in-flight append.
+    mutating func clearInflights() {
+        self.inflights.removeAll()
+        self.inflightBytes = 0
+    }
+
+    /// Frees the oldest in-flight slot (a heartbeat answer when the window is full: one append
+    /// may have been lost).
+    mutating func freeFirstInflight() {
+        guard !self.inflights.isEmpty else { return }
+        self.inflightBytes -= self.inflights.removeFirst().bytes
     }
 
     var isPaused: Bool {
         switch self.state {
         case .probe: self.probeSent
-        case .replicate: self.inflights.count >= self.maxInflight
+        case .replicate: self.inflightFull
         case .snapshot: true
         }
     }
@@ -77,24 +109,27 @@ struct Progress: Sendable, Hashable {
         }
         self.state = .probe
         self.probeSent = false
-        self.inflights.removeAll()
+        self.clearInflights()
     }
 
     mutating func becomeReplicate() {
         self.state = .replicate
         self.next = self.match + 1
-        self.inflights.removeAll()
+        self.clearInflights()
     }
 
     mutating func becomeSnapshot(_ index: UInt64, tick: UInt64) {
         self.state = .snapshot(pendingIndex: index)
         self.snapshotSentTick = tick
         self.probeSent = false
-        self.inflights.removeAll()
+        self.clearInflights()
     }
 
     /// Frees in-flight slots for appends acknowledged up to `index`.
     mutating func freeInflights(upTo index: UInt64) {
-        self.inflights.removeAll { $0 <= index }
+        while let first = self.inflights.first, first.index <= index {
+            self.inflightBytes -= first.bytes
+            self.inflights.removeFirst()
+        }
     }
 }

@@ -19,6 +19,11 @@ extension RawNode {
         public var maxMessageBytes: Int = 1 << 20
         /// At most this many unacknowledged appends per follower in replicate state. Default 256.
         public var maxInflightMessages: Int = 256
+        /// At most about this many bytes of entries in unacknowledged appends per follower in
+        /// replicate state (etcd's MaxInflightBytes; one append is always allowed): with large
+        /// commands the message window alone would let a leader queue hundreds of MiB per follower.
+        /// Default 16 MiB.
+        public var maxInflightBytes: Int = 16 << 20
         /// Ticks subtracted from the election timeout to bound a leader lease, covering clock drift
         /// between nodes. Must be in `1 ..< electionTimeout`. Default 3: a follower refuses votes
         /// for at least `electionTimeout - 1` of its ticks after hearing the leader, the lease lasts
@@ -68,6 +73,7 @@ extension RawNode {
             guard (1...1_000_000).contains(self.maxInflightMessages) else {
                 throw fail("maxInflightMessages must be in 1...1000000, got \(self.maxInflightMessages)")
             }
+            guard self.maxInflightBytes >= 1 else { throw fail("maxInflightBytes must be at least 1, got \(self.maxInflightBytes)") }
             guard self.leaseDriftMargin >= 1, self.leaseDriftMargin < self.electionTimeout else {
                 throw fail("leaseDriftMargin must be in 1..<electionTimeout (\(self.electionTimeout))")
             }

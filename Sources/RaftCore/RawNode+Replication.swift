@@ -29,7 +29,7 @@ extension RawNode {
             let members = Set(self.configuration.members).subtracting([self.id])
             for peer in self.progress.keys where !members.contains(peer) { self.progress[peer] = nil }
             for peer in members.sorted() where self.progress[peer] == nil {
-                self.progress[peer] = Progress(next: self.log.lastIndex + 1, maxInflight: self.options.maxInflightMessages)
+                self.progress[peer] = Progress(next: self.log.lastIndex + 1, maxInflight: self.options.maxInflightMessages, maxInflightBytes: self.options.maxInflightBytes)
             }
             if let target = self.leadTransferee, !self.configuration.voters.contains(target) { self.leadTransferee = nil }
         } else if self.role != .follower && !self.mayCampaign {
@@ -83,7 +83,7 @@ extension RawNode {
         case .replicate:
             if let last = entries.last {
                 pr.next = last.index + 1
-                pr.inflights.append(last.index)
+                pr.addInflight(last.index, bytes: entries.reduce(0) { $0 + $1.byteSize })
             }
         case .probe:
             pr.probeSent = true
@@ -153,7 +153,7 @@ extension RawNode {
     mutating func handleHeartbeatResponse(from peer: NodeID, _ response: HeartbeatResponse) {
         guard var pr = self.progress[peer] else { return }
         pr.probeSent = false
-        if case .replicate = pr.state, pr.inflights.count >= pr.maxInflight { pr.inflights.removeFirst() }
+        if case .replicate = pr.state, pr.inflightFull { pr.freeFirstInflight() }
         if case .snapshot = pr.state, self.tickCount >= pr.snapshotSentTick + UInt64(self.options.electionTimeout) {
             // The snapshot (or its answer) was probably lost: probe again, which resends it if needed.
             pr.becomeProbe()

@@ -18,6 +18,7 @@ struct ConfigurationTests {
         ("maxAppendEntries", configuration { $0.maxAppendEntries = 0 }),
         ("maxMessageBytes", configuration { $0.maxMessageBytes = 0 }),
         ("maxInflightMessages", configuration { $0.maxInflightMessages = 0 }),
+        ("maxInflightBytes", configuration { $0.maxInflightBytes = 0 }),
         ("leaseDriftMargin", configuration { $0.leaseDriftMargin = 0 }),
         ("leaseDriftMargin", configuration { $0.leaseDriftMargin = 10 }),
     ]

@@ -87,4 +87,26 @@ struct PayloadEvictionTests {
         #expect(network.node(3).commitIndex == 6)
         #expect(network.appliedCommands(3) == (1...5).map { Self.command($0) })
     }
+
+    @Test("A follower in replicate state gets appends up to maxInflightBytes, then one more only as acknowledgements free room")
+    func inflightBytesBound() throws {
+        var network = try TestNetwork(voters: [1, 2, 3]) { configuration in
+            configuration.maxAppendEntries = 1
+            configuration.maxInflightBytes = 250  // two appends of one 124-byte entry, then full
+        }
+        network.elect(1)
+        network.stabilize()
+        // Node 3's answers are held back: its window fills.
+        network.cut(3, 1)
+        let sentBefore = network.sent.count
+        for byte: UInt8 in 1...6 { try network.propose(1, Self.command(byte)) }
+        network.stabilize()
+        let appendsTo3 = network.sent[sentBefore...].filter { $0.to == 3 && $0.kind == .append && $0.evictedRange == nil }
+        let withEntries = appendsTo3.filter { if case .append(let request) = $0.body { !request.entries.isEmpty } else { false } }
+        #expect(withEntries.count == 3, "248 bytes in flight leave room for a third; 372 do not")
+        #expect(network.node(2).lastIndex == network.node(1).lastIndex, "the other follower is not held back")
+        network.recover()
+        network.tickAndStabilize(times: 3)
+        #expect(network.node(3).lastIndex == network.node(1).lastIndex, "acknowledgements free the window")
+    }
 }
