@@ -77,11 +77,13 @@ struct RaftNodeTests {
         }
     }
 
-    @Test("A follower that was down restarts from its data directory and catches up")
-    func followerRestarts() async throws {
+    /// With `inMemoryLogBytes` 0 the leader keeps no applied command in memory: the follower's
+    /// catch-up is read back from the leader's log store (the test fails if it is not).
+    @Test("A follower that was down restarts from its data directory and catches up (also from commands read back from the leader's log store)", arguments: [64 << 20, 0])
+    func followerRestarts(inMemoryLogBytes: Int) async throws {
         let cluster = TestCluster(size: 3)
         try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) { $0.inMemoryLogBytes = inMemoryLogBytes } }
             let leader = try await cluster.leader()
             let follower = leader % 3 + 1
             _ = try await cluster.node(leader).submitCommand(Array("before=1".utf8))
@@ -90,9 +92,13 @@ struct RaftNodeTests {
             }
             await cluster.node(follower).stop()
             try await eventually("the follower stopped") { cluster.node(follower).status.state == .down }
-            for i in 0..<3 { _ = try await cluster.node(leader).submitCommand(Array("missed\(i)=\(i)".utf8)) }
-            try cluster.start(follower, in: &group)
-            let expected = ["before=1", "missed0=0", "missed1=1", "missed2=2"]
+            var expected = ["before=1"]
+            for i in 0..<20 {
+                let command = "missed\(i)=" + String(repeating: "v", count: 1_000 + i)
+                _ = try await cluster.node(leader).submitCommand(Array(command.utf8))
+                expected.append(command)
+            }
+            try cluster.start(follower, in: &group) { $0.inMemoryLogBytes = inMemoryLogBytes }
             try await eventually("the restarted follower caught up") {
                 cluster.machine(follower).appliedCommands == expected
             }
