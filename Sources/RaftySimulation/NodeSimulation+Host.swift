@@ -167,9 +167,7 @@ extension NodeSimulation {
                         self.fail("node \(id) was handed a spooled snapshot; the simulation sends bytes")
                         return false
                     }
-                    let writer = try host.snapshots.makeWriter(for: metadata)
-                    try writer.write(bytes)
-                    _ = try writer.commit()
+                    try host.snapshots.store(bytes, for: metadata)
                 case .restoreSnapshot(let metadata):
                     guard let reader = try host.snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index,
                         let machine = KVStateMachine(snapshot: try reader.readAll())
@@ -204,9 +202,7 @@ extension NodeSimulation {
         guard let (metadata, bytes) = self.hosts[index].snapshotInFlight else { return }
         self.hosts[index].snapshotInFlight = nil
         do {
-            let writer = try self.hosts[index].snapshots.makeWriter(for: metadata)
-            try writer.write(bytes)
-            _ = try writer.commit()
+            try self.hosts[index].snapshots.store(bytes, for: metadata)
         } catch {
             self.fail("node \(id) cannot store its snapshot at \(metadata.index): \(error)")
         }

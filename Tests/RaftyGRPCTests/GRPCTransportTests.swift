@@ -31,20 +31,8 @@ final class StubHandler: RaftTransportHandler {
 
 @Suite("GRPCTransport against a stub node", .serialized, .timeLimit(.minutes(1)))
 struct GRPCTransportTests {
-    /// Serves `handler` on a free port for the duration of `body`.
-    func withServer(
-        _ handler: StubHandler, _ body: (String, GRPCTransport) async throws -> Void
-    ) async throws {
-        let address = "127.0.0.1:\(freePort())"
-        let server = GRPCTransport()
-        let client = GRPCTransport()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.serve(handler, at: address) }
-            try await eventually("the server answers") { (try? await client.askNodeID(at: address)) != nil }
-            try await body(address, client)
-            group.cancelAll()
-        }
-        client.close()
+    func withServer(_ handler: StubHandler, _ body: (String, GRPCTransport) async throws -> Void) async throws {
+        try await withServedHandler(handler, body)
     }
 
     @Test("AskNodeID, Health and messages over the Exchange stream")

@@ -42,16 +42,10 @@ struct SnapshotSpoolingTests {
         let directory = TemporaryDirectory("rafty-spool")
         defer { directory.remove() }
         let handler = try SpoolingHandler(directory: directory.path)
-        let address = "127.0.0.1:\(freePort())"
-        let server = GRPCTransport()
-        let client = GRPCTransport()
         let bytes = (0..<(3 << 20) + 512 << 10).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         let metadata = SnapshotMetadata(index: 10, term: 2, configuration: ClusterConfiguration(voters: [1, 7]))
         let message = RaftCore.Message(from: 1, to: 7, term: 2, body: .installSnapshot(metadata))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.serve(handler, at: address) }
-            try await eventually("the server answers") { (try? await client.askNodeID(at: address)) != nil }
-
+        try await withServedHandler(handler) { address, client in
             await client.send(message, snapshot: bytes, to: address)
             try await eventually("the snapshot arrived") { handler.spooled.count == 1 }
             let spooled = try #require(handler.spooled.first)
@@ -71,9 +65,7 @@ struct SnapshotSpoolingTests {
             handler.forget()
             #expect(try Self.temporaries(directory.path).isEmpty)
             #expect(try handler.store.list().map(\.metadata.index) == [10])
-            group.cancelAll()
         }
-        client.close()
     }
 
     @Test("A snapshot whose checksum does not match is refused and its partial file removed")
@@ -81,16 +73,12 @@ struct SnapshotSpoolingTests {
         let directory = TemporaryDirectory("rafty-spool")
         defer { directory.remove() }
         let handler = try SpoolingHandler(directory: directory.path)
-        let address = "127.0.0.1:\(freePort())"
-        let server = GRPCTransport()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.serve(handler, at: address) }
+        try await withServedHandler(handler) { address, _ in
             let port = Int(address.split(separator: ":")[1])!
             try await withGRPCClient(
                 transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
             ) { grpcClient throws in
                 let client = Rafty_V1_RaftPeer.Client(wrapping: grpcClient)
-                try await eventually("the server answers") { (try? await client.askNodeID(.init())) != nil }
                 await #expect {
                     _ = try await client.installSnapshot { writer in
                         try await writer.write(
@@ -116,7 +104,6 @@ struct SnapshotSpoolingTests {
             try await eventually("the partial snapshot is removed") { try Self.temporaries(directory.path).isEmpty }
             #expect(handler.spooled.isEmpty && handler.inMemory == 0)
             #expect(try handler.store.list().isEmpty)
-            group.cancelAll()
         }
     }
 }

@@ -186,25 +186,19 @@ final class MutableTransport: WrappingTransport {
     }
 }
 
-/// A test transport around another: what it does not override passes through.
-protocol WrappingTransport: RaftTransport {
-    var inner: any RaftTransport { get }
-}
-
-extension WrappingTransport {
-    func serve(_ handler: any RaftTransportHandler, at address: String) async throws {
-        try await self.inner.serve(handler, at: address)
+/// Serves `handler` with a `GRPCTransport` on a free loopback port for the duration of `body`,
+/// which gets the address and a client transport (closed afterwards).
+func withServedHandler(
+    _ handler: some RaftTransportHandler, _ body: (String, GRPCTransport) async throws -> Void
+) async throws {
+    let address = "127.0.0.1:\(freePort())"
+    let server = GRPCTransport()
+    let client = GRPCTransport()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.serve(handler, at: address) }
+        try await eventually("the server answers") { (try? await client.askNodeID(at: address)) != nil }
+        try await body(address, client)
+        group.cancelAll()
     }
-
-    func askNodeID(at address: String) async throws(RaftError) -> PeerInfo {
-        try await self.inner.askNodeID(at: address)
-    }
-
-    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
-        try await self.inner.forward(request, to: address, timeout: timeout)
-    }
-
-    func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? {
-        try await self.inner.leader(at: address)
-    }
+    client.close()
 }

@@ -111,14 +111,7 @@ extension NodeLoop {
                             }
                             _ = try spooled.commit()
                         case .bytes(let bytes):
-                            let writer = try snapshots.makeWriter(for: metadata)
-                            do {
-                                try writer.write(bytes)
-                                _ = try writer.commit()
-                            } catch {
-                                writer.abort()
-                                throw error
-                            }
+                            try snapshots.store(bytes, for: metadata)
                         }
                     }
                 case .restoreSnapshot(let metadata):

@@ -131,14 +131,7 @@ public enum DisasterRecovery {
             }
             // The snapshot first, the stable state last: until it is saved the directory holds no
             // node, and a rerun after a crash starts over (the snapshot is replaced).
-            let writer = try storage.snapshots.makeWriter(for: SnapshotMetadata(index: index, term: 1, configuration: membership))
-            do {
-                try writer.write(snapshot)
-                _ = try writer.commit()
-            } catch {
-                writer.abort()
-                throw error
-            }
+            try storage.snapshots.store(snapshot, for: SnapshotMetadata(index: index, term: 1, configuration: membership))
             try storage.stable.save(StableState(nodeID: nodeID, hardState: HardState(term: 1, vote: nodeID, commit: index), configuration: membership))
             return Restored(nodeID: nodeID, address: address, index: index, clusterID: clusterID)
         } catch let error as RaftError {

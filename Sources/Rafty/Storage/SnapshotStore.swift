@@ -62,6 +62,20 @@ public protocol SnapshotStore: AnyObject, Sendable {
 }
 
 extension SnapshotStore {
+    /// Stores `bytes` as the snapshot described by `metadata` in one go (committed, or nothing
+    /// left behind if it fails).
+    @discardableResult
+    public func store(_ bytes: [UInt8], for metadata: SnapshotMetadata) throws(StorageError) -> StoredSnapshot {
+        let writer = try self.makeWriter(for: metadata)
+        do {
+            try writer.write(bytes)
+            return try writer.commit()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
     /// Opens the newest committed snapshot, if any.
     public func openNewest() throws(StorageError) -> (any SnapshotReader)? {
         guard let newest = try self.list().first else { return nil }

@@ -6,8 +6,8 @@ import Testing
 
 /// The in-process network, except that the node at one address answers membership questions as
 /// a leader that does not list the asking node, presenting `clusterID`.
-final class ForeignLeaderTransport: RaftTransport {
-    let inner: InProcessNetwork
+final class ForeignLeaderTransport: WrappingTransport {
+    let inner: any RaftTransport
     let address: String
     private let state = Mutex((clusterID: UInt64(0), asked: 0))
 
@@ -34,15 +34,9 @@ final class ForeignLeaderTransport: RaftTransport {
         return CommittedMembership(id: 9, isLeader: true, term: 1_000_000, members: [9], clusterID: clusterID)
     }
 
-    func serve(_ handler: any RaftTransportHandler, at address: String) async throws { try await self.inner.serve(handler, at: address) }
     func send(_ message: Message, snapshot: [UInt8]?, to address: String) async { await self.inner.send(message, snapshot: snapshot, to: address) }
     func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async {
         await self.inner.sendSnapshot(message, from: source, to: address)
-    }
-    func askNodeID(at address: String) async throws(RaftError) -> PeerInfo { try await self.inner.askNodeID(at: address) }
-    func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? { try await self.inner.leader(at: address) }
-    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
-        try await self.inner.forward(request, to: address, timeout: timeout)
     }
     func disconnect(from address: String) { self.inner.disconnect(from: address) }
 }
