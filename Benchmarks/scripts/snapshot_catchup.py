@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Memory of a snapshot catch-up (issue 13): three `rafty serve` nodes take MIB values of 1 MiB,
 then a fourth joins and catches up by snapshot (threshold 250 entries, 100 kept behind it) while
-a writer keeps writing small values (about 20/s).
+a writer keeps writing small values (about 20/s). With `--follower-down`, one of the three is
+stopped before the writes instead and restarted after them (no fourth node).
 Prints each node's RSS before the transfer and its peak during it (VmHWM, reset just before),
 the transfer time, leader changes, and the writer's answers.
 
-    python3 Benchmarks/scripts/snapshot_catchup.py --binary .build/release/rafty [--mib 300]
+    python3 Benchmarks/scripts/snapshot_catchup.py --binary .build/release/rafty [--mib 300] [--follower-down]
 """
 import argparse
 import json
@@ -36,16 +37,24 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--mib", type=int, default=300)
     parser.add_argument("--snapshot-threshold", type=int, default=250)
+    parser.add_argument("--follower-down", action="store_true", help="restart a follower that missed the writes")
     args = parser.parse_args()
-    cluster = Cluster(os.path.abspath(args.binary), size=4)
+    cluster = Cluster(os.path.abspath(args.binary), size=3 if args.follower_down else 4)
     try:
-        first, new = cluster.nodes[:3], cluster.nodes[3]
+        first = cluster.nodes[:3]
         for n in cluster.nodes:
-            n.extra = ["--snapshot-threshold", str(args.snapshot_threshold), "--trailing-logs", "100"]
+            # A 1 GiB state takes longer than the default 10 s to reach a new member.
+            n.extra = ["--snapshot-threshold", str(args.snapshot_threshold), "--trailing-logs", "100", "--catch-up-timeout", "120"]
         for n in first:
             n.start(peers=[p for p in first if p is not n])
         leader = cluster.leader()
         assert leader, cluster.logs_tail()
+        if args.follower_down:
+            new = next(n for n in first if n is not leader)
+            new.stop()
+            first = [n for n in first if n is not new]
+        else:
+            new = cluster.nodes[3]
         value = os.urandom(1 << 20)
         failures = []
 
@@ -85,11 +94,15 @@ def main():
 
         writer = threading.Thread(target=small_writes)
         writer.start()
-        new.extra += ["--join"]
-        new.start(peers=[leader])
         started = time.time()
-        body = json.dumps({"id": int(new.id), "address": new.raft}).encode()
-        code, answer = leader.request("POST", "/v1/members", body, timeout=300)
+        if args.follower_down:
+            new.start()
+            code, answer = "restarted", ""
+        else:
+            new.extra += ["--join"]
+            new.start(peers=[leader])
+            body = json.dumps({"id": int(new.id), "address": new.raft}).encode()
+            code, answer = leader.request("POST", "/v1/members", body, timeout=300)
         target = leader.status()["commitIndex"]
         while time.time() - started < 300:
             s = new.status()
@@ -99,7 +112,8 @@ def main():
         took = time.time() - started
         stop.set()
         writer.join()
-        print("members add: %s %s; the new member applied index %d after %.1f s" % (code, answer[:80], target, took))
+        print("%s: %s %s; it applied index %d after %.1f s" % (
+            "follower" if args.follower_down else "members add", code, answer[:80], target, took))
         print("leader term %d before, %d after; small writes during the transfer: %s" % (
             term, leader.status()["term"], ", ".join("%s: %d" % kv for kv in sorted(answers.items(), key=str))))
         print("| node | RSS before (MiB) | peak during (MiB) | peak - before |")
@@ -107,7 +121,13 @@ def main():
         for n in first:
             peak = rss_kib(n, "VmHWM")
             print("| %s%s | %d | %d | %+d |" % (n.id, " (leader)" if n is leader else "", before[n.id] / 1024, peak / 1024, (peak - before[n.id]) / 1024))
-        print("| %s (new) | – | %d | – |" % (new.id, rss_kib(new, "VmHWM") / 1024))
+        print("| %s (%s) | – | %d | – |" % (new.id, "restarted" if args.follower_down else "new", rss_kib(new, "VmHWM") / 1024))
+        for n, who in ((leader, "leader"), (new, "restarted node" if args.follower_down else "new member")):
+            with open(n.log_path, errors="replace") as f:
+                lines = [line.rstrip() for line in f if "snapshot" in line.lower() and ("install" in line or "send" in line or "sent" in line)]
+            print("the %s's log on snapshot transfers (%d lines):" % (who, len(lines)))
+            for line in lines[-8:]:
+                print("  " + line[:220])
     finally:
         cluster.close()
 

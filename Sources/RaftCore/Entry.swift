@@ -19,10 +19,12 @@ public struct Entry: Sendable, Hashable {
         /// The complete cluster configuration that takes effect when this entry is appended.
         case configuration(ClusterConfiguration)
         /// A command of `byteCount` bytes that the core dropped from its in-memory log once it was
-        /// applied and persisted (``RawNode/evictPayloads(keepingBytes:)``). It appears only in the
-        /// append messages a leader makes for a follower that lags that far; the host reads the
-        /// entry back from its log store before sending (``RawNode/hydrate(_:from:)``). Never
-        /// persisted, sent, applied or accepted from a peer.
+        /// applied and persisted (``RawNode/evictPayloads(keepingBytes:)``), or that the host loaded
+        /// as such at start-up (``RawNode/PersistentState/entries``). It appears in the append
+        /// messages a leader makes for a follower that lags that far (the host reads the entries
+        /// back from its log store before sending: ``Message/hydrating(_:)``) and, after such a
+        /// start-up, in ``Ready/committedEntries`` (read back before applying). Never persisted,
+        /// sent, applied or accepted from a peer.
         case evictedCommand(byteCount: Int)
     }
 

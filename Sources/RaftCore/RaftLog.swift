@@ -25,7 +25,8 @@ struct RaftLog: Sendable, Hashable {
     /// effect must not scan the log (it is asked on every append and every status update).
     private(set) var configurationIndices: [UInt64]
     /// Commands up to this index may be ``Entry/Payload/evictedCommand(byteCount:)`` (at least
-    /// `offset`; at most `applied` and `stableIndex`).
+    /// `offset`). Eviction stops at `applied` and `stableIndex`; only a start-up that loaded old
+    /// commands as placeholders (``RawNode/PersistentState``) puts it beyond `applied`.
     private(set) var evictedThrough: UInt64
     /// Bytes of the command payloads held for the entries after `evictedThrough`.
     private(set) var residentBytes: Int
@@ -42,7 +43,7 @@ struct RaftLog: Sendable, Hashable {
         self.stableIndex = self.offset + UInt64(entries.count)
         self.applied = self.offset
         self.committed = min(max(committed, self.offset), self.offset + UInt64(entries.count))
-        self.evictedThrough = self.offset
+        self.evictedThrough = entries.last { if case .evictedCommand = $0.payload { true } else { false } }?.index ?? self.offset
         self.residentBytes = entries.reduce(0) { $0 + Self.commandBytes($1) }
     }
 
@@ -127,7 +128,7 @@ struct RaftLog: Sendable, Hashable {
         guard let first = newEntries.first else { return }
         precondition(first.index > self.committed && first.index <= self.lastIndex + 1, "append below commit or with a gap")
         if first.index <= self.lastIndex {
-            // Above the commit index, so above every evicted entry: all of them are resident.
+            // Placeholders count for no resident bytes, so removing them needs no care.
             let removed = Int(first.index - self.offset - 1)...
             self.residentBytes -= self.entries[removed].reduce(0) { $0 + Self.commandBytes($1) }
             self.entries.removeSubrange(removed)
@@ -176,11 +177,9 @@ struct RaftLog: Sendable, Hashable {
         let newOffset = min(compactTo, index)
         guard newOffset > self.offset, let newOffsetTerm = self.term(at: newOffset) else { return }
         self.offsetConfiguration = self.configuration(at: newOffset)
-        if newOffset > self.evictedThrough {
-            let dropped = Int(self.evictedThrough - self.offset)..<Int(newOffset - self.offset)
-            self.residentBytes -= self.entries[dropped].reduce(0) { $0 + Self.commandBytes($1) }
-            self.evictedThrough = newOffset
-        }
+        // Placeholders count for nothing, so every dropped entry can be counted out.
+        self.residentBytes -= self.entries[..<Int(newOffset - self.offset)].reduce(0) { $0 + Self.commandBytes($1) }
+        self.evictedThrough = max(self.evictedThrough, newOffset)
         self.entries.removeFirst(Int(newOffset - self.offset))
         self.configurationIndices.removeAll { $0 <= newOffset }
         self.offset = newOffset

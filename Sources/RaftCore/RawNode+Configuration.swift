@@ -87,6 +87,10 @@ extension RawNode {
         /// The newest stored snapshot, if any.
         public var snapshot: SnapshotMetadata?
         /// Stored entries, consecutive; entries at or below the snapshot index are ignored.
+        ///
+        /// Commands may be ``Entry/Payload/evictedCommand(byteCount:)`` placeholders, so a long
+        /// stored log need not be held in memory: the host then replaces them from its log store
+        /// before it applies them (``Ready/committedEntries``) or sends them (``Message/evictedRange``).
         public var entries: [Entry]
 
         /// Creates persistent state.

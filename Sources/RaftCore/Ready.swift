@@ -81,7 +81,8 @@ public struct Ready: Sendable, Hashable {
     public var messages: [Message]
     /// Messages that may be sent only after persisting (votes, append acknowledgements).
     public var persistedMessages: [Message]
-    /// Committed entries to apply to the state machine, in order.
+    /// Committed entries to apply to the state machine, in order. Commands loaded as placeholders
+    /// at start-up (``RawNode/PersistentState/entries``) arrive as such: read them back first.
     public var committedEntries: [Entry]
     /// Reads whose index is now confirmed.
     public var readStates: [ReadState]

@@ -187,7 +187,8 @@ public final class GRPCTransport: RaftTransport {
     /// through `InstallSnapshot` instead (one at a time per peer: a second one is dropped).
     public func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
         if let snapshot, case .installSnapshot = message.body {
-            await self.sendSnapshot(message, from: SnapshotSource(bytes: snapshot), to: address)
+            // Whole bytes from a caller that does not wait for the transfer: stream them on a task.
+            Task { await self.sendSnapshot(message, from: SnapshotSource(bytes: snapshot), to: address) }
             return
         }
         guard let peer = try? self.peer(address, expecting: message.to) else { return }
@@ -195,11 +196,12 @@ public final class GRPCTransport: RaftTransport {
     }
 
     /// Streams an InstallSnapshot message's snapshot from `source` in chunks through
-    /// `InstallSnapshot` (one at a time per peer: a second one is dropped); at most one chunk is
-    /// held in memory.
-    public func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async {
-        guard case .installSnapshot = message.body, let peer = try? self.peer(address, expecting: message.to) else { return }
-        peer.sendSnapshot(self.stamped(message), from: source)
+    /// `InstallSnapshot` (one at a time per peer: a second one is dropped and reported not sent);
+    /// at most one chunk is held in memory. Returns when the receiver answered or the call failed.
+    @discardableResult
+    public func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async -> Bool {
+        guard case .installSnapshot = message.body, let peer = try? self.peer(address, expecting: message.to) else { return false }
+        return await peer.sendSnapshot(self.stamped(message), from: source)
     }
 
     /// Asks the node at `address` for its id and role (`AskNodeID`).
@@ -481,14 +483,14 @@ final class Peer: Sendable {
         }
     }
 
-    /// Streams a snapshot in chunks on its own task; drops it if one is already in flight.
-    func sendSnapshot(_ message: Rafty_V1_RaftMessage, from source: SnapshotSource) {
+    /// Streams a snapshot in chunks; drops it (false) if one is already in flight.
+    func sendSnapshot(_ message: Rafty_V1_RaftMessage, from source: SnapshotSource) async -> Bool {
         let start = self.state.withLock { state in
             guard !state.snapshotInFlight, !state.closed else { return false }
             state.snapshotInFlight = true
             return true
         }
-        guard start else { return }
+        guard start else { return false }
         let chunkSize = max(1, self.configuration.snapshotChunkBytes)
         var options = CallOptions.defaults
         options.timeout = self.configuration.snapshotTimeout
@@ -496,7 +498,7 @@ final class Peer: Sendable {
         options.maxRequestMessageBytes = self.configuration.maxMessageBytes
         let logger = self.configuration.logger
         let address = self.address
-        Task { [self, options] in
+        do {
             defer { self.state.withLock { $0.snapshotInFlight = false } }
             let started = ContinuousClock.now
             let total = source.size
@@ -527,9 +529,11 @@ final class Peer: Sendable {
                     } while offset < total
                 }
                 logger.info("snapshot sent", metadata: ["raft.peer": "\(address)", "raft.snapshot.duration": "\(ContinuousClock.now - started)"])
+                return true
             } catch {
-                // Best effort: the leader sends InstallSnapshot again if the follower stays behind.
+                // Best effort: the leader sends InstallSnapshot again.
                 logger.warning("sending a snapshot failed", metadata: ["raft.peer": "\(address)", "error": "\(error)"])
+                return false
             }
         }
     }

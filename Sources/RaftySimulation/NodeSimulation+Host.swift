@@ -22,7 +22,9 @@ extension NodeSimulation {
                 self.fail("node \(id) lost its stored configuration")
                 return
             }
-            let state = try NodeRecovery.reconcile(log: host.log, stable: host.stable, snapshot: snapshot, logger: configuration.logger)
+            let state = try NodeRecovery.reconcile(
+                log: host.log, stable: host.stable, snapshot: snapshot, residentBytes: configuration.inMemoryLogBytes,
+                logger: configuration.logger)
             host.engine = try NodeEngine(
                 configuration: configuration, address: configuration.address, peerAddresses: configuration.peers,
                 addresses: membership.addresses.filter { $0.key != id }, peerRoles: [:], membership: membership,
@@ -209,9 +211,18 @@ extension NodeSimulation {
     }
 
     /// Applies entries to the node's state machine, checking each against what committed there.
-    mutating func apply(_ id: NodeID, _ entries: [Entry]) -> [UInt64: [UInt8]] {
+    mutating func apply(_ id: NodeID, _ committed: [Entry]) -> [UInt64: [UInt8]] {
         let index = self.index(id)
         var results: [UInt64: [UInt8]] = [:]
+        // As NodeLoop does: commands loaded as placeholders at start-up are read back first.
+        let entries: [Entry]
+        do {
+            entries = try self.hosts[index].log.hydrating(committed)
+        } catch {
+            self.fail("node \(id) cannot read back committed entries: \(error)")
+            return results
+        }
+        if entries != committed { self.report.hydratedApplies += 1 }
         for entry in entries {
             guard entry.index == self.hosts[index].machineIndex + 1 else {
                 self.fail("node \(id) applies index \(entry.index) after \(self.hosts[index].machineIndex)")
@@ -236,15 +247,29 @@ extension NodeSimulation {
     /// A peer message leaves: late, lost, or cut off by a partition. A snapshot carries the
     /// sender's stored snapshot of that index, read as the runtime does (none: not sent).
     mutating func send(_ message: Message, from id: NodeID, to address: String) {
-        guard let to = Self.node(at: address), !self.blocked.contains([id, to]) else { return }
-        guard !self.chance(self.lossPercent) else { return }
+        let arrival = self.transmit(message, from: id, to: address)
+        // As NodeLoop does, the sender hears when a snapshot transfer is over (here: when it
+        // arrives whole, or at once if it was lost).
+        if case .installSnapshot(let metadata) = message.body {
+            let incarnation = self.hosts[self.index(id)].incarnation
+            self.events.push(
+                .snapshotSent(id, incarnation: incarnation, to: message.to, index: metadata.index, delivered: arrival?.whole ?? false),
+                at: arrival?.time ?? self.now + 1)
+        }
+    }
+
+    /// Puts a message on the wire; returns when it arrives and whether a snapshot travels with
+    /// it, nil if it is lost.
+    private mutating func transmit(_ message: Message, from id: NodeID, to address: String) -> (time: UInt64, whole: Bool)? {
+        guard let to = Self.node(at: address), !self.blocked.contains([id, to]) else { return nil }
+        guard !self.chance(self.lossPercent) else { return nil }
         var message = message
         if let range = message.evictedRange {
             // As NodeLoop does: evicted commands are read back from the sender's log store.
             self.report.hydratedAppends += 1
             guard let stored = try? self.hosts[self.index(id)].log.entries(in: range.lowerBound..<(range.upperBound + 1), maxBytes: .max),
                 let hydrated = message.hydrating(stored)
-            else { return }
+            else { return nil }
             message = hydrated
         }
         if case .forwardedProposals(let batch) = message.body { self.report.forwarded += batch.commands.count }
@@ -252,7 +277,7 @@ extension NodeSimulation {
         if case .installSnapshot(let metadata) = message.body {
             guard let reader = try? self.hosts[self.index(id)].snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index,
                 let bytes = try? reader.readAll()
-            else { return }
+            else { return nil }
             snapshot = bytes
             if self.chance(10) {
                 snapshot = nil
@@ -261,7 +286,9 @@ extension NodeSimulation {
         }
         let identity = self.hosts[self.index(id)].identity
         let credentials = PeerCredentials(clusterID: identity.clusterID, incarnation: identity.incarnation)
-        self.events.push(.deliver(to, message, snapshot: snapshot, credentials: credentials), at: self.now + self.random(500...4_000) + (self.slowLinks[[id, to]] ?? 0))
+        let time = self.now + self.random(500...4_000) + (self.slowLinks[[id, to]] ?? 0)
+        self.events.push(.deliver(to, message, snapshot: snapshot, credentials: credentials), at: time)
+        return (time, snapshot != nil)
     }
 
     static func encode(_ result: KVResult) -> [UInt8] {

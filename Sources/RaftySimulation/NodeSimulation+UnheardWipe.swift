@@ -15,9 +15,12 @@ extension NodeSimulation {
     /// does) node 2 knows `W`'s first incarnation without having heard from it and refuses the new
     /// one: no leader, nothing lost. Without, node 2 learns the new one as the first it sees, wins
     /// with `W`'s vote and overwrites committed entries (the run fails).
-    package static func unheardWipeRun(seed: UInt64, recordIncarnations: Bool = true) -> NodeSimulationReport {
+    ///
+    /// With `identityChecks` off, no node refuses anyone: the run fails the same way.
+    package static func unheardWipeRun(seed: UInt64, recordIncarnations: Bool = true, identityChecks: Bool = true) -> NodeSimulationReport {
         var simulation = NodeSimulation(seed: seed, nodeCount: 3)
         simulation.recordIncarnations = recordIncarnations
+        simulation.identityChecks = identityChecks
         simulation.lossPercent = 0
         simulation.faultMilliseconds = 0
         simulation.clientRoles = [.leaderChaser, .leaderChaser]

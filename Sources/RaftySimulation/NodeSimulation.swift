@@ -40,6 +40,8 @@ package struct NodeSimulation {
         /// The leader's answer to a forwarded request, arriving back at `origin`.
         case reply(origin: NodeID, op: Int, RaftNode.Answer)
         case snapshotWritten(NodeID, incarnation: Int, SnapshotMetadata, [UInt8])
+        /// A node's snapshot transfer to `to` is over.
+        case snapshotSent(NodeID, incarnation: Int, to: NodeID, index: UInt64, delivered: Bool)
         case clientTurn(Int)
         case fault
         case restart(NodeID)
@@ -265,6 +267,9 @@ package struct NodeSimulation {
             self.storeLocalSnapshot(id)
             _ = bytes
             self.feed(id, [.snapshotWritten(metadata, failure: nil)])
+        case .snapshotSent(let id, let incarnation, let to, let index, let delivered):
+            guard self.hosts[self.index(id)].incarnation == incarnation else { return }
+            self.feed(id, [.snapshotSent(to: to, index: index, delivered: delivered)])
         case .clientTurn(let client):
             self.clientTurn(client)
         case .fault:

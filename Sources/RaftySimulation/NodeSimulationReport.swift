@@ -36,6 +36,9 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
     public var refusedMessages = 0
     /// Appends whose evicted commands were read back from the sender's log store.
     public var hydratedAppends = 0
+    /// Batches of committed entries whose commands, loaded as placeholders at a restart, were read
+    /// back from the log store before applying.
+    public var hydratedApplies = 0
     /// Histories the linearizability checker could not settle within its bound.
     public var uncheckedHistories = 0
     /// The first safety violation, if any.
@@ -61,6 +64,7 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
         self.refusedMessages += other.refusedMessages
         self.uncheckedHistories += other.uncheckedHistories
         self.hydratedAppends += other.hydratedAppends
+        self.hydratedApplies += other.hydratedApplies
     }
 
     public var description: String {
@@ -68,7 +72,7 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
             + "(\(self.forwarded) forwarded, \(self.lateForwardAnswers) answered late, \(self.leaseReads) lease reads, \(self.overloaded) refused as overloaded), \(self.crashes) crashes "
             + "(\(self.crashesBetweenSteps) between storage steps), \(self.wipes) disks wiped (\(self.refusedMessages) messages refused), \(self.stops) stops, \(self.freezes) freezes, "
             + "\(self.membershipChanges) membership changes, \(self.snapshotsTaken) snapshots taken, \(self.snapshotsInstalled) installed "
-            + "(\(self.snapshotsWithoutBytes) messages without bytes), \(self.hydratedAppends) appends read back from the log store, \(self.uncheckedHistories) histories unchecked"
+            + "(\(self.snapshotsWithoutBytes) messages without bytes), \(self.hydratedAppends) appends and \(self.hydratedApplies) applies read back from the log store, \(self.uncheckedHistories) histories unchecked"
             + (self.failure.map { "; FAILED: \($0)" } ?? "")
     }
 }

@@ -47,6 +47,28 @@ struct PayloadEvictionTests {
         #expect(log.residentBytes == 0 && log.evictedThrough == 20)
     }
 
+    @Test("A log restored with its older commands as placeholders (a start-up over a long log) accounts only for the resident ones, evicts on from there, and compacts correctly")
+    func restoredWithPlaceholders() {
+        let entries = (UInt64(1)...10).map { index in
+            Entry(term: 1, index: index, payload: index <= 6 ? .evictedCommand(byteCount: 100) : .command(Self.command(UInt8(index))))
+        }
+        var log = RaftLog(snapshot: nil, baseConfiguration: ClusterConfiguration(voters: [1]), entries: entries, committed: 10)
+        #expect(log.residentBytes == 400 && log.evictedThrough == 6 && log.applied == 0, "placeholders above applied: not yet applied")
+        Self.checkAccounting(log)
+        log.evictPayloads(keepingBytes: 0)
+        #expect(log.evictedThrough == 6, "nothing more until applied")
+        log.applied = 8
+        log.evictPayloads(keepingBytes: 150)
+        #expect(log.residentBytes == 200 && log.evictedThrough == 8)
+        Self.checkAccounting(log)
+        log.recordSnapshot(at: 8, compactTo: 4)
+        #expect(log.residentBytes == 200)
+        Self.checkAccounting(log)
+        log.recordSnapshot(at: 8, compactTo: 9)
+        #expect(log.residentBytes == 200 && log.evictedThrough == 8, "compaction stops at the snapshot")
+        Self.checkAccounting(log)
+    }
+
     @Test("A follower behind evicted commands gets them once the leader's host reads them back; a placeholder is never stored")
     func laggingFollowerHydrated() throws {
         var network = try TestNetwork(voters: [1, 2, 3])

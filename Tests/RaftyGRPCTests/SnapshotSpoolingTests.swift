@@ -46,8 +46,9 @@ struct SnapshotSpoolingTests {
         let metadata = SnapshotMetadata(index: 10, term: 2, configuration: ClusterConfiguration(voters: [1, 7]))
         let message = RaftCore.Message(from: 1, to: 7, term: 2, body: .installSnapshot(metadata))
         try await withServedHandler(handler) { address, client in
-            await client.send(message, snapshot: bytes, to: address)
-            try await eventually("the snapshot arrived") { handler.spooled.count == 1 }
+            // Returns once the receiver answered: the next transfer to it is not dropped as a duplicate.
+            #expect(await client.sendSnapshot(message, from: SnapshotSource(bytes: bytes), to: address))
+            #expect(handler.spooled.count == 1)
             let spooled = try #require(handler.spooled.first)
             #expect(spooled.metadata == metadata && spooled.size == bytes.count && handler.inMemory == 0)
             #expect(try handler.store.list().isEmpty, "not visible before the node commits it")
@@ -59,8 +60,9 @@ struct SnapshotSpoolingTests {
 
             // A second one the node drops (stale, superseded) is discarded with its last reference.
             let later = SnapshotMetadata(index: 20, term: 2, configuration: ClusterConfiguration(voters: [1, 7]))
-            await client.send(RaftCore.Message(from: 1, to: 7, term: 2, body: .installSnapshot(later)), snapshot: [1, 2, 3], to: address)
-            try await eventually("the second snapshot arrived") { handler.spooled.count == 2 }
+            let second = RaftCore.Message(from: 1, to: 7, term: 2, body: .installSnapshot(later))
+            #expect(await client.sendSnapshot(second, from: SnapshotSource(bytes: [1, 2, 3]), to: address))
+            #expect(handler.spooled.count == 2)
             #expect(try Self.temporaries(directory.path).count == 1)
             handler.forget()
             #expect(try Self.temporaries(directory.path).isEmpty)

@@ -111,10 +111,10 @@ final class RecordingTransport: WrappingTransport {
         await self.inner.send(message, snapshot: snapshot, to: address)
     }
 
-    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async {
+    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async -> Bool {
         self.sent.withLock { $0.append(message) }
         self.snapshots.withLock { $0.append(source.size) }
-        await self.inner.sendSnapshot(message, from: source, to: address)
+        return await self.inner.sendSnapshot(message, from: source, to: address)
     }
 
 
@@ -150,9 +150,9 @@ final class MutableTransport: WrappingTransport {
         await self.inner.send(message, snapshot: snapshot, to: address)
     }
 
-    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async {
-        guard !self.muted else { return }
-        await self.inner.sendSnapshot(message, from: source, to: address)
+    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async -> Bool {
+        guard !self.muted else { return false }
+        return await self.inner.sendSnapshot(message, from: source, to: address)
     }
 
 

@@ -56,23 +56,21 @@ struct NodeSimulationTests {
         }
     }
 
-    /// Seed 41003 (3 nodes) wipes node 2's disk; without the check, its vote elects a leader
-    /// that lacks committed entries (1 of the 300 CI runs fails so). If a change to the simulator
-    /// moves this seed, find another with `identityChecks = false` over `RAFTY_NODE_SEEDS`.
-    @Test("A wiped disk that votes again loses committed entries unless its peers refuse it (seed 41003)")
-    func wipedDiskWithoutIdentityCheck() {
-        var unchecked = NodeSimulation(seed: 41003, nodeCount: 3)
-        unchecked.identityChecks = false
-        let failed = unchecked.run()
-        #expect(failed.wipes == 1)
-        #expect(failed.failure?.contains("differs from the one applied elsewhere") == true, "\(failed)")
-        var checked = NodeSimulation(seed: 41003, nodeCount: 3)
-        let report = checked.run()
-        #expect(report.wipes == 1 && report.refusedMessages > 0)
-        #expect(report.failure == nil, "\(report)")
+    /// A random run found this first (seed 41003, 1 of 300 CI runs, until a change to the
+    /// simulator's schedule moved it; no seed of bases 1...400 shows it now): here the scenario
+    /// of ``NodeSimulation/unheardWipeRun(seed:recordIncarnations:identityChecks:)`` forces it.
+    @Test("A wiped disk that votes again loses committed entries unless its peers refuse it", arguments: [1, 2] as [UInt64])
+    func wipedDiskWithoutIdentityCheck(seed: UInt64) {
+        let failed = NodeSimulation.unheardWipeRun(seed: seed, identityChecks: false)
+        #expect(failed.wipes == 1 && failed.refusedMessages == 0)
+        let failure = failed.failure ?? ""
+        #expect(failure.contains("both lead term") || failure.contains("differs from the one applied elsewhere"), "\(failed)")
+        let checked = NodeSimulation.unheardWipeRun(seed: seed)
+        #expect(checked.wipes == 1 && checked.refusedMessages > 0)
+        #expect(checked.failure == nil, "\(checked)")
     }
 
-    /// The gap first-message learning leaves (``NodeSimulation/unheardWipeRun(seed:recordIncarnations:)``):
+    /// The gap first-message learning leaves (``NodeSimulation/unheardWipeRun(seed:recordIncarnations:identityChecks:)``):
     /// a member wiped before a peer heard from it. Several seeds, so the leader and timing vary.
     @Test("A member wiped before a peer ever heard from it cannot vote there: its incarnation is in the configuration", arguments: [1, 2, 3, 4] as [UInt64])
     func unheardWipe(seed: UInt64) {

@@ -65,12 +65,16 @@ extension NodeLoop {
         if case .installSnapshot(let metadata) = message.body {
             // Reading a large snapshot would stall the loop (heartbeats, elections): read and send
             // it from its own task. If it was replaced meanwhile, the leader retries later.
+            // The engine hears when the transfer is over (it starts no other to this peer meanwhile).
             let snapshots = self.storage.snapshots
-            let transport = self.node.transport
+            let node = self.node
             Task(executorPreference: self.blockingWork) {
-                guard let reader = try? snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index else { return }
-                // Streamed from the store by transports that can (GRPCTransport): never held whole.
-                await transport.sendSnapshot(message, from: SnapshotSource(reader), to: address)
+                var delivered = false
+                if let reader = try? snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index {
+                    // Streamed from the store by transports that can (GRPCTransport): never held whole.
+                    delivered = await node.transport.sendSnapshot(message, from: SnapshotSource(reader), to: address)
+                }
+                node.enqueue(.snapshotSent(to: message.to, index: metadata.index, delivered: delivered))
             }
             return
         }
@@ -140,11 +144,47 @@ extension NodeLoop {
     }
 
     /// Applies committed entries; returns each command's result by index.
+    ///
+    /// Commands loaded as placeholders at start-up are read back from the log store a run of
+    /// about ``NodeRecovery/readBytes`` at a time, so re-applying a long log never holds it whole.
     func apply(_ entries: [Entry]) async throws -> [UInt64: [UInt8]] {
+        guard entries.contains(where: { if case .evictedCommand = $0.payload { true } else { false } }) else {
+            return try await self.applyResident(entries[...])
+        }
+        let log = self.storage.log
+        var results: [UInt64: [UInt8]] = [:]
+        var start = entries.startIndex
+        while start < entries.endIndex {
+            var end = start
+            var bytes = 0
+            repeat {
+                bytes += entries[end].byteSize
+                end += 1
+            } while end < entries.endIndex && bytes < NodeRecovery.readBytes
+            let run = entries[start..<end]
+            let hydrated: [Entry]
+            do {
+                hydrated = try await withTaskExecutorPreference(self.blockingWork) { try log.hydrating(run) }
+            } catch {
+                throw RaftError(.storage, "cannot read back committed entries \(run.first!.index)...\(run.last!.index) to apply them: \(error)")
+            }
+            results.merge(try await self.applyResident(hydrated[...]), uniquingKeysWith: { _, new in new })
+            start = end
+        }
+        return results
+    }
+
+    private func applyResident(_ entries: ArraySlice<Entry>) async throws -> [UInt64: [UInt8]] {
         var commands: [CommittedCommand] = []
         for entry in entries {
-            if case .command(let bytes) = entry.payload {
+            switch entry.payload {
+            case .command(let bytes):
                 commands.append(CommittedCommand(index: entry.index, term: entry.term, bytes: bytes))
+            case .evictedCommand:
+                // Skipping it would lose a committed command on this node.
+                throw RaftError(.storage, "committed entry \(entry.index) reached the state machine without its command")
+            case .noop, .configuration:
+                break
             }
         }
         guard !commands.isEmpty else { return [:] }

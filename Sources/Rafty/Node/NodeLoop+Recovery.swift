@@ -40,8 +40,13 @@ extension NodeLoop {
     /// - entries or a snapshot newer than the saved term (written before the term was saved, by
     ///   earlier builds that persisted entries first): the term is raised past them, with no
     ///   vote. This node never voted in those terms: a vote is sent only once it is saved.
+    ///
+    /// Only the newest ``RaftNode/Configuration/inMemoryLogBytes`` of commands are loaded; older
+    /// ones are placeholders, read back when they are applied or sent.
     func reconcile(snapshot: SnapshotMetadata?) throws -> RawNode.PersistentState {
-        try NodeRecovery.reconcile(log: self.storage.log, stable: self.storage.stable, snapshot: snapshot, logger: self.logger)
+        try NodeRecovery.reconcile(
+            log: self.storage.log, stable: self.storage.stable, snapshot: snapshot,
+            residentBytes: self.node.configuration.inMemoryLogBytes, logger: self.logger)
     }
 }
 
@@ -50,7 +55,8 @@ extension NodeLoop {
 package enum NodeRecovery {
     /// See `NodeLoop.reconcile(snapshot:)`.
     package static func reconcile(
-        log: any LogStore, stable stableStore: any StableStore, snapshot: SnapshotMetadata?, logger: Logger
+        log: any LogStore, stable stableStore: any StableStore, snapshot: SnapshotMetadata?, residentBytes: Int = .max,
+        logger: Logger
     ) throws -> RawNode.PersistentState {
         if let snapshot, log.lastIndex > snapshot.index || log.firstIndex <= snapshot.index {
             // The log agrees if it holds the snapshot's last entry with its term, or starts right
@@ -69,7 +75,7 @@ package enum NodeRecovery {
                     metadata: ["raft.snapshot_index": "\(snapshot.index)", "raft.snapshot_term": "\(snapshot.term)"])
             }
         }
-        let entries = try log.allEntries()
+        let entries = try Self.loadEntries(from: log, residentBytes: residentBytes)
         var stable = stableStore.state
         let newest = max(entries.last?.term ?? 0, snapshot?.term ?? 0)
         if newest > stable.hardState.term {
@@ -80,5 +86,37 @@ package enum NodeRecovery {
             try stableStore.save(stable)
         }
         return RawNode.PersistentState(hardState: stable.hardState, snapshot: snapshot, entries: entries)
+    }
+
+    /// The stored entries, with every command but the newest `residentBytes` of them as an
+    /// ``Entry/Payload/evictedCommand(byteCount:)`` placeholder: start-up holds about that much
+    /// plus one read, however long the stored log (10,000 entries of 1 MiB would be 10 GiB).
+    package static func loadEntries(from log: any LogStore, residentBytes: Int) throws(StorageError) -> [Entry] {
+        var entries: [Entry] = []
+        var resident = 0
+        var nextToEvict = 0
+        var next = log.firstIndex
+        while next <= log.lastIndex {
+            let read = try log.entries(in: next..<(log.lastIndex + 1), maxBytes: Self.readBytes)
+            guard let last = read.last else { break }
+            for entry in read { resident += Self.commandBytes(entry) }
+            entries.append(contentsOf: read)
+            next = last.index + 1
+            while resident > residentBytes, nextToEvict < entries.count {
+                if case .command(let bytes) = entries[nextToEvict].payload {
+                    entries[nextToEvict].payload = .evictedCommand(byteCount: bytes.count)
+                    resident -= bytes.count
+                }
+                nextToEvict += 1
+            }
+        }
+        return entries
+    }
+
+    /// How much one read of the log store returns, at start-up and when placeholders are read back.
+    package static let readBytes = 8 << 20
+
+    static func commandBytes(_ entry: Entry) -> Int {
+        if case .command(let bytes) = entry.payload { bytes.count } else { 0 }
     }
 }

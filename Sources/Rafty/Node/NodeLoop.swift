@@ -148,6 +148,7 @@ struct NodeLoop {
         case .snapshotWritten(let metadata, let failure):
             self.snapshotTask = nil
             return .snapshotWritten(metadata, failure: failure)
+        case .snapshotSent(let peer, let index, let delivered): return .snapshotSent(to: peer, index: index, delivered: delivered)
         case .stop:
             self.stopping = true
             return .stop
@@ -174,7 +175,7 @@ struct NodeLoop {
                 self.stopping
                     ? RaftError(.shuttingDown, "node \(self.node.configuration.id) is stopping")
                     : RaftError(.noLeader, "no leader is known; the request was not applied")))
-        case .tick, .message, .snapshotWritten:
+        case .tick, .message, .snapshotWritten, .snapshotSent:
             break
         }
     }

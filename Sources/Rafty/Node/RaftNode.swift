@@ -28,6 +28,8 @@ public final class RaftNode: Service {
         case bootstrap(CheckedContinuation<Answer, Never>)
         /// The state machine's snapshot at `metadata` was written off the loop (or failed).
         case snapshotWritten(SnapshotMetadata, failure: String?)
+        /// A snapshot transfer to a follower is over (see ``NodeInput/snapshotSent(to:index:delivered:)``).
+        case snapshotSent(to: NodeID, index: UInt64, delivered: Bool)
         case stop
     }
 

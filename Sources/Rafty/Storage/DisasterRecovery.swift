@@ -49,7 +49,9 @@ public enum DisasterRecovery {
         do {
             let snapshot = try storage.snapshots.openNewest()?.snapshot.metadata
             let logger = Logger(label: "rafty.recover", factory: { _ in SwiftLogNoOpLogHandler() })
-            let state = try NodeRecovery.reconcile(log: storage.log, stable: storage.stable, snapshot: snapshot, logger: logger)
+            // Only configurations and the last index matter here: no command is held.
+            let state = try NodeRecovery.reconcile(
+                log: storage.log, stable: storage.stable, snapshot: snapshot, residentBytes: 0, logger: logger)
             var current = state.snapshot?.configuration ?? stable.configuration ?? ClusterConfiguration()
             for entry in state.entries {
                 if case .configuration(let configuration) = entry.payload { current = configuration }

@@ -44,6 +44,30 @@ extension LogStore {
         guard self.lastIndex >= self.firstIndex else { return [] }
         return try self.entries(in: self.firstIndex..<(self.lastIndex + 1), maxBytes: .max)
     }
+
+    /// `entries` with each ``Entry/Payload/evictedCommand(byteCount:)`` placeholder replaced by the
+    /// stored command, which must have the same index, term and size.
+    ///
+    /// - Throws: ``StorageError/Code/corrupted`` if the store holds another entry there, or what
+    ///   reading it throws (``StorageError/Code/compacted`` once it is gone).
+    package func hydrating(_ entries: some Collection<Entry>) throws(StorageError) -> [Entry] {
+        var result = Array(entries)
+        let placeholders = result.indices.filter { if case .evictedCommand = result[$0].payload { true } else { false } }
+        guard let first = placeholders.first, let last = placeholders.last else { return result }
+        let stored = try self.entries(in: result[first].index..<(result[last].index + 1), maxBytes: .max)
+        for position in placeholders {
+            let entry = result[position]
+            let offset = Int(entry.index - result[first].index)
+            guard case .evictedCommand(let byteCount) = entry.payload, offset < stored.count,
+                case .command(let bytes) = stored[offset].payload, stored[offset].index == entry.index,
+                stored[offset].term == entry.term, bytes.count == byteCount
+            else {
+                throw StorageError(.corrupted, "the log store does not hold the command evicted at index \(entry.index)", path: nil)
+            }
+            result[position] = stored[offset]
+        }
+        return result
+    }
 }
 
 /// Checks shared by every ``LogStore`` implementation, so they reject bad requests alike.

@@ -127,7 +127,12 @@ public protocol RaftTransport: Sendable {
     func send(_ message: Message, snapshot: [UInt8]?, to address: String) async
     /// Sends an InstallSnapshot message with its snapshot read from `source` chunk by chunk, so
     /// that the sender need not hold it whole; best effort like ``send(_:snapshot:to:)``.
-    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async
+    ///
+    /// Returns once the transfer is over: true if the receiver took the whole snapshot (or the
+    /// transport cannot tell), false if it failed or was not attempted. The node keeps the log
+    /// behind a snapshot it streams, so the follower goes on from the log once it installs it.
+    @discardableResult
+    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async -> Bool
     /// Asks the node at `address` for its id and role.
     func askNodeID(at address: String) async throws(RaftError) -> PeerInfo
     /// Asks the node at `address` which leader it knows (GetLeader); nil if none.
@@ -145,9 +150,11 @@ extension RaftTransport {
     /// Transports that cannot ask report nothing (a removed node then never learns it on its own).
     public func committedMembership(at address: String) async throws(RaftError) -> CommittedMembership? { nil }
     /// Transports that cannot stream read the snapshot whole and send it.
-    public func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async {
-        guard let bytes = try? source.readAll() else { return }
+    @discardableResult
+    public func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async -> Bool {
+        guard let bytes = try? source.readAll() else { return false }
         await self.send(message, snapshot: bytes, to: address)
+        return true
     }
     /// Transports that keep nothing open have nothing to close.
     public func disconnect(from address: String) {}

@@ -143,6 +143,33 @@ struct NodeEngineForwardingTests {
         #expect(follower.readBatches.isEmpty)
     }
 
+    /// Before, the read failed `noLeader` one election timeout after it was asked (100 ms in the
+    /// in-process cluster tests, which a loaded CI machine's fsync stall exceeded).
+    @Test("A follower whose read-index question or answer was lost asks the leader again after an election timeout, until the read's deadline, instead of failing the read")
+    func followerReadAsksAgain() throws {
+        var follower = try Self.follower()
+        func asked(_ actions: [NodeAction]) -> [UInt64] {
+            NodeEngineTests.sends(actions).compactMap { if case .readIndex(let context) = $0.body { context } else { nil } }
+        }
+        var now = Self.start + Self.tick
+        var actions = follower.handle([.request(1, .read([1], .linearizable), deadline: Self.start + .seconds(5))], now: now)
+        var questions = asked(actions)
+        #expect(questions.count == 1)
+        // The answer never comes; the leader's heartbeats do.
+        for round in UInt64(1)...15 {
+            now += Self.tick
+            let heartbeat = Message(from: 1, to: 2, term: 2, body: .heartbeat(Heartbeat(commit: 0, round: round, sentTick: round)))
+            actions = follower.handle([.message(heartbeat, snapshot: nil), .tick], now: now)
+            #expect(NodeEngineTests.refusal(actions, 1) == nil, "the read is still waiting at tick \(round)")
+            questions += asked(actions)
+        }
+        #expect(questions.count == 2, "asked once more after an election timeout (10 ticks): \(questions)")
+        guard let last = questions.last else { return }
+        let answer = Message(from: 1, to: 2, term: 2, body: .readIndexResponse(context: last, index: 0))
+        let served = follower.handle([.message(answer, snapshot: nil)], now: now)
+        #expect(served.contains { if case .query(1, [1]) = $0 { true } else { false } })
+    }
+
     @Test("A local snapshot that finishes in the same call as a newer snapshot from the leader arrives is not compacted over it: the node simulation's seed 82005 stopped a node this way")
     func localSnapshotBehindLeadersSnapshot() throws {
         // Every 2 applied entries a snapshot is due: one starts at 3, and another would be due after it.

@@ -5,6 +5,7 @@ import Testing
 import Logging
 import MetricsTestKit
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -106,29 +107,60 @@ struct RaftNodeTests {
         }
     }
 
+    /// Starts three nodes that snapshot every 5 entries and keep 1 behind, cuts a follower off
+    /// while the leader commits 20 commands, and reconnects it; returns the leader, the follower
+    /// and the commands.
+    static func leaveFollowerBehindCompactedLog(
+        _ cluster: TestCluster, in group: inout ThrowingDiscardingTaskGroup<any Error>, transport: (any RaftTransport)? = nil
+    ) async throws -> (leader: NodeID, follower: NodeID, commands: [String]) {
+        for id in UInt64(1)...3 {
+            try cluster.start(id, in: &group, transport: transport) { configuration in
+                configuration.snapshotThreshold = 5
+                configuration.trailingLogs = 1
+            }
+        }
+        let leader = try await cluster.leader()
+        let follower = leader % 3 + 1
+        cluster.network.setIsolated(cluster.address(follower), true)
+        var commands: [String] = []
+        for i in 0..<20 {
+            _ = try await cluster.node(leader).submitCommand(Array("s\(i)=\(i)".utf8))
+            commands.append("s\(i)=\(i)")
+        }
+        cluster.network.setIsolated(cluster.address(follower), false)
+        return (leader, follower, commands)
+    }
+
     @Test("A follower behind a compacted log catches up from a snapshot")
     func snapshotCatchUp() async throws {
         let cluster = TestCluster(size: 3)
         try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 {
-                try cluster.start(id, in: &group) { configuration in
-                    configuration.snapshotThreshold = 5
-                    configuration.trailingLogs = 1
-                }
-            }
-            let leader = try await cluster.leader()
-            let follower = leader % 3 + 1
-            cluster.network.setIsolated(cluster.address(follower), true)
-            var expected: [String] = []
-            for i in 0..<20 {
-                _ = try await cluster.node(leader).submitCommand(Array("s\(i)=\(i)".utf8))
-                expected.append("s\(i)=\(i)")
-            }
-            cluster.network.setIsolated(cluster.address(follower), false)
+            let (_, follower, expected) = try await Self.leaveFollowerBehindCompactedLog(cluster, in: &group)
             try await eventually("the isolated follower caught up") {
                 cluster.machine(follower).appliedCommands == expected
             }
             #expect(cluster.machine(follower).restoreCount >= 1, "the follower caught up from a snapshot")
+            await cluster.stopAll()
+        }
+    }
+
+    /// Before the fix the leader started the transfer again after every election timeout (7
+    /// transfers here) and compacted past it, so the follower restored the state twice.
+    @Test("A snapshot transfer slower than the election timeout is sent once and installed once: the leader keeps the log after it")
+    func slowSnapshotTransfer() async throws {
+        let cluster = TestCluster(size: 3)
+        let transport = SlowSnapshotTransport(cluster.network, delay: .milliseconds(600))
+        try await withThrowingDiscardingTaskGroup { group in
+            var (leader, follower, expected) = try await Self.leaveFollowerBehindCompactedLog(cluster, in: &group, transport: transport)
+            try await eventually("a snapshot transfer to the follower started") { transport.transfers(to: cluster.address(follower)) == 1 }
+            // The leader takes four more snapshots while the transfer is on its way.
+            for i in 20..<40 {
+                _ = try await cluster.node(leader).submitCommand(Array("s\(i)=\(i)".utf8))
+                expected.append("s\(i)=\(i)")
+            }
+            try await eventually("the follower caught up") { cluster.machine(follower).appliedCommands == expected }
+            #expect(transport.transfers(to: cluster.address(follower)) == 1)
+            #expect(cluster.machine(follower).restoreCount == 1)
             await cluster.stopAll()
         }
     }
@@ -278,4 +310,31 @@ struct RaftNodeServiceTests {
         }
         #expect(node.status.state == .down)
     }
+}
+
+/// A transport whose snapshot transfers take `delay` longer (a slow link), counted by destination.
+final class SlowSnapshotTransport: WrappingTransport {
+    let inner: any RaftTransport
+    let delay: Duration
+    private let counts = Mutex<[String: Int]>([:])
+
+    init(_ inner: any RaftTransport, delay: Duration) {
+        self.inner = inner
+        self.delay = delay
+    }
+
+    /// How many snapshot transfers to `address` started.
+    func transfers(to address: String) -> Int { self.counts.withLock { $0[address, default: 0] } }
+
+    func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
+        await self.inner.send(message, snapshot: snapshot, to: address)
+    }
+
+    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async -> Bool {
+        self.counts.withLock { $0[address, default: 0] += 1 }
+        try? await Task.sleep(for: self.delay)
+        return await self.inner.sendSnapshot(message, from: source, to: address)
+    }
+
+    func disconnect(from address: String) { self.inner.disconnect(from: address) }
 }

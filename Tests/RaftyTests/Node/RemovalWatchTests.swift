@@ -35,7 +35,7 @@ final class ForeignLeaderTransport: WrappingTransport {
     }
 
     func send(_ message: Message, snapshot: [UInt8]?, to address: String) async { await self.inner.send(message, snapshot: snapshot, to: address) }
-    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async {
+    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async -> Bool {
         await self.inner.sendSnapshot(message, from: source, to: address)
     }
     func disconnect(from address: String) { self.inner.disconnect(from: address) }

@@ -144,12 +144,13 @@ extension NodeEngine {
         self.maybeSnapshot(into: &actions)
     }
 
-    func send(_ message: Message, into actions: inout [NodeAction]) {
+    mutating func send(_ message: Message, into actions: inout [NodeAction]) {
         guard let address = self.addresses[message.to] else {
             // A joining node hears from a leader it has no address for: ask its peers.
             actions.append(.lookUpAddress(message.to, among: self.addresses.values.sorted()))
             return
         }
+        guard self.startsSnapshotStream(message) else { return }
         actions.append(.send(message, to: address))
     }
 
@@ -244,7 +245,7 @@ extension NodeEngine {
     }
 
     /// The snapshot is durable: compact the core and the log, then apply what committed meanwhile.
-    mutating func finishSnapshot(_ metadata: SnapshotMetadata, failure: String?, into actions: inout [NodeAction]) {
+    mutating func finishSnapshot(_ metadata: SnapshotMetadata, failure: String?, now: ContinuousClock.Instant, into actions: inout [NodeAction]) {
         guard self.snapshotInFlight == metadata else { return }
         self.snapshotInFlight = nil
         if let failure {
@@ -256,7 +257,7 @@ extension NodeEngine {
         // persisted and `installed` runs: both count.
         if metadata.index > self.lastSnapshotIndex, metadata.index > self.core.snapshot?.index ?? 0 {
             do {
-                try self.core.compact(snapshotAt: metadata.index, trailingEntries: self.configuration.trailingLogs)
+                try self.core.compact(snapshotAt: metadata.index, trailingEntries: self.trailingEntries(behind: metadata.index, now: now))
             } catch {
                 actions.append(.fail(RaftError(.storage, "cannot compact the log after the snapshot at \(metadata.index): \(error)")))
                 return

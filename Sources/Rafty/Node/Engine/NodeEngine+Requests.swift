@@ -142,11 +142,20 @@ extension NodeEngine {
         for context in self.readsWaitingForIndex.keys.sorted() where self.readsWaitingForIndex[context]!.deadline <= now {
             actions.append(.answer(self.readsWaitingForIndex.removeValue(forKey: context)!.request, .failure(RaftError(.timedOut, "the read timed out"))))
         }
-        // A follower's question or the leader's answer was lost (a connection dropped).
+        // A follower's question or the leader's answer was lost (a connection dropped) or is
+        // late (a stalled leader): ask again, as etcd does, while a leader is known; the read's
+        // deadline bounds it. A read index the leader confirms after the read began is as good.
         let patience = self.electionTimeout
-        self.dropFollowerReads(
-            "the leader did not confirm the read within an election timeout; nothing was read",
-            where: { now - $0.asked > patience }, into: &actions)
+        if self.core.role != .leader, self.core.leader != nil {
+            for context in self.readsWaitingForIndex.keys.sorted() where now - self.readsWaitingForIndex[context]!.asked > patience {
+                self.readsWaitingForIndex[context]!.asked = now
+                self.followerReadBatch.append(context)
+            }
+        } else {
+            self.dropFollowerReads(
+                "no leader confirmed the read within an election timeout; nothing was read",
+                where: { now - $0.asked > patience }, into: &actions)
+        }
         if !self.readBatches.isEmpty {
             // Batches whose reads all ended (answered, expired or dropped) will not be answered.
             self.readBatches = self.readBatches.filter { $0.value.contains { self.readsWaitingForIndex[$0] != nil } }

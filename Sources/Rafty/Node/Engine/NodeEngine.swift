@@ -87,6 +87,8 @@ package struct NodeEngine {
     /// The snapshot being written; entries that commit meanwhile wait in `deferredEntries`, so
     /// the snapshot shows exactly its index.
     var snapshotInFlight: SnapshotMetadata?
+    /// Snapshots this node streams (or has just streamed) to followers, by follower.
+    var snapshotStreams: [NodeID: SnapshotStream] = [:]
     var deferredEntries: [Entry] = []
     /// The Ready whose ``NodeAction/persist(_:)`` is outstanding.
     var awaitingPersistence: Ready?
@@ -201,7 +203,9 @@ package struct NodeEngine {
             case .bootstrap: self.bootstrap(request: request, into: &actions)
             }
         case .snapshotWritten(let metadata, let failure):
-            self.finishSnapshot(metadata, failure: failure, into: &actions)
+            self.finishSnapshot(metadata, failure: failure, now: now, into: &actions)
+        case .snapshotSent(let peer, let index, let delivered):
+            self.snapshotSent(to: peer, index: index, delivered: delivered, now: now)
         case .stop:
             self.beginStop(now: now)
         }

@@ -23,6 +23,9 @@ package enum NodeInput: Sendable {
     case learnedAddress(id: NodeID, address: String)
     /// The state machine's snapshot at `metadata` was written (or failed).
     case snapshotWritten(SnapshotMetadata, failure: String?)
+    /// A transfer of the snapshot at `index` to `peer` (``NodeAction/send(_:to:)`` of an
+    /// InstallSnapshot) is over: `delivered` if the peer took it whole.
+    case snapshotSent(to: NodeID, index: UInt64, delivered: Bool)
     case stop
 
     var isMessage: Bool {
