@@ -130,9 +130,14 @@ extension NodeSimulation {
                 self.report.snapshotsTaken += 1
                 let bytes = self.hosts[index].machine.snapshot()
                 self.hosts[index].snapshotInFlight = (metadata, bytes)
-                // Written off the loop: entries that commit meanwhile wait.
+                // Written off the loop: entries that commit meanwhile wait, or, with the state
+                // captured (the bytes above), are applied at once.
                 self.events.push(
                     .snapshotWritten(id, incarnation: self.hosts[index].incarnation, metadata, bytes), at: self.now + self.random(1_000...40_000))
+                if self.capturesSnapshots {
+                    self.report.snapshotsCaptured += 1
+                    self.execute(id, self.hosts[index].engine!.snapshotCaptured(metadata, now: self.localNow(id)))
+                }
             case .compactLog(let through):
                 do {
                     try self.hosts[index].log.compactPrefix(through: through)

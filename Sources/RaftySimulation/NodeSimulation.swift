@@ -123,6 +123,10 @@ package struct NodeSimulation {
     /// Whether configurations record the members' incarnations, as the runtime's do; off, nodes
     /// learn them only from first messages, as clusters formed by older versions do.
     package var recordIncarnations = true
+    /// Whether the state machine captures its state for a snapshot at once and applying goes on
+    /// while it is written (``StateMachine/snapshotView()``), or applying waits for the write.
+    /// Chosen by the seed (half of the runs), without drawing from the generator.
+    package var capturesSnapshots: Bool
     package var report: NodeSimulationReport
 
     static let tick: UInt64 = 10_000  // microseconds, as each node's clock counts them
@@ -137,6 +141,7 @@ package struct NodeSimulation {
         self.hosts = (1...UInt64(nodeCount)).map { Host(id: $0, incarnation: $0 &* 1_000_003) }
         self.report = NodeSimulationReport(seed: seed, nodeCount: nodeCount)
         let addresses = (1...UInt64(nodeCount)).map { Self.address(of: $0) }
+        self.capturesSnapshots = (seed / 1000) % 2 == 1
         self.configurations = (1...UInt64(nodeCount)).map { id in
             var configuration = RaftNode.Configuration(id: id)
             configuration.address = Self.address(of: id)

@@ -34,6 +34,8 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
     public var wipes = 0
     /// Messages refused because their sender's disk was wiped since the receiver first heard it.
     public var refusedMessages = 0
+    /// Snapshots whose state was captured at once, applying going on while they were written.
+    public var snapshotsCaptured = 0
     /// Appends whose evicted commands were read back from the sender's log store.
     public var hydratedAppends = 0
     /// Batches of committed entries whose commands, loaded as placeholders at a restart, were read
@@ -65,13 +67,14 @@ public struct NodeSimulationReport: Sendable, CustomStringConvertible {
         self.uncheckedHistories += other.uncheckedHistories
         self.hydratedAppends += other.hydratedAppends
         self.hydratedApplies += other.hydratedApplies
+        self.snapshotsCaptured += other.snapshotsCaptured
     }
 
     public var description: String {
         "seed \(self.seed), \(self.nodeCount) nodes: \(self.completed)/\(self.operations) operations completed "
             + "(\(self.forwarded) forwarded, \(self.lateForwardAnswers) answered late, \(self.leaseReads) lease reads, \(self.overloaded) refused as overloaded), \(self.crashes) crashes "
             + "(\(self.crashesBetweenSteps) between storage steps), \(self.wipes) disks wiped (\(self.refusedMessages) messages refused), \(self.stops) stops, \(self.freezes) freezes, "
-            + "\(self.membershipChanges) membership changes, \(self.snapshotsTaken) snapshots taken, \(self.snapshotsInstalled) installed "
+            + "\(self.membershipChanges) membership changes, \(self.snapshotsTaken) snapshots taken (\(self.snapshotsCaptured) captured, applying going on), \(self.snapshotsInstalled) installed "
             + "(\(self.snapshotsWithoutBytes) messages without bytes), \(self.hydratedAppends) appends and \(self.hydratedApplies) applies read back from the log store, \(self.uncheckedHistories) histories unchecked"
             + (self.failure.map { "; FAILED: \($0)" } ?? "")
     }

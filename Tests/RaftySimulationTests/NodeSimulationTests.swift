@@ -51,6 +51,7 @@ struct NodeSimulationTests {
             // The faults and paths this suite exists for did happen.
             #expect(total.completed > 0 && total.crashesBetweenSteps > 0 && total.stops > 0 && total.freezes > 0)
             #expect(total.snapshotsInstalled > 0 && total.snapshotsWithoutBytes > 0 && total.forwarded > 0 && total.leaseReads > 0)
+            #expect(total.snapshotsCaptured > 0 && total.snapshotsCaptured < total.snapshotsTaken && total.hydratedApplies > 0)
             #expect(total.membershipChanges > 0 && total.overloaded > 0 && total.lateForwardAnswers > 0)
             #expect(total.wipes > 0 && total.refusedMessages > 0)
         }

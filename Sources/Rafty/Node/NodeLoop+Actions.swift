@@ -36,7 +36,17 @@ extension NodeLoop {
             case .answer(let request, let answer):
                 self.waiters.removeValue(forKey: request)?.resume(returning: answer)
             case .takeSnapshot(let metadata):
-                self.takeSnapshot(metadata)
+                // The state machine is at exactly `metadata.index` now (the actions run in order):
+                // a view captured here lets applying go on while it is written.
+                let view: (any StateMachineSnapshot)?
+                do {
+                    view = try await self.node.stateMachine.snapshotView()
+                } catch {
+                    self.node.enqueue(.snapshotWritten(metadata, failure: "the state machine could not capture its state: \(error)"))
+                    continue
+                }
+                self.takeSnapshot(metadata, view: view)
+                if view != nil { try await self.execute(self.engine!.snapshotCaptured(metadata, now: self.now)) }
             case .compactLog(let index):
                 do {
                     try self.storage.log.compactPrefix(through: index)
@@ -200,9 +210,9 @@ extension NodeLoop {
     }
 
     /// The state machine writes its snapshot from a task of its own (a large state would
-    /// otherwise hold up heartbeats past the election timeout); the engine defers applying
-    /// until it reports back.
-    mutating func takeSnapshot(_ metadata: SnapshotMetadata) {
+    /// otherwise hold up heartbeats past the election timeout): the captured `view`, or its live
+    /// state while the engine defers applying until it reports back.
+    mutating func takeSnapshot(_ metadata: SnapshotMetadata, view: (any StateMachineSnapshot)?) {
         let snapshots = self.storage.snapshots
         let machine = self.node.stateMachine
         let node = self.node
@@ -220,7 +230,8 @@ extension NodeLoop {
             do {
                 let writer = try snapshots.makeWriter(for: metadata)
                 do {
-                    try await machine.snapshot(to: SnapshotOutput { bytes in try writer.write(bytes) })
+                    let output = SnapshotOutput { bytes in try writer.write(bytes) }
+                    if let view { try await view.write(to: output) } else { try await machine.snapshot(to: output) }
                     _ = try writer.commit()
                 } catch {
                     writer.abort()

@@ -8,10 +8,26 @@ public protocol StateMachine: Sendable {
     /// Answers a read-only query against the current state (used by ``RaftNode/read(_:consistency:timeout:)``).
     func query(_ request: [UInt8]) async throws -> [UInt8]
     /// Writes the whole state to `output`, in chunks of any size (a large state need never be one
-    /// buffer: the runtime streams the chunks to the snapshot file).
+    /// buffer: the runtime streams the chunks to the snapshot file). Applying waits meanwhile,
+    /// unless ``snapshotView()`` captures the state instead.
     func snapshot(to output: SnapshotOutput) async throws
+    /// Captures the current state, cheaply (a copy-on-write view, a frozen copy of a small
+    /// state), to be written while the runtime goes on applying commands. Return nil (the
+    /// default) to have ``snapshot(to:)`` write the live state while applying waits.
+    func snapshotView() async throws -> (any StateMachineSnapshot)?
     /// Replaces the whole state with the snapshot read from `input`.
     func restore(from input: SnapshotInput) async throws
+}
+
+extension StateMachine {
+    /// No view: applying waits while ``snapshot(to:)`` writes the state.
+    public func snapshotView() async throws -> (any StateMachineSnapshot)? { nil }
+}
+
+/// A state captured by ``StateMachine/snapshotView()`` at one log index, written later.
+public protocol StateMachineSnapshot: Sendable {
+    /// Writes the captured state to `output`, in chunks of any size.
+    func write(to output: SnapshotOutput) async throws
 }
 
 /// A committed command, with its place in the log.

@@ -32,6 +32,13 @@ extension KVStore {
         for chunk in self.snapshotChunks() { try output.write(chunk) }
     }
 
+    /// The map as it stands now, in constant time (it is copied on write): the node writes it
+    /// while it goes on applying commands.
+    public func snapshotView() async throws -> (any StateMachineSnapshot)? {
+        let (values, lastAppliedIndex) = self.state.withLock { ($0.values, $0.lastAppliedIndex) }
+        return KVSnapshotView(values: values, lastAppliedIndex: lastAppliedIndex)
+    }
+
     /// The snapshot of the map as it stands now, produced as it is consumed (later applies do
     /// not change it: the map is copied on write).
     func snapshotChunks() -> KVSnapshotChunks {
@@ -76,6 +83,16 @@ extension KVStore {
             state.lastAppliedIndex = lastAppliedIndex
             state.restoreCount += 1
         }
+    }
+}
+
+/// A captured state of the map; its keys are sorted and its records encoded only when written.
+struct KVSnapshotView: StateMachineSnapshot {
+    let values: [[UInt8]: [UInt8]]
+    let lastAppliedIndex: UInt64
+
+    func write(to output: SnapshotOutput) async throws {
+        for chunk in KVSnapshotChunks(values: self.values, lastAppliedIndex: self.lastAppliedIndex) { try output.write(chunk) }
     }
 }
 

@@ -68,6 +68,21 @@ struct KVStoreSnapshotTests {
         #expect(Self.contents(restored) == before && restored.lastAppliedIndex == 3 + 2_999)
     }
 
+    @Test("A captured view (StateMachine.snapshotView) written after later applies holds the state it was captured at: byte for byte what snapshot(to:) wrote then")
+    func capturedView() async throws {
+        let store = try await Self.filled((0..<2_000).map { ("key-\($0)", String(repeating: "v", count: 100)) })
+        let expected = try await Self.snapshotChunks(store).flatMap { $0 }
+        let view = try #require(try await store.snapshotView())
+        _ = try await store.apply([
+            CommittedCommand(index: 10_000, term: 2, bytes: KVCommand.put(key: Array("key-1".utf8), value: [1]).encoded()),
+            CommittedCommand(index: 10_001, term: 2, bytes: KVCommand.delete(key: Array("key-2".utf8)).encoded()),
+        ])
+        var written: [UInt8] = []
+        try await view.write(to: SnapshotOutput { written += $0 })
+        #expect(written == expected)
+        #expect(try await Self.snapshotChunks(store).flatMap { $0 } != expected, "the store itself moved on")
+    }
+
     @Test("An empty store round-trips")
     func emptyRoundTrip() async throws {
         let bytes = try await Self.snapshotChunks(KVStore()).flatMap { $0 }

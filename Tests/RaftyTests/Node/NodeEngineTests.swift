@@ -88,6 +88,38 @@ struct NodeEngineTests {
         #expect(error.code == .timedOut)
     }
 
+    @Test("While a snapshot is written, committed entries wait, unless the state machine captured its state: then they are applied at once; compaction waits for the write either way")
+    func snapshotCaptureReleasesApplies() throws {
+        var leader = try Self.engine(id: 1, voters: [1]) { $0.snapshotThreshold = 3 }
+        var actions = leader.handle([], now: Self.start)
+        if case .persist = actions.last { actions += leader.persisted(now: Self.start) }
+        #expect(leader.core.role == .leader)
+        _ = leader.applied(actions.flatMap { (action: NodeAction) -> [Entry] in if case .apply(let entries) = action { entries } else { [] } }, results: [:], now: Self.start)
+        var snapshot: SnapshotMetadata?
+        var request: RequestID = 1
+        while snapshot == nil, request < 10 {
+            let result = Self.propose(&leader, request, bytes: 1)
+            actions = result.actions + leader.applied(result.entries, results: [:], now: Self.start)
+            snapshot = actions.compactMap { if case .takeSnapshot(let metadata) = $0 { metadata } else { nil } }.first
+            request += 1
+        }
+        let metadata = try #require(snapshot, "a snapshot is due after 3 entries")
+        // Committed while the snapshot is written: they wait.
+        var waiting = Self.propose(&leader, 100, bytes: 1).entries
+        waiting += Self.propose(&leader, 101, bytes: 1).entries
+        #expect(waiting.isEmpty && leader.deferredEntries.count == 2)
+        // The state machine captured its state: they are applied now, and the next ones at once.
+        let released = leader.snapshotCaptured(metadata, now: Self.start)
+        let applied = released.flatMap { (action: NodeAction) -> [Entry] in if case .apply(let entries) = action { entries } else { [] } }
+        #expect(applied.map(\.index) == [metadata.index + 1, metadata.index + 2])
+        _ = leader.applied(applied, results: [:], now: Self.start)
+        #expect(Self.propose(&leader, 102, bytes: 1).entries.map(\.index) == [metadata.index + 3])
+        #expect(leader.snapshotCaptured(metadata, now: Self.start).isEmpty, "reported once")
+        #expect(leader.core.firstIndex == 1, "nothing compacted before the snapshot is written")
+        actions = leader.handle([.snapshotWritten(metadata, failure: nil)], now: Self.start)
+        #expect(leader.core.snapshot?.index == metadata.index)
+    }
+
     @Test("Recovery keeps the entries appended after an installed snapshot (the log starts right after it): the node simulation's seed 62003 lost two acknowledged entries this way")
     func recoveryKeepsEntriesAfterInstalledSnapshot() throws {
         let log = InMemoryLogStore()

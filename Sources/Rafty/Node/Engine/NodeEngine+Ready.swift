@@ -33,7 +33,7 @@ extension NodeEngine {
     /// every Ready brings new entries): they go to the state machine first, and their callers are
     /// answered one fsync earlier. The rest are applied once the Ready is durable.
     private mutating func applyStoredEntries(of ready: Ready, into actions: inout [NodeAction]) {
-        guard ready.snapshot == nil, self.snapshotInFlight == nil else { return }
+        guard ready.snapshot == nil, !self.defersApplies else { return }
         let stored = ready.committedEntries.prefix { $0.index <= self.storedLastIndex }
         guard let last = stored.last else { return }
         self.apply(Array(stored), into: &actions)
@@ -104,7 +104,7 @@ extension NodeEngine {
             committed = committed.drop { $0.index <= self.appliedEarlyThrough }
             self.appliedEarlyThrough = 0
         }
-        if self.snapshotInFlight != nil {
+        if self.defersApplies {
             self.deferredEntries.append(contentsOf: committed)
         } else {
             self.apply(Array(committed), into: &actions)
@@ -225,7 +225,8 @@ extension NodeEngine {
     }
 
     /// Starts a snapshot at the last index handed to the state machine once `snapshotThreshold`
-    /// entries were handed over since the last one; applying pauses until it is written.
+    /// entries were handed over since the last one; applying pauses until it is written, or
+    /// until the state machine captured a view of its state (``snapshotCaptured(_:now:)``).
     mutating func maybeSnapshot(into actions: inout [NodeAction]) {
         // A threshold near UInt64.max must not overflow: such a node never snapshots.
         let (due, overflow) = self.lastSnapshotIndex.addingReportingOverflow(self.configuration.snapshotThreshold)
@@ -248,6 +249,7 @@ extension NodeEngine {
     mutating func finishSnapshot(_ metadata: SnapshotMetadata, failure: String?, now: ContinuousClock.Instant, into actions: inout [NodeAction]) {
         guard self.snapshotInFlight == metadata else { return }
         self.snapshotInFlight = nil
+        self.snapshotViewCaptured = false
         if let failure {
             actions.append(.fail(RaftError(.storage, "cannot take a snapshot at \(metadata.index): \(failure)")))
             return
@@ -269,5 +271,23 @@ extension NodeEngine {
         self.deferredEntries = []
         self.apply(deferred, into: &actions)
         self.maybeSnapshot(into: &actions)
+    }
+
+    /// Whether committed entries wait for the snapshot in flight: until the state machine has
+    /// captured the state it writes.
+    var defersApplies: Bool { self.snapshotInFlight != nil && !self.snapshotViewCaptured }
+
+    /// The state machine captured the state at `metadata` (a copy-on-write view, see
+    /// ``StateMachine/snapshotView()``) and writes it while applying goes on: the entries that
+    /// waited for it are applied now. Its ``NodeInput/snapshotWritten(_:failure:)`` still follows.
+    package mutating func snapshotCaptured(_ metadata: SnapshotMetadata, now: ContinuousClock.Instant) -> [NodeAction] {
+        guard self.snapshotInFlight == metadata, !self.snapshotViewCaptured else { return [] }
+        self.snapshotViewCaptured = true
+        var actions: [NodeAction] = []
+        let deferred = self.deferredEntries
+        self.deferredEntries = []
+        self.apply(deferred, into: &actions)
+        self.drive(now: now, into: &actions)
+        return actions
     }
 }

@@ -85,8 +85,9 @@ package struct NodeEngine {
     /// Callers waiting for a leadership transfer to finish.
     var transfers: [(target: NodeID, deadline: ContinuousClock.Instant, request: RequestID)] = []
     /// The snapshot being written; entries that commit meanwhile wait in `deferredEntries`, so
-    /// the snapshot shows exactly its index.
+    /// the snapshot shows exactly its index, unless the state machine captured a view of it.
     var snapshotInFlight: SnapshotMetadata?
+    var snapshotViewCaptured = false
     /// Snapshots this node streams (or has just streamed) to followers, by follower.
     var snapshotStreams: [NodeID: SnapshotStream] = [:]
     var deferredEntries: [Entry] = []
