@@ -122,7 +122,11 @@ def main():
             peak = rss_kib(n, "VmHWM")
             print("| %s%s | %d | %d | %+d |" % (n.id, " (leader)" if n is leader else "", before[n.id] / 1024, peak / 1024, (peak - before[n.id]) / 1024))
         print("| %s (%s) | – | %d | – |" % (new.id, "restarted" if args.follower_down else "new", rss_kib(new, "VmHWM") / 1024))
-        for n, who in ((leader, "leader"), (new, "restarted node" if args.follower_down else "new member")):
+        for n in cluster.nodes:
+            with open(n.log_path, errors="replace") as f:
+                slow = [line.rstrip() for line in f if "slow storage" in line or "role changed" in line]
+            print("node %s: %d lines on elections and slow storage%s" % (n.id, len(slow), "".join("\n  " + line[:200] for line in slow[-8:])))
+        for n, who in ((leader, "first leader"), (new, "restarted node" if args.follower_down else "new member")):
             with open(n.log_path, errors="replace") as f:
                 lines = [line.rstrip() for line in f if "snapshot" in line.lower() and ("install" in line or "send" in line or "sent" in line)]
             print("the %s's log on snapshot transfers (%d lines):" % (who, len(lines)))

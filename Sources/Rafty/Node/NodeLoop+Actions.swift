@@ -76,9 +76,11 @@ extension NodeLoop {
             // Reading a large snapshot would stall the loop (heartbeats, elections): read and send
             // it from its own task. If it was replaced meanwhile, the leader retries later.
             // The engine hears when the transfer is over (it starts no other to this peer meanwhile).
+            // Not on `blockingWork`: seconds of chunking and checksumming there would hold up the
+            // WAL's fsyncs, and with them the heartbeats (a leader lost its lead so).
             let snapshots = self.storage.snapshots
             let node = self.node
-            Task(executorPreference: self.blockingWork) {
+            Task {
                 var delivered = false
                 if let reader = try? snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index {
                     // Streamed from the store by transports that can (GRPCTransport): never held whole.
@@ -94,7 +96,7 @@ extension NodeLoop {
             // order with this peer's other messages. If they were compacted meanwhile the append
             // is dropped; the leader retries, or sends a snapshot.
             let log = self.storage.log
-            let hydrated = await withTaskExecutorPreference(self.blockingWork) { () -> Message? in
+            let hydrated = await withTaskExecutorPreference(self.logReads) { () -> Message? in
                 guard let stored = try? log.entries(in: range.lowerBound..<(range.upperBound + 1), maxBytes: .max) else { return nil }
                 return message.hydrating(stored)
             }
@@ -174,7 +176,7 @@ extension NodeLoop {
             let run = entries[start..<end]
             let hydrated: [Entry]
             do {
-                hydrated = try await withTaskExecutorPreference(self.blockingWork) { try log.hydrating(run) }
+                hydrated = try await withTaskExecutorPreference(self.logReads) { try log.hydrating(run) }
             } catch {
                 throw RaftError(.storage, "cannot read back committed entries \(run.first!.index)...\(run.last!.index) to apply them: \(error)")
             }

@@ -35,6 +35,10 @@ struct NodeLoop {
     var lastSlowWarning: ContinuousClock.Instant?
     /// Runs snapshot writes, reads and restores, off the cooperative pool.
     let blockingWork = DedicatedThreadExecutor()
+    /// Reads commands back from the log store for sends and applies. The loop waits for them, so
+    /// they must not queue behind a snapshot write of seconds on `blockingWork` (a leader that
+    /// waited so sent no heartbeat and lost its lead while writing a 1 GiB snapshot).
+    let logReads = DedicatedThreadExecutor()
     /// The committed membership last seen: members that leave it are forgotten by the identity,
     /// and their connections closed.
     var committedMembers: Set<NodeID> = []
@@ -82,6 +86,7 @@ struct NodeLoop {
             self.node.snapshotStore.withLock { $0 = nil }
             self.storage.close()
             self.blockingWork.shutdown()
+            self.logReads.shutdown()
         }
         do {
             try await self.runEvents()

@@ -8,21 +8,27 @@ import RaftCore
 /// (a 1 GiB state peaked at 2 GiB on the new member that way).
 struct SnapshotStream {
     var index: UInt64
+    /// The leader's term when it started: a follower drops a snapshot of an older term.
+    var term: UInt64
     /// When the follower took the whole snapshot (nil: still streaming).
     var delivered: ContinuousClock.Instant?
 }
 
 extension NodeEngine {
-    /// How long a follower that took a snapshot whole may stay silent while it installs it (its
-    /// loop answers nothing while a large state restores) before it counts as gone.
+    /// How long a follower that took a snapshot whole may take to install it (a large state
+    /// restores for seconds) before the leader may send another.
     var snapshotInstallPatience: Duration { self.electionTimeout * 20 }
 
-    /// Whether the transfer to `peer` still matters: it streams, or it was delivered and the
-    /// follower, heard from recently enough, has not yet acknowledged the snapshot's index.
+    /// Whether the transfer to `peer` still matters: it streams; or it was delivered in this term
+    /// and the follower has not yet acknowledged the snapshot's index (for a while: a follower may
+    /// also have dropped it); or the follower installed it and, heard from lately, still catches
+    /// up from the log (for a while longer: it must not fall behind the next compaction).
     func isPending(_ stream: SnapshotStream, to peer: NodeID, match: UInt64, now: ContinuousClock.Instant) -> Bool {
         guard let delivered = stream.delivered else { return true }
-        let heard = max(delivered, self.lastHeard[peer] ?? delivered)
-        return match < stream.index && now - heard < self.snapshotInstallPatience
+        guard stream.term == self.core.term else { return false }
+        if match < stream.index { return now - delivered < self.snapshotInstallPatience }
+        let heard = self.lastHeard[peer].map { now - $0 < self.electionTimeout } ?? false
+        return heard && match < self.core.commitIndex && now - delivered < self.snapshotInstallPatience * 6
     }
 
     /// Whether to hand an InstallSnapshot for `peer` to the host: not while another transfer to
@@ -40,7 +46,7 @@ extension NodeEngine {
                 return false
             }
         }
-        self.snapshotStreams[message.to] = SnapshotStream(index: metadata.index)
+        self.snapshotStreams[message.to] = SnapshotStream(index: metadata.index, term: message.term)
         return true
     }
 
@@ -57,13 +63,14 @@ extension NodeEngine {
     }
 
     /// How many entries to keep behind a local snapshot at `index`: the configured trailing
-    /// entries, or more to keep everything after a snapshot a follower is being sent.
+    /// entries, or more to keep everything a follower that was sent a snapshot still needs.
     mutating func trailingEntries(behind index: UInt64, now: ContinuousClock.Instant) -> UInt64 {
         let configured = self.configuration.trailingLogs
         guard !self.snapshotStreams.isEmpty else { return configured }
         let match = self.core.status.matchIndex
         self.snapshotStreams = self.snapshotStreams.filter { self.isPending($1, to: $0, match: match[$0] ?? 0, now: now) }
-        guard let oldest = self.snapshotStreams.values.map(\.index).min(), oldest < index else { return configured }
+        let needed = self.snapshotStreams.map { peer, stream in max(stream.index, match[peer] ?? 0) }
+        guard let oldest = needed.min(), oldest < index else { return configured }
         return max(configured, index - oldest)
     }
 }
