@@ -120,6 +120,30 @@ struct NodeEngineTests {
         #expect(leader.core.snapshot?.index == metadata.index)
     }
 
+    @Test("One snapshot transfer per follower: a second waits while one streams or installs, but not for a failed one, one of another term, or one delivered longer ago than the install patience")
+    func snapshotStreamPatience() throws {
+        var leader = try Self.engine(id: 1, voters: [1, 2, 3])
+        let metadata = SnapshotMetadata(index: 10, term: 0, configuration: ClusterConfiguration(voters: [1, 2, 3]))
+        let message = Message(from: 1, to: 2, term: leader.core.term, body: .installSnapshot(metadata))
+        var started = false
+        started = leader.startsSnapshotStream(message)
+        #expect(started)
+        started = leader.startsSnapshotStream(message)
+        #expect(!started, "one streams")
+        leader.snapshotSent(to: 2, index: 10, delivered: false, now: Self.start)
+        started = leader.startsSnapshotStream(message)
+        #expect(started, "the failed one is forgotten")
+        leader.snapshotSent(to: 2, index: 10, delivered: true, now: Self.start)
+        started = leader.startsSnapshotStream(message)
+        #expect(!started, "delivered: the follower installs it")
+        leader.snapshotStreams[2]?.term = leader.core.term + 1
+        started = leader.startsSnapshotStream(message)
+        #expect(started, "a follower drops a snapshot of another term")
+        leader.snapshotSent(to: 2, index: 10, delivered: true, now: Self.start - leader.snapshotInstallPatience - .seconds(1))
+        started = leader.startsSnapshotStream(message)
+        #expect(started, "delivered too long ago: the follower may have dropped it")
+    }
+
     @Test("Recovery keeps the entries appended after an installed snapshot (the log starts right after it): the node simulation's seed 62003 lost two acknowledged entries this way")
     func recoveryKeepsEntriesAfterInstalledSnapshot() throws {
         let log = InMemoryLogStore()
