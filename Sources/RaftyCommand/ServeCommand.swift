@@ -185,15 +185,15 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     /// Plaintext only on loopback, unless --insecure-plaintext.
-    func checkPlaintext(peerTLS: PeerTLS?, http: HostAndPort, security: KVHTTPSecurity) throws {
+    func checkPlaintext(peerTLS: PeerTLS?, http: PeerAddress, security: KVHTTPSecurity) throws {
         guard !self.insecurePlaintext else { return }
-        let grpcHost = try HostAndPort(parsing: self.address.contains(":") ? self.address : self.address + ":50051", option: "--address").host
-        if peerTLS == nil, !HostAndPort.isLoopback(grpcHost) {
+        let grpc = try PeerAddress(option: "--address", self.address, defaultPort: PeerAddress.defaultPort)
+        if peerTLS == nil, !grpc.isLoopback {
             throw ValidationError(
                 "--address \(self.address) is not a loopback address: give --peer-cert-file, --peer-key-file and "
                     + "--peer-trusted-ca-file (mutual TLS between nodes), or --insecure-plaintext")
         }
-        if !HostAndPort.isLoopback(http.host), !security.isTLS || !security.authenticatesAdmin {
+        if !http.isLoopback, !security.isTLS || !security.authenticatesAdmin {
             throw ValidationError(
                 "--http \(self.http) is not a loopback address: give --cert-file and --key-file (HTTPS) and --trusted-ca-file "
                     + "or --auth-token-file (authenticated admin routes), or --insecure-plaintext")
@@ -246,7 +246,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         _ = try self.nodeConfiguration(logger: Logger(label: "rafty"))
-        let http = try HostAndPort(parsing: self.http, option: "--http")
+        let http = try PeerAddress(option: "--http", self.http)
         try self.checkPlaintext(peerTLS: try self.peerTLS(), http: http, security: try self.httpSecurity())
         guard self.maxValueSize >= 1 else { throw ValidationError("--max-value-size must be at least 1") }
         // A value must fit in one peer message with its key and framing, or it would commit on the
@@ -276,11 +276,11 @@ struct ServeCommand: AsyncParsableCommand {
         limits.maxValueBytes = self.maxValueSize
         let store = KVStore()
         let node = try RaftNode(configuration: configuration, stateMachine: store, transport: transport)
-        let http = try HostAndPort(parsing: self.http, option: "--http")
+        let http = try PeerAddress(option: "--http", self.http)
         // A membership change may take the whole catch-up timeout and then some.
         let membershipTimeout = max(.seconds(30), configuration.memberCatchUpTimeout + .seconds(10))
         let server = KVHTTPServer(
-            node: node, limits: limits, host: http.host, port: http.port, registry: registry,
+            node: node, limits: limits, host: http.hostText, port: http.port, registry: registry,
             membershipTimeout: membershipTimeout, security: try self.httpSecurity(), logger: logger)
         logger.info(
             "starting",
@@ -302,27 +302,14 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// `host:port`, checked.
-struct HostAndPort: Hashable {
-    var host: String
-    var port: Int
-
-    init(parsing text: String, option: String) throws {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port),
-            colon != text.startIndex
-        else {
-            throw ValidationError("\(option): '\(text)' is not host:port")
+extension PeerAddress {
+    /// The address given to a command-line option, or a usage error naming the option.
+    init(option: String, _ text: String, defaultPort: Int? = nil) throws {
+        do {
+            try self.init(parsing: text, defaultPort: defaultPort)
+        } catch {
+            throw ValidationError("\(option): \(error.message)")
         }
-        self.host = String(text[..<colon])
-        self.port = port
-    }
-
-    /// 127.0.0.0/8, ::1 or localhost.
-    static func isLoopback(_ host: String) -> Bool {
-        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
-        if bare == "localhost" || bare == "::1" { return true }
-        let parts = bare.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil } && parts[0] == "127"
     }
 }
 

@@ -82,7 +82,7 @@ public final class GRPCTransport: RaftTransport {
             state.handler = handler
         }
         defer { self.close() }
-        let endpoint = try Endpoint(address)
+        let endpoint = try PeerAddress(parsing: address)
         if let tls = self.configuration.tls {
             let id = try tls.nodeID()
             guard id == handler.nodeID else {
@@ -266,67 +266,21 @@ public final class GRPCTransport: RaftTransport {
 
 // MARK: - Addresses
 
-/// A parsed `host:port`, `[v6]:port` or `host` (port 50051).
-struct Endpoint: Sendable {
-    var host: String
-    var port: Int
-    var isIPv6: Bool
-
-    init(_ address: String) throws(RaftError) {
-        var host = address
-        var port = 50051
-        if address.hasPrefix("[") {
-            guard let close = address.firstIndex(of: "]") else {
-                throw RaftError(.invalidConfiguration, "'\(address)' is not a valid address")
-            }
-            host = String(address[address.index(after: address.startIndex)..<close])
-            let rest = address[address.index(after: close)...]
-            if rest.hasPrefix(":") {
-                guard let value = Int(rest.dropFirst()) else {
-                    throw RaftError(.invalidConfiguration, "'\(address)' has an invalid port")
-                }
-                port = value
-            }
-            self.isIPv6 = true
-        } else {
-            let parts = address.split(separator: ":", omittingEmptySubsequences: false)
-            if parts.count == 2 {
-                host = String(parts[0])
-                guard let value = Int(parts[1]) else {
-                    throw RaftError(.invalidConfiguration, "'\(address)' has an invalid port")
-                }
-                port = value
-            } else if parts.count > 2 {
-                self.isIPv6 = true
-                self.host = address
-                self.port = port
-                return
-            }
-            self.isIPv6 = false
-        }
-        guard (0...65_535).contains(port), !host.isEmpty else {
-            throw RaftError(.invalidConfiguration, "'\(address)' is not a valid address")
-        }
-        self.host = host
-        self.port = port
-    }
-
-    private var isIPv4Literal: Bool {
-        let parts = self.host.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
-    }
-
+extension PeerAddress {
     /// Where a server for this address listens: exactly the address asked for (a host name is
     /// resolved, and the server binds its first address, never every interface).
     var bindAddress: SocketAddress {
         get throws(RaftError) {
-            if self.isIPv6 { return .ipv6(host: self.host, port: self.port) }
-            if self.isIPv4Literal { return .ipv4(host: self.host, port: self.port) }
-            if self.host == "localhost" { return .ipv4(host: "127.0.0.1", port: self.port) }
-            guard let resolved = Self.resolve(self.host) else {
-                throw RaftError(.invalidConfiguration, "cannot resolve '\(self.host)' to an address to listen on")
+            switch self.host {
+            case .ipv4(let host): return .ipv4(host: host, port: self.port)
+            case .ipv6(let host): return .ipv6(host: host, port: self.port)
+            case .name("localhost"): return .ipv4(host: "127.0.0.1", port: self.port)
+            case .name(let name):
+                guard let resolved = Self.resolve(name) else {
+                    throw RaftError(.invalidConfiguration, "cannot resolve '\(name)' to an address to listen on")
+                }
+                return resolved.isIPv6 ? .ipv6(host: resolved.address, port: self.port) : .ipv4(host: resolved.address, port: self.port)
             }
-            return resolved.isIPv6 ? .ipv6(host: resolved.address, port: self.port) : .ipv4(host: resolved.address, port: self.port)
         }
     }
 
@@ -347,9 +301,11 @@ struct Endpoint: Sendable {
 
     /// How a client reaches this address.
     var target: any ResolvableTarget {
-        if self.isIPv6 { return ResolvableTargets.IPv6.ipv6(address: self.host, port: self.port) }
-        if self.isIPv4Literal { return ResolvableTargets.IPv4.ipv4(address: self.host, port: self.port) }
-        return ResolvableTargets.DNS.dns(host: self.host, port: self.port)
+        switch self.host {
+        case .ipv4(let host): ResolvableTargets.IPv4.ipv4(address: host, port: self.port)
+        case .ipv6(let host): ResolvableTargets.IPv6.ipv6(address: host, port: self.port)
+        case .name(let name): ResolvableTargets.DNS.dns(host: name, port: self.port)
+        }
     }
 }
 
@@ -377,7 +333,7 @@ final class Peer: Sendable {
         self.configuration = configuration
         let identity = ServerIdentity(expected: id)
         self.identity = identity
-        let endpoint = try Endpoint(address)
+        let endpoint = try PeerAddress(parsing: address)
         let transport: HTTP2ClientTransport.Posix
         do {
             transport = try HTTP2ClientTransport.Posix(

@@ -55,13 +55,13 @@ public enum RaftErrorMapping {
         }
         switch error.code {
         case .deadlineExceeded:
-            return RaftError(.timedOut, "no answer from \(address) before the deadline: \(error.message)")
+            return RaftError(.timedOut, "no answer from \(address) before the deadline: \(error.message)", cause: error)
         case .cancelled:
-            return RaftError(.shuttingDown, "the call to \(address) was cancelled: \(error.message)")
+            return RaftError(.shuttingDown, "the call to \(address) was cancelled: \(error.message)", cause: error)
         case .unavailable, .unknown:
-            return RaftError(.unreachable, "\(address) is unreachable: \(error.message)")
+            return RaftError(.unreachable, "\(address) is unreachable: \(error.message)", cause: error)
         default:
-            return RaftError(.rejected, "\(address) answered \(error.code): \(error.message)")
+            return RaftError(.rejected, "\(address) answered \(error.code): \(error.message)", cause: error)
         }
     }
 
@@ -71,6 +71,6 @@ public enum RaftErrorMapping {
         if let error = error as? RPCError { return Self.raftError(error, address: address) }
         if let error = error as? any RPCErrorConvertible { return Self.raftError(RPCError(error), address: address) }
         if error is CancellationError { return RaftError(.shuttingDown, "the call to \(address) was cancelled") }
-        return RaftError(.unreachable, "\(address): \(error)")
+        return RaftError(.unreachable, "\(address): \(error)", cause: error)
     }
 }

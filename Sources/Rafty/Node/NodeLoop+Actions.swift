@@ -42,7 +42,9 @@ extension NodeLoop {
                 do {
                     view = try await self.node.stateMachine.snapshotView()
                 } catch {
-                    self.node.enqueue(.snapshotWritten(metadata, failure: "the state machine could not capture its state: \(error)"))
+                    self.node.enqueue(.snapshotWritten(metadata, failure: RaftError(
+                        .stateMachine, "cannot take a snapshot at \(metadata.index): the state machine could not capture its state: \(error)",
+                        cause: error)))
                     continue
                 }
                 self.takeSnapshot(metadata, view: view)
@@ -51,7 +53,7 @@ extension NodeLoop {
                 do {
                     try self.storage.log.compactPrefix(through: index)
                 } catch {
-                    throw RaftError(.storage, "cannot compact the log through \(index): \(error)")
+                    throw RaftError(.storage, "cannot compact the log through \(index): \(error)", cause: error)
                 }
             case .fail(let error):
                 throw error
@@ -141,7 +143,7 @@ extension NodeLoop {
                             try await machine.restore(from: SnapshotInput(reader))
                         } catch {
                             // Start-up falls back to the previous snapshot; the log is still intact.
-                            throw RaftError(.stateMachine, "cannot restore the state machine from snapshot \(metadata.index): \(error)")
+                            throw RaftError(.stateMachine, "cannot restore the state machine from snapshot \(metadata.index): \(error)", cause: error)
                         }
                     }
                 default:
@@ -151,7 +153,7 @@ extension NodeLoop {
         } catch let error as RaftError {
             throw error
         } catch {
-            throw RaftError(.storage, "cannot persist: \(error)")
+            throw RaftError(.storage, "cannot persist: \(error)", cause: error)
         }
     }
 
@@ -178,7 +180,7 @@ extension NodeLoop {
             do {
                 hydrated = try await withTaskExecutorPreference(self.logReads) { try log.hydrating(run) }
             } catch {
-                throw RaftError(.storage, "cannot read back committed entries \(run.first!.index)...\(run.last!.index) to apply them: \(error)")
+                throw RaftError(.storage, "cannot read back committed entries \(run.first!.index)...\(run.last!.index) to apply them: \(error)", cause: error)
             }
             results.merge(try await self.applyResident(hydrated[...]), uniquingKeysWith: { _, new in new })
             start = end
@@ -204,7 +206,7 @@ extension NodeLoop {
         do {
             output = try await self.node.stateMachine.apply(commands)
         } catch {
-            throw RaftError(.stateMachine, "the state machine failed to apply entries \(commands[0].index)...: \(error)")
+            throw RaftError(.stateMachine, "the state machine failed to apply entries \(commands[0].index)...: \(error)", cause: error)
         }
         var results: [UInt64: [UInt8]] = [:]
         for (command, result) in zip(commands, output) { results[command.index] = result }
@@ -220,11 +222,11 @@ extension NodeLoop {
         let node = self.node
         let logger = self.logger
         self.snapshotTask = Task(executorPreference: self.blockingWork) {
-            var failure: String?
+            var failure: RaftError?
             let started = ContinuousClock.now
             defer {
                 if let failure {
-                    logger.error("could not write a snapshot at index \(metadata.index): \(failure)")
+                    logger.error("\(failure.message)")
                 } else {
                     logger.info("snapshot written", metadata: ["raft.snapshot.index": "\(metadata.index)", "raft.snapshot.duration": "\(ContinuousClock.now - started)"])
                 }
@@ -240,7 +242,10 @@ extension NodeLoop {
                     throw error
                 }
             } catch {
-                failure = "\(error)"
+                // The store's errors are storage failures, even when the state machine passes
+                // them on; anything else is the state machine's own.
+                failure = RaftError(
+                    error is StorageError ? .storage : .stateMachine, "cannot take a snapshot at \(metadata.index): \(error)", cause: error)
             }
             node.enqueue(.snapshotWritten(metadata, failure: failure))
         }

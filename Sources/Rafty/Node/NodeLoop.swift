@@ -56,7 +56,7 @@ struct NodeLoop {
                     : try RaftStorage.inMemory()
             }
         } catch {
-            throw RaftError(.storage, "cannot open storage: \(error)")
+            throw RaftError(.storage, "cannot open storage: \(error)", cause: error)
         }
         self.logger = configuration.logger
         self.metrics = NodeMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory, nodeID: configuration.id)
@@ -214,7 +214,7 @@ struct NodeLoop {
             try self.formCluster(membership)
             try self.storage.stable.save(StableState(nodeID: configuration.id, configuration: membership))
         } catch {
-            throw RaftError(.storage, "cannot persist the cluster membership: \(error)")
+            throw RaftError(.storage, "cannot persist the cluster membership: \(error)", cause: error)
         }
         self.logger.info("cluster membership known, starting", metadata: ["raft.members": "\(membership.members)"])
         try await self.startEngine(membership: membership)
@@ -243,7 +243,7 @@ struct NodeLoop {
         } catch let error as RaftError {
             throw error
         } catch {
-            throw RaftError(.storage, "cannot restore from \(configuration.resolvedDataDirectory): \(error)")
+            throw RaftError(.storage, "cannot restore from \(configuration.resolvedDataDirectory): \(error)", cause: error)
         }
         // The single-voter campaign (and anything else the start produced).
         try await self.execute(self.engine!.handle([], now: self.now))

@@ -1,6 +1,8 @@
 public import RaftCore
 
 /// An error from the node runtime's public API.
+///
+/// Two errors are equal when their code, message and leader are: the ``cause`` is not compared.
 public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, as an extensible set of codes.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
@@ -53,14 +55,31 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
     /// The leader, when known (for ``Code/notLeader``).
     public var leader: NodeID?
+    /// The error underneath, when there is one: a `StorageError` for ``Code/storage``, the state
+    /// machine's own error for ``Code/stateMachine``, a transport's error for ``Code/unreachable``.
+    /// Its text is part of ``message`` already; it is here for code that inspects it.
+    public var cause: (any Error)?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, leader: NodeID? = nil) {
+    public init(_ code: Code, _ message: String, leader: NodeID? = nil, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.leader = leader
+        self.cause = cause
     }
 
     /// `code: message`.
     public var description: String { "\(self.code): \(self.message)" }
+
+    /// Same code, message and leader (the cause is not compared).
+    public static func == (a: RaftError, b: RaftError) -> Bool {
+        a.code == b.code && a.message == b.message && a.leader == b.leader
+    }
+
+    /// Hashes the code, message and leader.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.code)
+        hasher.combine(self.message)
+        hasher.combine(self.leader)
+    }
 }

@@ -12,9 +12,10 @@ extension RaftNode {
     public struct Configuration: Sendable {
         /// This node's id (non-zero, unique in the cluster).
         public var id: NodeID
-        /// Where this node listens: `ip` or `ip:port` (port 50051 if omitted). Default `127.0.0.1:50051`.
+        /// Where this node listens: `host` or `host:port` (port 50051 if omitted; IPv6 as `[::1]:7000`;
+        /// see ``PeerAddress``). Default `127.0.0.1:50051`.
         public var address: String = "127.0.0.1:50051"
-        /// The other nodes' addresses, `ip` or `ip:port`.
+        /// The other nodes' addresses, in the form of ``address``.
         public var peers: [String] = []
         /// Scales every timeout (tick, election, heartbeat, RPC deadlines); 1...10, default 1.
         public var timeMultiplier: Int = 1
@@ -145,17 +146,14 @@ extension RaftNode {
             for peer in self.peers { _ = try Self.normalize(address: peer, field: "peers") }
         }
 
-        /// `ip` or `ip:port` → `ip:port` (port 50051 by default).
+        /// An address as nodes exchange and compare it (``PeerAddress/description``: the port
+        /// added, 50051 by default; an IPv6 literal in brackets).
         static func normalize(address: String, field: String) throws(RaftError) -> String {
-            let parts = address.split(separator: ":", omittingEmptySubsequences: false)
-            guard (1...2).contains(parts.count), !parts[0].isEmpty else {
-                throw RaftError(.invalidConfiguration, "\(field): '\(address)' is not 'ip' or 'ip:port'")
+            do {
+                return try PeerAddress(parsing: address).description
+            } catch {
+                throw RaftError(.invalidConfiguration, "\(field): \(error.message)")
             }
-            if parts.count == 1 { return address + ":50051" }
-            guard let port = Int(parts[1]), (1...65_535).contains(port) else {
-                throw RaftError(.invalidConfiguration, "\(field): port in '\(address)' must be in 1...65535")
-            }
-            return address
         }
     }
 

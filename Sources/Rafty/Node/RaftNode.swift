@@ -27,7 +27,7 @@ public final class RaftNode: Service {
         case learnedAddress(id: NodeID, address: String)
         case bootstrap(CheckedContinuation<Answer, Never>)
         /// The state machine's snapshot at `metadata` was written off the loop (or failed).
-        case snapshotWritten(SnapshotMetadata, failure: String?)
+        case snapshotWritten(SnapshotMetadata, failure: RaftError?)
         /// A snapshot transfer to a follower is over (see ``NodeInput/snapshotSent(to:index:delivered:)``).
         case snapshotSent(to: NodeID, index: UInt64, delivered: Bool)
         case stop

@@ -80,7 +80,7 @@ public enum DisasterRecovery {
         } catch let error as RaftError {
             throw error
         } catch {
-            throw RaftError(.storage, "cannot recover \(dataDirectory): \(error)")
+            throw RaftError(.storage, "cannot recover \(dataDirectory): \(error)", cause: error)
         }
     }
 
@@ -89,7 +89,7 @@ public enum DisasterRecovery {
         do {
             return try RaftStorage.open(dataDirectory: dataDirectory)
         } catch {
-            throw RaftError(.storage, "cannot open \(dataDirectory): \(error)")
+            throw RaftError(.storage, "cannot open \(dataDirectory): \(error)", cause: error)
         }
     }
 
@@ -139,7 +139,7 @@ public enum DisasterRecovery {
         } catch let error as RaftError {
             throw error
         } catch {
-            throw RaftError(.storage, "cannot restore into \(dataDirectory): \(error)")
+            throw RaftError(.storage, "cannot restore into \(dataDirectory): \(error)", cause: error)
         }
     }
 }

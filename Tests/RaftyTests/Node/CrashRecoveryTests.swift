@@ -143,17 +143,36 @@ struct CrashRecoveryTests {
         var error: (any Error)?
         do { try await running.value } catch let failure { error = failure }
         #expect((error as? RaftError)?.code == .stateMachine, "\(String(describing: error))")
+        #expect((error as? RaftError)?.cause is FailingStateMachine.Boom, "\(String(describing: error))")
+    }
+
+    @Test("A state machine that cannot write a snapshot stops the node with a state-machine error carrying its cause")
+    func snapshotFailureIsTheStateMachines() async throws {
+        var configuration = Self.configuration("")
+        configuration.persistDataOnDisk = false
+        configuration.snapshotThreshold = 2
+        let node = try RaftNode(configuration: configuration, stateMachine: FailingStateMachine(failSnapshots: true), transport: InProcessNetwork())
+        let running = Task { try await node.run() }
+        try await eventually("node 1 leads") { node.status.state == .leader }
+        for index in 1...3 { _ = try? await node.submitCommand(Array("c\(index)".utf8)) }
+        var error: (any Error)?
+        do { try await running.value } catch let failure { error = failure }
+        // Before: a storage error whose cause was only text.
+        #expect((error as? RaftError)?.code == .stateMachine, "\(String(describing: error))")
+        #expect((error as? RaftError)?.cause is FailingStateMachine.Boom, "\(String(describing: error))")
     }
 }
 
-/// Fails to apply the command "boom".
+/// Fails to apply the command "boom", and to write snapshots if told to.
 final class FailingStateMachine: StateMachine {
     struct Boom: Error {}
+    let failSnapshots: Bool
+    init(failSnapshots: Bool = false) { self.failSnapshots = failSnapshots }
     func apply(_ commands: [CommittedCommand]) async throws -> [[UInt8]] {
         if commands.contains(where: { $0.bytes == Array("boom".utf8) }) { throw Boom() }
         return commands.map { _ in [] }
     }
     func query(_ request: [UInt8]) async throws -> [UInt8] { [] }
-    func snapshot(to output: SnapshotOutput) async throws {}
+    func snapshot(to output: SnapshotOutput) async throws { if self.failSnapshots { throw Boom() } }
     func restore(from input: SnapshotInput) async throws {}
 }

@@ -238,7 +238,7 @@ extension NodeEngine {
         } catch where error.code == .configurationUnknown {
             return  // joined later and not yet past the entry that added it: snapshot later
         } catch {
-            actions.append(.fail(RaftError(.storage, "cannot take a snapshot at \(self.applying): \(error)")))
+            actions.append(.fail(RaftError(.storage, "cannot take a snapshot at \(self.applying): \(error)", cause: error)))
             return
         }
         self.snapshotInFlight = metadata
@@ -246,12 +246,12 @@ extension NodeEngine {
     }
 
     /// The snapshot is durable: compact the core and the log, then apply what committed meanwhile.
-    mutating func finishSnapshot(_ metadata: SnapshotMetadata, failure: String?, now: ContinuousClock.Instant, into actions: inout [NodeAction]) {
+    mutating func finishSnapshot(_ metadata: SnapshotMetadata, failure: RaftError?, now: ContinuousClock.Instant, into actions: inout [NodeAction]) {
         guard self.snapshotInFlight == metadata else { return }
         self.snapshotInFlight = nil
         self.snapshotViewCaptured = false
         if let failure {
-            actions.append(.fail(RaftError(.storage, "cannot take a snapshot at \(metadata.index): \(failure)")))
+            actions.append(.fail(failure))
             return
         }
         // A snapshot installed from the leader meanwhile is newer: nothing to compact. The core
@@ -261,7 +261,7 @@ extension NodeEngine {
             do {
                 try self.core.compact(snapshotAt: metadata.index, trailingEntries: self.trailingEntries(behind: metadata.index, now: now))
             } catch {
-                actions.append(.fail(RaftError(.storage, "cannot compact the log after the snapshot at \(metadata.index): \(error)")))
+                actions.append(.fail(RaftError(.storage, "cannot compact the log after the snapshot at \(metadata.index): \(error)", cause: error)))
                 return
             }
             if self.core.firstIndex > 1 { actions.append(.compactLog(through: self.core.firstIndex - 1)) }

@@ -22,7 +22,7 @@ package enum NodeInput: Sendable {
     case request(RequestID, NodeRequest, deadline: ContinuousClock.Instant)
     case learnedAddress(id: NodeID, address: String)
     /// The state machine's snapshot at `metadata` was written (or failed).
-    case snapshotWritten(SnapshotMetadata, failure: String?)
+    case snapshotWritten(SnapshotMetadata, failure: RaftError?)
     /// A transfer of the snapshot at `index` to `peer` (``NodeAction/send(_:to:)`` of an
     /// InstallSnapshot) is over: `delivered` if the peer took it whole.
     case snapshotSent(to: NodeID, index: UInt64, delivered: Bool)
