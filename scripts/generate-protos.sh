@@ -25,10 +25,10 @@ fi
 mkdir -p "$OUT"
 protoc --proto_path="$ROOT/Protos" \
   --plugin=protoc-gen-swift="$PLUGIN_DIR/protoc-gen-swift" \
-  --swift_opt=Visibility=Public --swift_opt=FileNaming=DropPath --swift_opt=UseAccessLevelOnImports=true \
+  --swift_opt=Visibility=Package --swift_opt=FileNaming=DropPath --swift_opt=UseAccessLevelOnImports=true \
   --swift_out="$OUT" \
   --plugin=protoc-gen-grpc-swift="$PLUGIN_DIR/protoc-gen-grpc-swift-2" \
-  --grpc-swift_opt=Visibility=Public,Server=true,Client=true,FileNaming=DropPath,UseAccessLevelOnImports=true \
+  --grpc-swift_opt=Visibility=Package,Server=true,Client=true,FileNaming=DropPath,UseAccessLevelOnImports=true \
   --grpc-swift_out="$OUT" \
   rafty.proto
 echo "generated: $(ls "$OUT")"

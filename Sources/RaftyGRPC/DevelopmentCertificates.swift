@@ -1,4 +1,4 @@
-public import Crypto
+import Crypto
 internal import Foundation
 public import RaftCore
 internal import SwiftASN1

@@ -1,13 +1,13 @@
 internal import Foundation
 internal import SwiftProtobuf
-public import RaftCore
-public import Rafty
+internal import RaftCore
+package import Rafty
 
 // MARK: - Forwarded requests
 
 extension Rafty_V1_ForwardRequest {
     /// The protobuf form of a forwarded request.
-    public init(_ request: ForwardedRequest, timeout: Duration) {
+    package init(_ request: ForwardedRequest, timeout: Duration) {
         self.init()
         switch request {
         case .submit(let command): self.submit = Data(command)
@@ -34,7 +34,7 @@ extension Rafty_V1_ForwardRequest {
 
 extension ForwardedRequest {
     /// The forwarded request a protobuf message describes.
-    public init(_ proto: Rafty_V1_ForwardRequest) throws(MalformedMessage) {
+    package init(_ proto: Rafty_V1_ForwardRequest) throws(MalformedMessage) {
         switch proto.request {
         case .none: throw MalformedMessage("ForwardRequest names no request")
         case .submit(let data)?: self = .submit([UInt8](data))

@@ -254,7 +254,7 @@ public final class GRPCTransport: RaftTransport {
     }
 
     /// The node at `address`'s health summary (`Health`).
-    public func health(at address: String) async throws(RaftError) -> Rafty_V1_HealthResponse {
+    package func health(at address: String) async throws(RaftError) -> Rafty_V1_HealthResponse {
         let peer = try self.peer(address)
         do {
             return try await peer.client.health(.init(), options: peer.unaryOptions(self.configuration.unaryTimeout))

@@ -1,21 +1,21 @@
 internal import Foundation
 internal import SwiftProtobuf
-public import RaftCore
+package import RaftCore
 
 /// A protobuf message that does not describe a valid Rafty value (a missing `oneof`, for example).
-public struct MalformedMessage: Error, Sendable, CustomStringConvertible {
+package struct MalformedMessage: Error, Sendable, CustomStringConvertible {
     /// What is wrong.
-    public var description: String
+    package var description: String
 
     /// Creates the error.
-    public init(_ description: String) { self.description = description }
+    package init(_ description: String) { self.description = description }
 }
 
 // MARK: - Message ⇄ Rafty_V1_RaftMessage
 
 extension Rafty_V1_RaftMessage {
     /// The protobuf form of a Raft message.
-    public init(_ message: RaftCore.Message) {
+    package init(_ message: RaftCore.Message) {
         self.init()
         self.from = message.from
         self.to = message.to
@@ -73,7 +73,7 @@ extension RaftCore.Message {
     /// The Raft message a protobuf message describes.
     ///
     /// - Throws: ``MalformedMessage`` when the body (or an entry's payload) is missing.
-    public init(_ proto: Rafty_V1_RaftMessage) throws(MalformedMessage) {
+    package init(_ proto: Rafty_V1_RaftMessage) throws(MalformedMessage) {
         let body: Body
         switch proto.body {
         case .none: throw MalformedMessage("RaftMessage has no body")

@@ -1,22 +1,22 @@
-public import GRPCCore
+package import GRPCCore
 internal import RaftCore
-public import Rafty
+package import Rafty
 
 /// Maps ``RaftError`` to gRPC statuses and back, so that a caller whose request was forwarded
 /// sees the leader's error code.
 ///
 /// The exact Rafty code travels in the `rafty-error-code` trailer (and the known leader in
 /// `rafty-leader`); the gRPC status code is the closest standard one, for non-Rafty clients.
-public enum RaftErrorMapping {
+package enum RaftErrorMapping {
     /// Trailer key holding ``RaftError/Code``'s name.
-    public static let codeKey = "rafty-error-code"
+    package static let codeKey = "rafty-error-code"
     /// Trailer key holding the leader's node id, when known.
-    public static let leaderKey = "rafty-leader"
+    package static let leaderKey = "rafty-leader"
 
     private static let allCodes = RaftError.Code.all
 
     /// The gRPC status code closest to a Rafty code.
-    public static func statusCode(for code: RaftError.Code) -> RPCError.Code {
+    package static func statusCode(for code: RaftError.Code) -> RPCError.Code {
         switch code {
         case .invalidConfiguration: return .invalidArgument
         case .notLeader: return .failedPrecondition
@@ -36,7 +36,7 @@ public enum RaftErrorMapping {
     }
 
     /// The gRPC error carrying `error`.
-    public static func rpcError(_ error: RaftError) -> RPCError {
+    package static func rpcError(_ error: RaftError) -> RPCError {
         var metadata: Metadata = [:]
         metadata.addString(error.code.description, forKey: Self.codeKey)
         if let leader = error.leader { metadata.addString(String(leader), forKey: Self.leaderKey) }
@@ -46,7 +46,7 @@ public enum RaftErrorMapping {
     /// The Rafty error a gRPC error stands for: the code from the trailer when present, else the
     /// closest code for a transport-level failure (unavailable → ``RaftError/Code/unreachable``,
     /// deadline exceeded → ``RaftError/Code/timedOut``, …).
-    public static func raftError(_ error: RPCError, address: String) -> RaftError {
+    package static func raftError(_ error: RPCError, address: String) -> RaftError {
         let leader = error.metadata[stringValues: Self.leaderKey].first { _ in true }.flatMap { NodeID($0) }
         if let name = error.metadata[stringValues: Self.codeKey].first(where: { _ in true }),
             let code = Self.allCodes.first(where: { $0.description == name })
@@ -66,7 +66,7 @@ public enum RaftErrorMapping {
     }
 
     /// The Rafty error for any error thrown by a call to `address`.
-    public static func raftError(_ error: any Error, address: String) -> RaftError {
+    package static func raftError(_ error: any Error, address: String) -> RaftError {
         if let error = error as? RaftError { return error }
         if let error = error as? RPCError { return Self.raftError(error, address: address) }
         if let error = error as? any RPCErrorConvertible { return Self.raftError(RPCError(error), address: address) }

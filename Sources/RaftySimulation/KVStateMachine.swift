@@ -1,4 +1,4 @@
-public import RaftCore
+import RaftCore
 
 /// The replicated key/value model the simulator's nodes apply: registers with write and
 /// compare-and-set, serialized to bytes for log entries and snapshots.

@@ -1,5 +1,5 @@
-package import RaftCore
-package import Rafty
+import RaftCore
+import Rafty
 
 /// A simulated cluster of the runtime's real node state machine (``NodeEngine``), not a copy of
 /// its contract: each node's disk is a set of in-memory stores that survive a crash, the storage

@@ -1,4 +1,4 @@
-public import RaftCore
+import RaftCore
 
 /// What a simulated node has on its "disk": everything that survives a crash.
 struct SimulatedDisk: Sendable {

@@ -1,4 +1,4 @@
-public import RaftCore
+import RaftCore
 
 extension Simulation {
     /// Runs a cluster through the situations that break leader leases, over and over, while every

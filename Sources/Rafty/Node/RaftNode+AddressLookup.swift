@@ -1,4 +1,4 @@
-public import RaftCore
+import RaftCore
 import Synchronization
 
 extension RaftNode {

@@ -1,6 +1,6 @@
 import Logging
 import Synchronization
-public import RaftCore
+import RaftCore
 
 extension RaftNode {
     /// Learns the data-directory incarnation of every member soon after it appears, by asking it

@@ -1,5 +1,5 @@
 import Logging
-public import RaftCore
+import RaftCore
 
 extension RaftNode {
     /// With ``Configuration-swift.struct/shutdownOnRemove``: stops the node once it learns it was

@@ -1,7 +1,7 @@
 /// CRC-32C (Castagnoli), the checksum of every WAL record, stable-state file and snapshot.
 ///
 /// Table-driven with slicing-by-8; the tables are computed once.
-public struct CRC32C: Sendable {
+package struct CRC32C: Sendable {
     private static let tables: [[UInt32]] = {
         var tables = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
         for i in 0..<256 {
@@ -21,20 +21,20 @@ public struct CRC32C: Sendable {
     private var state: UInt32 = 0xFFFF_FFFF
 
     /// Starts a checksum.
-    public init() {}
+    package init() {}
 
     /// The checksum of `bytes`.
-    public static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
+    package static func checksum(_ bytes: some Sequence<UInt8>) -> UInt32 {
         var crc = CRC32C()
         crc.update(bytes)
         return crc.value
     }
 
     /// The checksum of the bytes given so far.
-    public var value: UInt32 { ~self.state }
+    package var value: UInt32 { ~self.state }
 
     /// Adds bytes.
-    public mutating func update(_ bytes: some Sequence<UInt8>) {
+    package mutating func update(_ bytes: some Sequence<UInt8>) {
         let handled: Bool? = bytes.withContiguousStorageIfAvailable { buffer in
             self.update(buffer)
             return true
@@ -43,7 +43,7 @@ public struct CRC32C: Sendable {
     }
 
     /// Adds bytes from a buffer.
-    public mutating func update(_ buffer: UnsafeBufferPointer<UInt8>) {
+    package mutating func update(_ buffer: UnsafeBufferPointer<UInt8>) {
         let tables = Self.tables
         var crc = self.state
         var index = 0

@@ -13,16 +13,16 @@ import Synchronization
 /// Takes `flock(LOCK_EX | LOCK_NB)` on `<directory>/LOCK`. Each instance opens its own file
 /// description, so a second lock fails even within the same process. The kernel releases the
 /// lock if the process dies; the `LOCK` file itself is left in place.
-public final class DataDirectoryLock: Sendable {
+package final class DataDirectoryLock: Sendable {
     /// The locked directory.
-    public let directory: String
+    package let directory: String
     private let descriptor: Mutex<Int32>
 
     /// Locks `directory` (creating it if needed).
     ///
     /// - Throws: ``StorageError/Code/locked`` if another process or instance holds it,
     ///   ``StorageError/Code/io`` if a system call fails.
-    public init(directory: String) throws(StorageError) {
+    package init(directory: String) throws(StorageError) {
         self.directory = directory
         try FileSystem.makeDirectory(directory)
         let path = directory + "/LOCK"
@@ -45,7 +45,7 @@ public final class DataDirectoryLock: Sendable {
     deinit { self.unlock() }
 
     /// Releases the lock; calling it again does nothing.
-    public func unlock() {
+    package func unlock() {
         self.descriptor.withLock { fd in
             guard fd >= 0 else { return }
             _ = flock(fd, LOCK_UN)

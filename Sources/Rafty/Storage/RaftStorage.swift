@@ -16,13 +16,22 @@ public struct RaftStorage: Sendable {
     /// State-machine snapshots.
     public var snapshots: any SnapshotStore
     /// The lock on the data directory (nil in memory).
-    public var lock: DataDirectoryLock?
+    package var lock: DataDirectoryLock?
     /// The cluster id, this directory's incarnation and the peers' (see ``NodeIdentity``).
     public var identity: NodeIdentityStore
 
-    /// Gathers stores; `identity` defaults to a new in-memory one (a new incarnation).
+    /// Gathers stores (your own implementations, or the file and in-memory ones); `identity`
+    /// defaults to a new in-memory one (a new incarnation).
     public init(
-        log: any LogStore, stable: any StableStore, snapshots: any SnapshotStore, lock: DataDirectoryLock? = nil,
+        log: any LogStore, stable: any StableStore, snapshots: any SnapshotStore,
+        identity: NodeIdentityStore = NodeIdentityStore(inMemory: nil)
+    ) {
+        self.init(log: log, stable: stable, snapshots: snapshots, lock: nil, identity: identity)
+    }
+
+    /// Gathers stores opened in a locked data directory.
+    package init(
+        log: any LogStore, stable: any StableStore, snapshots: any SnapshotStore, lock: DataDirectoryLock?,
         identity: NodeIdentityStore = NodeIdentityStore(inMemory: nil)
     ) {
         self.log = log

@@ -13,98 +13,98 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/grpc/grpc-swift
 
-public import GRPCCore
+package import GRPCCore
 internal import GRPCProtobuf
 
 // MARK: - rafty.v1.RaftPeer
 
 /// Namespace containing generated types for the "rafty.v1.RaftPeer" service.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
-public enum Rafty_V1_RaftPeer: Sendable {
+package enum Rafty_V1_RaftPeer: Sendable {
     /// Service descriptor for the "rafty.v1.RaftPeer" service.
-    public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "rafty.v1.RaftPeer")
+    package static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "rafty.v1.RaftPeer")
     /// Namespace for method metadata.
-    public enum Method: Sendable {
+    package enum Method: Sendable {
         /// Namespace for "AskNodeID" metadata.
-        public enum AskNodeID: Sendable {
+        package enum AskNodeID: Sendable {
             /// Request type for "AskNodeID".
-            public typealias Input = Rafty_V1_AskNodeIDRequest
+            package typealias Input = Rafty_V1_AskNodeIDRequest
             /// Response type for "AskNodeID".
-            public typealias Output = Rafty_V1_AskNodeIDResponse
+            package typealias Output = Rafty_V1_AskNodeIDResponse
             /// Descriptor for "AskNodeID".
-            public static let descriptor = GRPCCore.MethodDescriptor(
+            package static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "rafty.v1.RaftPeer"),
                 method: "AskNodeID",
                 type: .unary
             )
         }
         /// Namespace for "GetLeader" metadata.
-        public enum GetLeader: Sendable {
+        package enum GetLeader: Sendable {
             /// Request type for "GetLeader".
-            public typealias Input = Rafty_V1_GetLeaderRequest
+            package typealias Input = Rafty_V1_GetLeaderRequest
             /// Response type for "GetLeader".
-            public typealias Output = Rafty_V1_GetLeaderResponse
+            package typealias Output = Rafty_V1_GetLeaderResponse
             /// Descriptor for "GetLeader".
-            public static let descriptor = GRPCCore.MethodDescriptor(
+            package static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "rafty.v1.RaftPeer"),
                 method: "GetLeader",
                 type: .unary
             )
         }
         /// Namespace for "Exchange" metadata.
-        public enum Exchange: Sendable {
+        package enum Exchange: Sendable {
             /// Request type for "Exchange".
-            public typealias Input = Rafty_V1_RaftMessage
+            package typealias Input = Rafty_V1_RaftMessage
             /// Response type for "Exchange".
-            public typealias Output = Rafty_V1_ExchangeAck
+            package typealias Output = Rafty_V1_ExchangeAck
             /// Descriptor for "Exchange".
-            public static let descriptor = GRPCCore.MethodDescriptor(
+            package static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "rafty.v1.RaftPeer"),
                 method: "Exchange",
                 type: .bidirectionalStreaming
             )
         }
         /// Namespace for "Forward" metadata.
-        public enum Forward: Sendable {
+        package enum Forward: Sendable {
             /// Request type for "Forward".
-            public typealias Input = Rafty_V1_ForwardRequest
+            package typealias Input = Rafty_V1_ForwardRequest
             /// Response type for "Forward".
-            public typealias Output = Rafty_V1_ForwardResponse
+            package typealias Output = Rafty_V1_ForwardResponse
             /// Descriptor for "Forward".
-            public static let descriptor = GRPCCore.MethodDescriptor(
+            package static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "rafty.v1.RaftPeer"),
                 method: "Forward",
                 type: .unary
             )
         }
         /// Namespace for "InstallSnapshot" metadata.
-        public enum InstallSnapshot: Sendable {
+        package enum InstallSnapshot: Sendable {
             /// Request type for "InstallSnapshot".
-            public typealias Input = Rafty_V1_SnapshotChunk
+            package typealias Input = Rafty_V1_SnapshotChunk
             /// Response type for "InstallSnapshot".
-            public typealias Output = Rafty_V1_InstallSnapshotResponse
+            package typealias Output = Rafty_V1_InstallSnapshotResponse
             /// Descriptor for "InstallSnapshot".
-            public static let descriptor = GRPCCore.MethodDescriptor(
+            package static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "rafty.v1.RaftPeer"),
                 method: "InstallSnapshot",
                 type: .clientStreaming
             )
         }
         /// Namespace for "Health" metadata.
-        public enum Health: Sendable {
+        package enum Health: Sendable {
             /// Request type for "Health".
-            public typealias Input = Rafty_V1_HealthRequest
+            package typealias Input = Rafty_V1_HealthRequest
             /// Response type for "Health".
-            public typealias Output = Rafty_V1_HealthResponse
+            package typealias Output = Rafty_V1_HealthResponse
             /// Descriptor for "Health".
-            public static let descriptor = GRPCCore.MethodDescriptor(
+            package static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "rafty.v1.RaftPeer"),
                 method: "Health",
                 type: .unary
             )
         }
         /// Descriptors for all methods in the "rafty.v1.RaftPeer" service.
-        public static let descriptors: [GRPCCore.MethodDescriptor] = [
+        package static let descriptors: [GRPCCore.MethodDescriptor] = [
             AskNodeID.descriptor,
             GetLeader.descriptor,
             Exchange.descriptor,
@@ -118,7 +118,7 @@ public enum Rafty_V1_RaftPeer: Sendable {
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension GRPCCore.ServiceDescriptor {
     /// Service descriptor for the "rafty.v1.RaftPeer" service.
-    public static let rafty_v1_RaftPeer = GRPCCore.ServiceDescriptor(fullyQualifiedService: "rafty.v1.RaftPeer")
+    package static let rafty_v1_RaftPeer = GRPCCore.ServiceDescriptor(fullyQualifiedService: "rafty.v1.RaftPeer")
 }
 
 // MARK: rafty.v1.RaftPeer (server)
@@ -140,7 +140,7 @@ extension Rafty_V1_RaftPeer {
     /// > Source IDL Documentation:
     /// >
     /// > The service every Rafty node serves to its peers.
-    public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
+    package protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "AskNodeID" method.
         ///
         /// > Source IDL Documentation:
@@ -264,7 +264,7 @@ extension Rafty_V1_RaftPeer {
     /// > Source IDL Documentation:
     /// >
     /// > The service every Rafty node serves to its peers.
-    public protocol ServiceProtocol: Rafty_V1_RaftPeer.StreamingServiceProtocol {
+    package protocol ServiceProtocol: Rafty_V1_RaftPeer.StreamingServiceProtocol {
         /// Handle the "AskNodeID" method.
         ///
         /// > Source IDL Documentation:
@@ -386,7 +386,7 @@ extension Rafty_V1_RaftPeer {
     /// > Source IDL Documentation:
     /// >
     /// > The service every Rafty node serves to its peers.
-    public protocol SimpleServiceProtocol: Rafty_V1_RaftPeer.ServiceProtocol {
+    package protocol SimpleServiceProtocol: Rafty_V1_RaftPeer.ServiceProtocol {
         /// Handle the "AskNodeID" method.
         ///
         /// > Source IDL Documentation:
@@ -504,7 +504,7 @@ extension Rafty_V1_RaftPeer {
 // Default implementation of 'registerMethods(with:)'.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Rafty_V1_RaftPeer.StreamingServiceProtocol {
-    public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
+    package func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
         router.registerHandler(
             forMethod: Rafty_V1_RaftPeer.Method.AskNodeID.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Rafty_V1_AskNodeIDRequest>(),
@@ -577,7 +577,7 @@ extension Rafty_V1_RaftPeer.StreamingServiceProtocol {
 // Default implementation of streaming methods from 'StreamingServiceProtocol'.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Rafty_V1_RaftPeer.ServiceProtocol {
-    public func askNodeID(
+    package func askNodeID(
         request: GRPCCore.StreamingServerRequest<Rafty_V1_AskNodeIDRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Rafty_V1_AskNodeIDResponse> {
@@ -588,7 +588,7 @@ extension Rafty_V1_RaftPeer.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    public func getLeader(
+    package func getLeader(
         request: GRPCCore.StreamingServerRequest<Rafty_V1_GetLeaderRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Rafty_V1_GetLeaderResponse> {
@@ -599,7 +599,7 @@ extension Rafty_V1_RaftPeer.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    public func forward(
+    package func forward(
         request: GRPCCore.StreamingServerRequest<Rafty_V1_ForwardRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Rafty_V1_ForwardResponse> {
@@ -610,7 +610,7 @@ extension Rafty_V1_RaftPeer.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    public func installSnapshot(
+    package func installSnapshot(
         request: GRPCCore.StreamingServerRequest<Rafty_V1_SnapshotChunk>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Rafty_V1_InstallSnapshotResponse> {
@@ -621,7 +621,7 @@ extension Rafty_V1_RaftPeer.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
-    public func health(
+    package func health(
         request: GRPCCore.StreamingServerRequest<Rafty_V1_HealthRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Rafty_V1_HealthResponse> {
@@ -636,7 +636,7 @@ extension Rafty_V1_RaftPeer.ServiceProtocol {
 // Default implementation of methods from 'ServiceProtocol'.
 @available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
 extension Rafty_V1_RaftPeer.SimpleServiceProtocol {
-    public func askNodeID(
+    package func askNodeID(
         request: GRPCCore.ServerRequest<Rafty_V1_AskNodeIDRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Rafty_V1_AskNodeIDResponse> {
@@ -649,7 +649,7 @@ extension Rafty_V1_RaftPeer.SimpleServiceProtocol {
         )
     }
 
-    public func getLeader(
+    package func getLeader(
         request: GRPCCore.ServerRequest<Rafty_V1_GetLeaderRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Rafty_V1_GetLeaderResponse> {
@@ -662,7 +662,7 @@ extension Rafty_V1_RaftPeer.SimpleServiceProtocol {
         )
     }
 
-    public func exchange(
+    package func exchange(
         request: GRPCCore.StreamingServerRequest<Rafty_V1_RaftMessage>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Rafty_V1_ExchangeAck> {
@@ -679,7 +679,7 @@ extension Rafty_V1_RaftPeer.SimpleServiceProtocol {
         )
     }
 
-    public func forward(
+    package func forward(
         request: GRPCCore.ServerRequest<Rafty_V1_ForwardRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Rafty_V1_ForwardResponse> {
@@ -692,7 +692,7 @@ extension Rafty_V1_RaftPeer.SimpleServiceProtocol {
         )
     }
 
-    public func installSnapshot(
+    package func installSnapshot(
         request: GRPCCore.StreamingServerRequest<Rafty_V1_SnapshotChunk>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Rafty_V1_InstallSnapshotResponse> {
@@ -705,7 +705,7 @@ extension Rafty_V1_RaftPeer.SimpleServiceProtocol {
         )
     }
 
-    public func health(
+    package func health(
         request: GRPCCore.ServerRequest<Rafty_V1_HealthRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.ServerResponse<Rafty_V1_HealthResponse> {
@@ -731,7 +731,7 @@ extension Rafty_V1_RaftPeer {
     /// > Source IDL Documentation:
     /// >
     /// > The service every Rafty node serves to its peers.
-    public protocol ClientProtocol: Sendable {
+    package protocol ClientProtocol: Sendable {
         /// Call the "AskNodeID" method.
         ///
         /// > Source IDL Documentation:
@@ -883,14 +883,14 @@ extension Rafty_V1_RaftPeer {
     /// > Source IDL Documentation:
     /// >
     /// > The service every Rafty node serves to its peers.
-    public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
+    package struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
         /// Creates a new client wrapping the provided `GRPCCore.GRPCClient`.
         ///
         /// - Parameters:
         ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
-        public init(wrapping client: GRPCCore.GRPCClient<Transport>) {
+        package init(wrapping client: GRPCCore.GRPCClient<Transport>) {
             self.client = client
         }
 
@@ -909,7 +909,7 @@ extension Rafty_V1_RaftPeer {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        public func askNodeID<Result>(
+        package func askNodeID<Result>(
             request: GRPCCore.ClientRequest<Rafty_V1_AskNodeIDRequest>,
             serializer: some GRPCCore.MessageSerializer<Rafty_V1_AskNodeIDRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Rafty_V1_AskNodeIDResponse>,
@@ -943,7 +943,7 @@ extension Rafty_V1_RaftPeer {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        public func getLeader<Result>(
+        package func getLeader<Result>(
             request: GRPCCore.ClientRequest<Rafty_V1_GetLeaderRequest>,
             serializer: some GRPCCore.MessageSerializer<Rafty_V1_GetLeaderRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Rafty_V1_GetLeaderResponse>,
@@ -979,7 +979,7 @@ extension Rafty_V1_RaftPeer {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        public func exchange<Result>(
+        package func exchange<Result>(
             request: GRPCCore.StreamingClientRequest<Rafty_V1_RaftMessage>,
             serializer: some GRPCCore.MessageSerializer<Rafty_V1_RaftMessage>,
             deserializer: some GRPCCore.MessageDeserializer<Rafty_V1_ExchangeAck>,
@@ -1011,7 +1011,7 @@ extension Rafty_V1_RaftPeer {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        public func forward<Result>(
+        package func forward<Result>(
             request: GRPCCore.ClientRequest<Rafty_V1_ForwardRequest>,
             serializer: some GRPCCore.MessageSerializer<Rafty_V1_ForwardRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Rafty_V1_ForwardResponse>,
@@ -1046,7 +1046,7 @@ extension Rafty_V1_RaftPeer {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        public func installSnapshot<Result>(
+        package func installSnapshot<Result>(
             request: GRPCCore.StreamingClientRequest<Rafty_V1_SnapshotChunk>,
             serializer: some GRPCCore.MessageSerializer<Rafty_V1_SnapshotChunk>,
             deserializer: some GRPCCore.MessageDeserializer<Rafty_V1_InstallSnapshotResponse>,
@@ -1080,7 +1080,7 @@ extension Rafty_V1_RaftPeer {
         ///       the caller. Returning from the closure will cancel the RPC if it hasn't
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
-        public func health<Result>(
+        package func health<Result>(
             request: GRPCCore.ClientRequest<Rafty_V1_HealthRequest>,
             serializer: some GRPCCore.MessageSerializer<Rafty_V1_HealthRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Rafty_V1_HealthResponse>,
@@ -1117,7 +1117,7 @@ extension Rafty_V1_RaftPeer.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    public func askNodeID<Result>(
+    package func askNodeID<Result>(
         request: GRPCCore.ClientRequest<Rafty_V1_AskNodeIDRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rafty_V1_AskNodeIDResponse>) async throws -> Result = { response in
@@ -1146,7 +1146,7 @@ extension Rafty_V1_RaftPeer.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    public func getLeader<Result>(
+    package func getLeader<Result>(
         request: GRPCCore.ClientRequest<Rafty_V1_GetLeaderRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rafty_V1_GetLeaderResponse>) async throws -> Result = { response in
@@ -1177,7 +1177,7 @@ extension Rafty_V1_RaftPeer.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    public func exchange<Result>(
+    package func exchange<Result>(
         request: GRPCCore.StreamingClientRequest<Rafty_V1_RaftMessage>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Rafty_V1_ExchangeAck>) async throws -> Result
@@ -1204,7 +1204,7 @@ extension Rafty_V1_RaftPeer.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    public func forward<Result>(
+    package func forward<Result>(
         request: GRPCCore.ClientRequest<Rafty_V1_ForwardRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rafty_V1_ForwardResponse>) async throws -> Result = { response in
@@ -1234,7 +1234,7 @@ extension Rafty_V1_RaftPeer.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    public func installSnapshot<Result>(
+    package func installSnapshot<Result>(
         request: GRPCCore.StreamingClientRequest<Rafty_V1_SnapshotChunk>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rafty_V1_InstallSnapshotResponse>) async throws -> Result = { response in
@@ -1263,7 +1263,7 @@ extension Rafty_V1_RaftPeer.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    public func health<Result>(
+    package func health<Result>(
         request: GRPCCore.ClientRequest<Rafty_V1_HealthRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Rafty_V1_HealthResponse>) async throws -> Result = { response in
@@ -1297,7 +1297,7 @@ extension Rafty_V1_RaftPeer.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    public func askNodeID<Result>(
+    package func askNodeID<Result>(
         _ message: Rafty_V1_AskNodeIDRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -1330,7 +1330,7 @@ extension Rafty_V1_RaftPeer.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    public func getLeader<Result>(
+    package func getLeader<Result>(
         _ message: Rafty_V1_GetLeaderRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -1366,7 +1366,7 @@ extension Rafty_V1_RaftPeer.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    public func exchange<Result>(
+    package func exchange<Result>(
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
         requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Rafty_V1_RaftMessage>) async throws -> Void,
@@ -1397,7 +1397,7 @@ extension Rafty_V1_RaftPeer.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    public func forward<Result>(
+    package func forward<Result>(
         _ message: Rafty_V1_ForwardRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
@@ -1432,7 +1432,7 @@ extension Rafty_V1_RaftPeer.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    public func installSnapshot<Result>(
+    package func installSnapshot<Result>(
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
         requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Rafty_V1_SnapshotChunk>) async throws -> Void,
@@ -1465,7 +1465,7 @@ extension Rafty_V1_RaftPeer.ClientProtocol {
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
-    public func health<Result>(
+    package func health<Result>(
         _ message: Rafty_V1_HealthRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
