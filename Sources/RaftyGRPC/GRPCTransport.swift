@@ -6,15 +6,15 @@ public import RaftCore
 public import Rafty
 private import Synchronization
 
-/// A ``RaftTransport`` over gRPC (HTTP/2, grpc-swift-2) with protobuf messages (`Protos/rafty.proto`).
+/// A `RaftTransport` over gRPC (HTTP/2, grpc-swift-2) with protobuf messages (`Protos/rafty.proto`).
 ///
 /// - Raft messages travel over one long-lived client-to-server `Exchange` stream per peer address,
 ///   fed by a per-peer queue (oldest dropped past a limit) and re-established with backoff after failures; replies travel on the
 ///   peer's own stream back to this node.
 /// - Snapshots travel through `InstallSnapshot` as a client stream of chunks of at most
 ///   ``Configuration-swift.struct/snapshotChunkBytes`` (1 MiB), the last one carrying a CRC32C.
-/// - `AskNodeID` and `Forward` are unary calls with deadlines; `Forward` carries ``RaftError``s
-///   back to the follower (see ``RaftErrorMapping``).
+/// - `AskNodeID` and `Forward` are unary calls with deadlines; `Forward` carries `RaftError`s
+///   back to the follower (see `RaftErrorMapping`).
 ///
 /// One instance per node: it keeps one client connection per peer address, created lazily and
 /// reused. The connections close when ``serve(_:at:)`` returns (or on ``close()``).
@@ -131,7 +131,7 @@ public final class GRPCTransport: RaftTransport {
     }
 
     /// Closes every client connection; until the next ``serve(_:at:)``, sends are dropped and calls
-    /// fail with ``RaftError/Code/shuttingDown``.
+    /// fail with `RaftError/Code/shuttingDown`.
     public func close() {
         let peers = self.state.withLock { state in
             defer { state.peers = [:] }
@@ -218,7 +218,7 @@ public final class GRPCTransport: RaftTransport {
     }
 
     /// Forwards a submit or linearizable read to the node at `address` (`Forward`); the leader's
-    /// ``RaftError`` codes come back as they were thrown there.
+    /// `RaftError` codes come back as they were thrown there.
     public func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
         let peer = try self.peer(address)
         do {

@@ -30,7 +30,7 @@ public struct PeerTLS: Sendable, Hashable {
 
     /// Reads the files and returns the node id this node's certificate names.
     ///
-    /// - Throws: ``RaftError/Code/invalidConfiguration`` naming the file that cannot be read or
+    /// - Throws: `RaftError/Code/invalidConfiguration` naming the file that cannot be read or
     ///   parsed, or a certificate without exactly one `rafty://node/<id>` URI.
     public func nodeID() throws(RaftError) -> NodeID {
         func fail(_ message: String) -> RaftError { RaftError(.invalidConfiguration, "peer TLS: \(message)") }

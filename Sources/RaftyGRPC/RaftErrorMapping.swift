@@ -2,13 +2,13 @@ package import GRPCCore
 internal import RaftCore
 package import Rafty
 
-/// Maps ``RaftError`` to gRPC statuses and back, so that a caller whose request was forwarded
+/// Maps `RaftError` to gRPC statuses and back, so that a caller whose request was forwarded
 /// sees the leader's error code.
 ///
 /// The exact Rafty code travels in the `rafty-error-code` trailer (and the known leader in
 /// `rafty-leader`); the gRPC status code is the closest standard one, for non-Rafty clients.
 package enum RaftErrorMapping {
-    /// Trailer key holding ``RaftError/Code``'s name.
+    /// Trailer key holding `RaftError/Code`'s name.
     package static let codeKey = "rafty-error-code"
     /// Trailer key holding the leader's node id, when known.
     package static let leaderKey = "rafty-leader"
@@ -44,8 +44,8 @@ package enum RaftErrorMapping {
     }
 
     /// The Rafty error a gRPC error stands for: the code from the trailer when present, else the
-    /// closest code for a transport-level failure (unavailable → ``RaftError/Code/unreachable``,
-    /// deadline exceeded → ``RaftError/Code/timedOut``, …).
+    /// closest code for a transport-level failure (unavailable → `RaftError/Code/unreachable`,
+    /// deadline exceeded → `RaftError/Code/timedOut`, …).
     package static func raftError(_ error: RPCError, address: String) -> RaftError {
         let leader = error.metadata[stringValues: Self.leaderKey].first { _ in true }.flatMap { NodeID($0) }
         if let name = error.metadata[stringValues: Self.codeKey].first(where: { _ in true }),

@@ -1,7 +1,7 @@
 public import Rafty
 
 /// An error from RaftyKV: bad input, an undecodable message or snapshot, or the cluster's
-/// ``RaftError``.
+/// `RaftError`.
 public struct KVError: Error, Sendable, Hashable, CustomStringConvertible {
     /// What went wrong, as an extensible set of codes.
     public struct Code: Sendable, Hashable, CustomStringConvertible {

@@ -1,7 +1,7 @@
 import RaftCore
 import Rafty
 
-/// A simulated cluster of the runtime's real node state machine (``NodeEngine``), not a copy of
+/// A simulated cluster of the runtime's real node state machine (`NodeEngine`), not a copy of
 /// its contract: each node's disk is a set of in-memory stores that survive a crash, the storage
 /// steps the engine asks for run one by one (a crash may fall between any two of them), and a
 /// restarted node recovers through the runtime's own recovery (``NodeRecovery``). Time is

@@ -1,6 +1,6 @@
-public import RaftCore
+import RaftCore
 
-/// What one run of ``NodeSimulation`` did and found.
+/// What one run of `NodeSimulation` did and found.
 public struct NodeSimulationReport: Sendable, CustomStringConvertible {
     /// The seed that reproduces the run.
     public var seed: UInt64

@@ -33,7 +33,7 @@ extension Simulation {
     /// Proposes a membership change on `node` and processes the resulting Ready.
     ///
     /// - Throws: the core's refusal (not the leader, a change in progress, an invalid change), or
-    ///   ``RaftCoreError/Code/notLeader`` if the node is down.
+    ///   `RaftCoreError/Code/notLeader` if the node is down.
     @discardableResult
     public mutating func proposeConfigurationChange(
         _ change: ConfigurationChange, at node: NodeID

@@ -1,6 +1,6 @@
 public import RaftCore
 
-/// A deterministic simulated Raft cluster: nodes driving ``RawNode`` over a simulated clock,
+/// A deterministic simulated Raft cluster: nodes driving `RawNode` over a simulated clock,
 /// network and disks, with fault injection and safety checks after every step.
 ///
 /// Everything random derives from ``SimulationOptions/seed``, and no collection with a

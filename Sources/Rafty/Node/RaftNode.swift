@@ -3,7 +3,7 @@ public import ServiceLifecycle
 internal import Synchronization
 internal import Logging
 
-/// A Raft node: runs ``RawNode`` on one serial event loop over durable storage and a transport,
+/// A Raft node: runs RaftCore's `RawNode` on one serial event loop over durable storage and a transport,
 /// applies committed commands to the user's ``StateMachine`` and serves commands and reads from
 /// any node (followers forward to the leader).
 ///
@@ -440,7 +440,7 @@ extension RaftNode: RaftTransportHandler {
         PeerInfo(id: self.configuration.id, isVoter: self.configuration.isVoter, credentials: self.peerCredentials)
     }
 
-    /// Returns once the loop's inbox holds fewer than ``inboxLimit`` events (at once, mostly):
+    /// Returns once the loop's inbox holds fewer than `inboxLimit` (4,096) events (at once, mostly):
     /// the transport calls it before each inbound Raft message, so a node that falls behind
     /// stops reading its peers' streams instead of buffering without bound.
     public func awaitCapacity() async {

@@ -9,7 +9,7 @@ import Musl
 import Darwin
 #endif
 
-/// A ``LogStore`` on disk: a segmented write-ahead log (see ``WALFormat`` for the file format).
+/// A ``LogStore`` on disk: a segmented write-ahead log (see `WALFormat` in `WALSegment.swift` for the file format).
 ///
 /// Each `append` is one batch written with one `pwrite` and made durable with one `fdatasync`.
 /// Memory holds, per entry, only its term and where its encoding sits; reads use `pread`.

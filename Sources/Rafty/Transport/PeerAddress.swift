@@ -61,8 +61,9 @@ public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `host`, `host:port`, `[ipv6]`, `[ipv6]:port` or a bare IPv6 literal.
     ///
-    /// - Parameter defaultPort: the port of an address written without one; nil when a port is
-    ///   required.
+    /// - Parameters:
+    ///   - text: the address as a user wrote it.
+    ///   - defaultPort: the port of an address written without one; nil when a port is required.
     /// - Throws: ``RaftError/Code/invalidConfiguration`` saying what is wrong with `text`.
     public init(parsing text: String, defaultPort: Int? = PeerAddress.defaultPort) throws(RaftError) {
         func invalid(_ why: String) -> RaftError { RaftError(.invalidConfiguration, "'\(text)' is not a valid address: \(why)") }

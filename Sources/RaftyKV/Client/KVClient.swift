@@ -1,11 +1,11 @@
 public import Rafty
 
-/// Typed reads and writes of a ``KVStore`` replicated by a ``RaftNode``, from any node (a
+/// Typed reads and writes of a ``KVStore`` replicated by a `RaftNode`, from any node (a
 /// follower forwards to the leader).
 ///
 /// Writes are validated against ``KVLimits`` before they are proposed. Errors are
-/// ``KVError``s; a ``KVError/Code/cluster`` error carries the runtime's ``RaftError``, whose
-/// ``RaftError/Code/timedOut`` means the outcome of a write is unknown.
+/// ``KVError``s; a ``KVError/Code/cluster`` error carries the runtime's `RaftError`, whose
+/// `RaftError/Code/timedOut` means the outcome of a write is unknown.
 ///
 /// ```swift
 /// let kv = KVClient(node: node)

@@ -105,7 +105,7 @@ struct KVAPIError: Error, HTTPResponseError {
 
     /// Maps the error of a membership change.
     ///
-    /// - 409 `conflict`: the cluster refused the change (``RaftError/Code/rejected``: already a
+    /// - 409 `conflict`: the cluster refused the change (`RaftError/Code/rejected`: already a
     ///   member, not a member, too few reachable voters left, ...); not applied.
     /// - 409 `membership_change_in_progress`: another change is being carried out; not started.
     /// - 409 `too_slow`: the new voter did not catch up in time; it is a member, but a non-voter.
