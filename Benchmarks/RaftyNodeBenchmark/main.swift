@@ -1,14 +1,15 @@
+import RaftCore
+import Rafty
+import Synchronization
+
 // Proposal throughput and latency of a cluster in one process.
 //
 //   swift run -c release rafty-node-bench [--nodes 3] [--seconds 5] [--clients 1,64] [--dir DIR]
 //
 // Every node persists to its own data directory under DIR (fsync on); commands are 16 bytes.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import RaftCore
-import Rafty
-import Synchronization
 
 /// Counts applied commands; the benchmark's state machine.
 final class CountingMachine: StateMachine {

@@ -1,13 +1,14 @@
+import RaftCore
+import Rafty
+
 // Measures the WAL's append throughput next to the raw fdatasync rate of the same disk.
 //
 //   swift run -c release rafty-storage-bench [--dir DIR] [--seconds S] [--entry-size BYTES]
 //
 // DIR must be on the disk you care about (not tmpfs); it is created and removed.
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
-import RaftCore
-import Rafty
 
 struct Options {
     var directory = "/tmp/rafty-storage-bench-\(getpid())"
@@ -105,15 +106,17 @@ do {
         let rate = try walRate(directory: options.directory, batchSize: batchSize, entrySize: options.entrySize, seconds: options.seconds)
         if batchSize == 1 { batchOne = rate.entries }
         let versusRaw = String(Int((rate.batches / raw * 100).rounded())) + " %"
-        let versusOne = String(format: rate.entries / batchOne)
-        print("| \(pad(String(batchSize), 5)) | \(pad(format(rate.entries), 9)) | \(pad(format(rate.batches), 8)) | \(pad(versusRaw, 13)) | \(pad(versusOne + "×", 18)) |")
+        let versusOne = oneDecimal(rate.entries / batchOne)
+        print(
+            "| \(pad(String(batchSize), 5)) | \(pad(format(rate.entries), 9)) | \(pad(format(rate.batches), 8)) | \(pad(versusRaw, 13)) | \(pad(versusOne + "×", 18)) |"
+        )
     }
 } catch {
     print("error: \(error)")
     exit(1)
 }
 
-func String(format ratio: Double) -> String {
+func oneDecimal(_ ratio: Double) -> String {
     let tenths = Int((ratio * 10).rounded())
     return "\(tenths / 10).\(tenths % 10)"
 }

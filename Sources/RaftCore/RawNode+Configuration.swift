@@ -66,7 +66,8 @@ extension RawNode {
                 throw fail("heartbeatInterval must be in 1...\(Self.maxTicks) ticks, got \(self.heartbeatInterval)")
             }
             guard self.electionTimeout > self.heartbeatInterval, self.electionTimeout <= Self.maxTicks else {
-                throw fail("electionTimeout (\(self.electionTimeout)) must be greater than heartbeatInterval (\(self.heartbeatInterval)) and at most \(Self.maxTicks)")
+                throw fail(
+                    "electionTimeout (\(self.electionTimeout)) must be greater than heartbeatInterval (\(self.heartbeatInterval)) and at most \(Self.maxTicks)")
             }
             guard (1...1_000_000).contains(self.maxAppendEntries) else { throw fail("maxAppendEntries must be in 1...1000000, got \(self.maxAppendEntries)") }
             guard (1...(1 << 30)).contains(self.maxMessageBytes) else { throw fail("maxMessageBytes must be in 1...\(1 << 30), got \(self.maxMessageBytes)") }

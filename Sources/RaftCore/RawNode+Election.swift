@@ -123,7 +123,8 @@ extension RawNode {
         self.leader = self.id
         self.resetRoleState()
         for peer in self.configuration.members where peer != self.id {
-            self.progress[peer] = Progress(next: self.log.lastIndex + 1, maxInflight: self.options.maxInflightMessages, maxInflightBytes: self.options.maxInflightBytes)
+            self.progress[peer] = Progress(
+                next: self.log.lastIndex + 1, maxInflight: self.options.maxInflightMessages, maxInflightBytes: self.options.maxInflightBytes)
         }
         // A new leader commits an entry of its own term to learn the commit index (§5.4.2, §8).
         self.appendEntry(.noop)

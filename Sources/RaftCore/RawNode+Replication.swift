@@ -29,7 +29,8 @@ extension RawNode {
             let members = Set(self.configuration.members).subtracting([self.id])
             for peer in self.progress.keys where !members.contains(peer) { self.progress[peer] = nil }
             for peer in members.sorted() where self.progress[peer] == nil {
-                self.progress[peer] = Progress(next: self.log.lastIndex + 1, maxInflight: self.options.maxInflightMessages, maxInflightBytes: self.options.maxInflightBytes)
+                self.progress[peer] = Progress(
+                    next: self.log.lastIndex + 1, maxInflight: self.options.maxInflightMessages, maxInflightBytes: self.options.maxInflightBytes)
             }
             if let target = self.leadTransferee, !self.configuration.voters.contains(target) { self.leadTransferee = nil }
         } else if self.role != .follower && !self.mayCampaign {

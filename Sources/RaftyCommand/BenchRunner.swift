@@ -48,7 +48,8 @@ struct BenchRunner: Sendable {
         while ContinuousClock.now < deadline, !Task.isCancelled {
             let key = BenchWorkload.key(Int.random(in: 0..<self.workload.keys, using: &random))
             let isRead = self.workload.readRatio > 0 && Double.random(in: 0..<1, using: &random) < self.workload.readRatio
-            let request = isRead
+            let request =
+                isRead
                 ? APIRequest(.get, KVCommand.target(of: key, query: readQuery))
                 : APIRequest(.put, KVCommand.target(of: key), body: Self.randomValue(size: self.workload.valueSize, using: &random))
             let started = ContinuousClock.now

@@ -3,7 +3,7 @@ import Foundation
 import RaftyGRPC
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `rafty certs`: a development CA and node certificates for mutual TLS between nodes.

@@ -30,7 +30,8 @@ struct ClientOptions: ParsableArguments {
     /// The endpoints `arguments` name, in order: commas split, `HOST:PORT` gets `http://`, no
     /// trailing `/`; the default endpoint if there are none.
     static func endpoints(from arguments: [String]) throws -> [String] {
-        let raw = arguments
+        let raw =
+            arguments
             .flatMap { $0.split(separator: ",") }
             .map { $0.trimmingWhitespace() }
             .filter { !$0.isEmpty }

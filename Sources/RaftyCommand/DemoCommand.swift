@@ -41,14 +41,16 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let root = try self.dataDirectory.map { parent in
-            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-            return try makeTemporaryDirectory(in: parent)
-        } ?? makeTemporaryDirectory(in: NSTemporaryDirectory())
+        let root =
+            try self.dataDirectory.map { parent in
+                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+                return try makeTemporaryDirectory(in: parent)
+            } ?? makeTemporaryDirectory(in: NSTemporaryDirectory())
         defer { try? FileManager.default.removeItem(atPath: root) }
         let narrator = Narrator()
         let cluster = DemoCluster(size: self.nodes, basePort: self.basePort, root: root)
-        narrator.say("Rafty demo: \(self.nodes) nodes on 127.0.0.1:\(self.basePort)...\(self.basePort + self.nodes - 1) (gRPC), data in \(root) (removed at exit)")
+        narrator.say(
+            "Rafty demo: \(self.nodes) nodes on 127.0.0.1:\(self.basePort)...\(self.basePort + self.nodes - 1) (gRPC), data in \(root) (removed at exit)")
         try await withThrowingDiscardingTaskGroup { group in
             for id in cluster.ids { try cluster.start(id, in: &group) }
             narrator.done("\(self.nodes) nodes up, discovering each other")

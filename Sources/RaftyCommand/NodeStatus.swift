@@ -35,7 +35,7 @@ struct NodeStatus: Codable, Equatable, Sendable {
 
         /// Decodes leniently: `id` may be a number or a string.
         /// Decodes leniently: missing, null or mistyped fields become nil.
-    init(from decoder: any Decoder) throws {
+        init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             self.id = LenientText.decode(container, .id)
             self.address = LenientText.decode(container, .address)

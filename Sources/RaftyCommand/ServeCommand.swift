@@ -57,7 +57,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Flag(
         name: .customLong("unsafe-in-memory-cluster"),
-        help: "Allow --in-memory with --peers or --join: a restarted node comes back empty under its old id and may help elect a leader that lacks acknowledged writes.")
+        help:
+            "Allow --in-memory with --peers or --join: a restarted node comes back empty under its old id and may help elect a leader that lacks acknowledged writes."
+    )
     var unsafeInMemoryCluster = false
 
     @Flag(name: .customLong("read-only"), help: "Replicate without voting or campaigning.")

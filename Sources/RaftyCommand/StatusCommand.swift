@@ -37,9 +37,10 @@ struct StatusCommand: AsyncParsableCommand {
         }
         StandardStreams.writeLine(self.json ? Self.renderJSON(rows) : Self.renderTable(rows), to: .output)
         if !rows.contains(where: { (try? $0.result.get()) != nil }) {
-            throw RaftyClientError.unavailable(rows.map {
-                .init(endpoint: $0.endpoint, reason: Self.failureReason($0) ?? "")
-            })
+            throw RaftyClientError.unavailable(
+                rows.map {
+                    .init(endpoint: $0.endpoint, reason: Self.failureReason($0) ?? "")
+                })
         }
     }
 

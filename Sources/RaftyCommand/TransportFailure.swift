@@ -3,11 +3,11 @@ internal import NIOCore
 internal import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A request that got no HTTP answer, classified by whether the server could have received it.

@@ -1,7 +1,7 @@
 internal import Foundation
-internal import SwiftProtobuf
 internal import RaftCore
 package import Rafty
+internal import SwiftProtobuf
 
 // MARK: - Forwarded requests
 

@@ -1,6 +1,6 @@
+internal import Foundation
 internal import GRPCCore
 internal import GRPCNIOTransportHTTP2
-internal import Foundation
 public import Logging
 public import RaftCore
 public import Rafty
@@ -337,7 +337,8 @@ final class Peer: Sendable {
         let transport: HTTP2ClientTransport.Posix
         do {
             transport = try HTTP2ClientTransport.Posix(
-                target: endpoint.target, transportSecurity: try configuration.tls.map { tls throws(RaftError) in try tls.clientSecurity(checking: identity) } ?? .plaintext,
+                target: endpoint.target,
+                transportSecurity: try configuration.tls.map { tls throws(RaftError) in try tls.clientSecurity(checking: identity) } ?? .plaintext,
                 config: .defaults { config in
                     config.backoff = .init(
                         initial: configuration.reconnectBackoff.initial, max: configuration.reconnectBackoff.max,

@@ -1,7 +1,7 @@
 internal import Foundation
 internal import GRPCNIOTransportHTTP2
-public import Rafty
 public import RaftCore
+public import Rafty
 internal import SwiftASN1
 internal import X509
 

@@ -1,6 +1,6 @@
 internal import Foundation
-internal import SwiftProtobuf
 package import RaftCore
+internal import SwiftProtobuf
 
 /// A protobuf message that does not describe a valid Rafty value (a missing `oneof`, for example).
 package struct MalformedMessage: Error, Sendable, CustomStringConvertible {
@@ -105,9 +105,10 @@ extension RaftCore.Message {
                 }
                 refusal = known
             }
-            body = .forwardedProposalsResponse(ForwardedProposalsResponse(
-                context: response.context, firstIndex: response.firstIndex, term: response.term,
-                accepted: Int(response.accepted), refusal: refusal))
+            body = .forwardedProposalsResponse(
+                ForwardedProposalsResponse(
+                    context: response.context, firstIndex: response.firstIndex, term: response.term,
+                    accepted: Int(response.accepted), refusal: refusal))
         }
         self.init(from: proto.from, to: proto.to, term: proto.term, body: body)
     }

@@ -77,7 +77,8 @@ public enum LinearizabilityChecker {
             case .linearizable:
                 continue
             case .notLinearizable(let stuckAt, let best):
-                let reason = "key \"\(key)\" is not linearizable: at most \(best) of \(search.completedCount) "
+                let reason =
+                    "key \"\(key)\" is not linearizable: at most \(best) of \(search.completedCount) "
                     + "completed operations could be linearized"
                     + (stuckAt.map { ", no valid order lets #\(entries[$0].id) complete" } ?? "")
                 return LinearizabilityResult(
@@ -88,7 +89,8 @@ public enum LinearizabilityChecker {
                 )
             case .timedOut(let states, let stuckAt):
                 if firstTimeout == nil {
-                    let reason = "search for key \"\(key)\" gave up after \(states) states (maxStatesPerKey "
+                    let reason =
+                        "search for key \"\(key)\" gave up after \(states) states (maxStatesPerKey "
                         + "\(maxStatesPerKey)) without a verdict"
                     firstTimeout = (key, reason + ".\n" + describe(entries, around: stuckAt))
                 }
@@ -109,7 +111,8 @@ public enum LinearizabilityChecker {
     /// Lists a key's operations (sorted by invoke time); long histories are cut to a window around
     /// `around` (an index into `entries`) so the explanation stays readable.
     private static func describe(_ entries: [HistoryEntry], around: Int?) -> String {
-        let before = 30, after = 10
+        let before = 30
+        let after = 10
         var range = entries.indices
         if entries.count > before + after + 1 {
             let center = around ?? 0
@@ -323,10 +326,12 @@ private struct RegisterSearch {
             switch entry.outcome {
             case .ok(let result):
                 // A malformed completion before invocation is clamped; a missing one is "never returned".
-                let complete = entry.completeTime.map { EventTime(raw: max($0, entry.invokeTime), isInfinite: false) }
+                let complete =
+                    entry.completeTime.map { EventTime(raw: max($0, entry.invokeTime), isInfinite: false) }
                     ?? EventTime(raw: 0, isInfinite: true)
-                completed.append(RegisterOperation(
-                    kind: kind, required: result, invoke: entry.invokeTime, complete: complete, entryIndex: index))
+                completed.append(
+                    RegisterOperation(
+                        kind: kind, required: result, invoke: entry.invokeTime, complete: complete, entryIndex: index))
             case .failed:
                 continue  // never took effect
             case .unknown, nil:
@@ -336,9 +341,10 @@ private struct RegisterSearch {
                 case .cas(let expected, let new) where expected == new:
                     continue  // can never change the value
                 default:
-                    uncertain.append(RegisterOperation(
-                        kind: kind, required: nil, invoke: entry.invokeTime,
-                        complete: EventTime(raw: 0, isInfinite: true), entryIndex: index))
+                    uncertain.append(
+                        RegisterOperation(
+                            kind: kind, required: nil, invoke: entry.invokeTime,
+                            complete: EventTime(raw: 0, isInfinite: true), entryIndex: index))
                 }
             }
         }
@@ -434,7 +440,7 @@ private struct RegisterSearch {
             var member = nextMember[kind] ?? use.op
             while member < uncertain.count, uncertain[member].kind != kind { member += 1 }
             guard member < uncertain.count,
-                  EventTime(raw: uncertain[member].invoke, isInfinite: false) <= use.barrier
+                EventTime(raw: uncertain[member].invoke, isInfinite: false) <= use.barrier
             else { return false }
             nextMember[kind] = member + 1
         }
@@ -575,9 +581,9 @@ private struct RegisterSearch {
                     let op = node - 1
                     let afterUncertain = stack.last?.isUncertain == true
                     if !isRedundant(uncertain: op, linearized: linearizedUncertain, relaxed: relaxed, afterUncertain: afterUncertain),
-                       let newValue = uncertain[op].step(value),
-                       newValue != value,  // a no-op is dominated by the current state
-                       observesAnything || observable.contains(newValue) || uncertainCASExpected.contains(newValue)
+                        let newValue = uncertain[op].step(value),
+                        newValue != value,  // a no-op is dominated by the current state
+                        observesAnything || observable.contains(newValue) || uncertainCASExpected.contains(newValue)
                     {
                         if !relaxed { linearizedUncertain.insert(op) }
                         if remember(linearized, newValue, linearizedUncertain) {

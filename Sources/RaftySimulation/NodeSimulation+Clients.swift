@@ -177,7 +177,8 @@ extension NodeSimulation {
     mutating func injectFault() {
         let id = NodeID(self.random(1...UInt64(self.nodeCount)))
         let index = self.index(id)
-        let mayTakeDown = self.unavailable < (self.nodeCount - 1) / 2 && self.hosts[index].isUp
+        let mayTakeDown =
+            self.unavailable < (self.nodeCount - 1) / 2 && self.hosts[index].isUp
             && !self.hosts[index].frozen && !self.hosts[index].stopping
         switch self.random(0...10) {
         case 0, 1:

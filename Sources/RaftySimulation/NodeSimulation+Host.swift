@@ -235,7 +235,9 @@ extension NodeSimulation {
             }
             if let expected = self.committed[entry.index] {
                 if expected != entry {
-                    self.fail("node \(id) applies an entry at \(entry.index) (term \(entry.term)) that differs from the one applied elsewhere (term \(expected.term))")
+                    self.fail(
+                        "node \(id) applies an entry at \(entry.index) (term \(entry.term)) that differs from the one applied elsewhere (term \(expected.term))"
+                    )
                     return results
                 }
             } else {

@@ -327,12 +327,16 @@ package struct NodeSimulation {
         switch message.body {
         case .voteResponse(granted: true):
             if stored.term < message.term || stored.vote != message.to {
-                self.fail("node \(message.from) granted node \(message.to) its vote in term \(message.term); its disk holds term \(stored.term), vote \(stored.vote.map(String.init) ?? "none")")
+                self.fail(
+                    "node \(message.from) granted node \(message.to) its vote in term \(message.term); its disk holds term \(stored.term), vote \(stored.vote.map(String.init) ?? "none")"
+                )
             }
         case .appendResponse(let response) where !response.rejected:
             let snapshotIndex = sender.log.firstIndex - 1
             if stored.term < message.term || (response.index > snapshotIndex && response.index > sender.log.lastIndex) {
-                self.fail("node \(message.from) acknowledged index \(response.index) in term \(message.term); its disk holds term \(stored.term), entries up to \(sender.log.lastIndex)")
+                self.fail(
+                    "node \(message.from) acknowledged index \(response.index) in term \(message.term); its disk holds term \(stored.term), entries up to \(sender.log.lastIndex)"
+                )
             }
         default:
             break

@@ -111,7 +111,8 @@ extension Simulation {
         case .leader:
             if !core.isVoter && core.configurationIndex <= core.commitIndex {
                 self.fail(
-                    "node \(id) still leads term \(core.term) after its removal or demotion at \(core.configurationIndex) committed (commit \(core.commitIndex))")
+                    "node \(id) still leads term \(core.term) after its removal or demotion at \(core.configurationIndex) committed (commit \(core.commitIndex))"
+                )
                 return
             }
             // configurationIndex is the last configuration entry; look for another one before it.
@@ -120,7 +121,8 @@ extension Simulation {
                 while index < core.configurationIndex {
                     if case .configuration = core.entry(at: index)?.payload {
                         self.fail(
-                            "leader \(id) of term \(core.term) has two uncommitted configuration changes, at \(index) and \(core.configurationIndex) (commit \(core.commitIndex))")
+                            "leader \(id) of term \(core.term) has two uncommitted configuration changes, at \(index) and \(core.configurationIndex) (commit \(core.commitIndex))"
+                        )
                         return
                     }
                     index += 1

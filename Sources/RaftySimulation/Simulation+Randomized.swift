@@ -197,7 +197,8 @@ extension Simulation {
             guard let core = self.core(id) else { continue }
             if core.term != leaderCore.term || self.appliedIndex(id) != leaderCore.commitIndex {
                 self.fail(
-                    "node \(id) did not catch up after healing: term \(core.term) applied \(self.appliedIndex(id)); leader \(leader) term \(leaderCore.term) commit \(leaderCore.commitIndex)")
+                    "node \(id) did not catch up after healing: term \(core.term) applied \(self.appliedIndex(id)); leader \(leader) term \(leaderCore.term) commit \(leaderCore.commitIndex)"
+                )
                 return
             }
         }

@@ -79,7 +79,8 @@ extension Simulation {
             } else {
                 self.nodes[index].disk.entries.removeAll()
             }
-            let expected = self.nodes[index].disk.entries.last.map { $0.index + 1 }
+            let expected =
+                self.nodes[index].disk.entries.last.map { $0.index + 1 }
                 ?? (self.nodes[index].disk.snapshot?.index ?? 0) + 1
             if first.index > expected {
                 self.fail("node \(id) would store a gap: next stored index \(expected), got \(first.index)")
@@ -170,7 +171,7 @@ extension Simulation {
         guard applied >= (self.nodes[index].core!.snapshot?.index ?? 0) + threshold else { return }
         do {
             try self.nodes[index].core!.compact(snapshotAt: applied, trailingEntries: self.options.trailingEntries)
-        } catch where error.code == .configurationUnknown {
+        } catch  where error.code == .configurationUnknown {
             return  // a joiner that has not yet applied the entry that added it: later
         } catch {
             self.fail("node \(id) cannot compact at \(applied): \(error)")
@@ -266,7 +267,8 @@ extension Simulation {
             return
         }
         if core.commitIndex > leadership.initialCommit, core.term(at: core.commitIndex) != core.term {
-            self.fail("leader \(id) of term \(core.term) committed index \(core.commitIndex) of term \(core.term(at: core.commitIndex) ?? 0) by counting replicas")
+            self.fail(
+                "leader \(id) of term \(core.term) committed index \(core.commitIndex) of term \(core.term(at: core.commitIndex) ?? 0) by counting replicas")
         }
     }
 

@@ -74,7 +74,8 @@ extension Simulation {
             operation = .write(key: key, value: self.nextValue)
             self.nextValue += 1
         default:
-            let expected: Int? = self.nextValue > 1 && Bool.random(using: &self.rng)
+            let expected: Int? =
+                self.nextValue > 1 && Bool.random(using: &self.rng)
                 ? Int.random(in: max(1, self.nextValue - 5)..<self.nextValue, using: &self.rng) : nil
             operation = .cas(key: key, expected: expected, new: self.nextValue)
             self.nextValue += 1

@@ -341,7 +341,8 @@ public struct Simulation: Sendable {
         }
         let copies = Double.random(in: 0..<1, using: &self.rng) < self.options.duplication ? 2 : 1
         for _ in 0..<copies {
-            var delay = UInt64.random(in: self.options.minDelay...self.options.maxDelay, using: &self.rng)
+            var delay =
+                UInt64.random(in: self.options.minDelay...self.options.maxDelay, using: &self.rng)
                 + self.slowLinks[Link(from: message.from, to: message.to), default: 0]
             if Double.random(in: 0..<1, using: &self.rng) < self.options.longDelay {
                 delay += UInt64.random(in: 0...(10 * self.options.tickInterval), using: &self.rng)

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Loopback TCP ports for tests that start servers on fixed ports (gRPC nodes, `rafty serve`
 /// processes). Suites run in parallel in one process: a port is handed out at most once per

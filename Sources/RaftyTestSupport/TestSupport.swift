@@ -4,7 +4,7 @@ public import Rafty
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A key/value state machine for tests: commands are `key=value`, queries are
@@ -71,7 +71,8 @@ public final class RecordingStateMachine: StateMachine {
         let end = snapshot.firstIndex(of: 0) ?? snapshot.endIndex
         if end < snapshot.endIndex {
             let tail = snapshot[(end + 1)...]
-            let intact = tail.count == self.paddingBytes.count
+            let intact =
+                tail.count == self.paddingBytes.count
                 && tail.withUnsafeBytes { a in self.paddingBytes.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
             guard intact else { throw TimedOut(description: "corrupt snapshot padding") }
         }
@@ -126,4 +127,3 @@ public struct TemporaryDirectory: Sendable {
         _ = system("rm -rf '\(self.path)'")
     }
 }
-

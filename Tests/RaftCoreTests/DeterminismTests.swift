@@ -53,7 +53,8 @@ struct DeterminismTests {
         // Safety along the way: every pair of state machines agrees on their common prefix.
         for a in network.ids {
             for b in network.ids where a < b {
-                let left = network.applied[a]!, right = network.applied[b]!
+                let left = network.applied[a]!
+                let right = network.applied[b]!
                 let common = min(left.count, right.count)
                 #expect(Array(left.prefix(common)) == Array(right.prefix(common)), "nodes \(a) and \(b)")
             }

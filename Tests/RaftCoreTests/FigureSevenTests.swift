@@ -94,9 +94,13 @@ struct FigureSevenTests {
         network.stabilize()
         let log = network.log(1)
         // A leader of term 7 (say, the one that wrote (d)'s entries) re-sends its entries.
-        network.inject(Message(from: 5, to: 2, term: 7, body: .append(AppendRequest(
-            prevLogIndex: 10, prevLogTerm: 6,
-            entries: [commandEntry(index: 11, term: 7), commandEntry(index: 12, term: 7)], commit: 12))))
+        network.inject(
+            Message(
+                from: 5, to: 2, term: 7,
+                body: .append(
+                    AppendRequest(
+                        prevLogIndex: 10, prevLogTerm: 6,
+                        entries: [commandEntry(index: 11, term: 7), commandEntry(index: 12, term: 7)], commit: 12))))
         #expect(network.log(2) == log)
         #expect(network.queue.last?.appendResponse == AppendResponse(index: 0, rejected: true))
         #expect(network.queue.last?.term == 8, "the stale sender learns the new term")

@@ -47,7 +47,9 @@ struct PayloadEvictionTests {
         #expect(log.residentBytes == 0 && log.evictedThrough == 20)
     }
 
-    @Test("A log restored with its older commands as placeholders (a start-up over a long log) accounts only for the resident ones, evicts on from there, and compacts correctly")
+    @Test(
+        "A log restored with its older commands as placeholders (a start-up over a long log) accounts only for the resident ones, evicts on from there, and compacts correctly"
+    )
     func restoredWithPlaceholders() {
         let entries = (UInt64(1)...10).map { index in
             Entry(term: 1, index: index, payload: index <= 6 ? .evictedCommand(byteCount: 100) : .command(Self.command(UInt8(index))))

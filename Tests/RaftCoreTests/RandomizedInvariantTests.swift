@@ -77,7 +77,9 @@ struct RandomizedInvariantTests {
                 let node = network.node(id)
                 let stored = network.storage[id]!
                 if stored.hardState != HardState(term: node.term, vote: node.vote, commit: node.commitIndex) {
-                    self.fail("round \(round): node \(id) stored \(stored.hardState), holds term \(node.term) vote \(String(describing: node.vote)) commit \(node.commitIndex)")
+                    self.fail(
+                        "round \(round): node \(id) stored \(stored.hardState), holds term \(node.term) vote \(String(describing: node.vote)) commit \(node.commitIndex)"
+                    )
                 }
                 let storedByIndex = Dictionary(stored.entries.map { ($0.index, $0) }, uniquingKeysWith: { $1 })
                 for entry in network.log(id) where storedByIndex[entry.index] != entry {

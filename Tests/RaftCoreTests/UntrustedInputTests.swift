@@ -168,8 +168,11 @@ struct UntrustedInputTests {
         let hints: [(UInt64, UInt64)] = [(.max, 0), (.max, .max), (.max, 1), (0, .max), (rejected + 1, 0)]
         for (hintIndex, hintTerm) in hints {
             let current = network.node(1).progress[3]!.next - 1
-            network.inject(Message(from: 3, to: 1, term: 2, body: .appendResponse(
-                AppendResponse(index: current, rejected: true, hintIndex: hintIndex, hintTerm: hintTerm))))
+            network.inject(
+                Message(
+                    from: 3, to: 1, term: 2,
+                    body: .appendResponse(
+                        AppendResponse(index: current, rejected: true, hintIndex: hintIndex, hintTerm: hintTerm))))
             network.queue.removeAll()
             let progress = network.node(1).progress[3]!
             #expect(progress.next >= 1 && progress.next <= network.node(1).lastIndex + 1)
@@ -288,8 +291,11 @@ struct UntrustedInputTests {
         var network = try Self.cluster()
         let before = Fingerprint(network, 3)
         for index: UInt64 in [.max, .max - 1, UInt64(Int64.max) + 1] {
-            network.inject(Message(from: 1, to: 3, term: 2, body: .installSnapshot(
-                SnapshotMetadata(index: index, term: 2, configuration: ClusterConfiguration(voters: [3])))))
+            network.inject(
+                Message(
+                    from: 1, to: 3, term: 2,
+                    body: .installSnapshot(
+                        SnapshotMetadata(index: index, term: 2, configuration: ClusterConfiguration(voters: [3])))))
         }
         #expect(Fingerprint(network, 3) == before)
         #expect(network.queue.isEmpty)

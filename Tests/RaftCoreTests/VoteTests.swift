@@ -109,9 +109,12 @@ struct VoteTests {
         network.queue.removeAll()
         let candidateLog = (network.node(1).lastIndex, network.node(1).term(at: network.node(1).lastIndex)!)
         for preVote in [true, false] {
-            network.inject(Message(from: 3, to: 2, term: 2, body: preVote
-                ? .preVote(VoteRequest(lastLogIndex: candidateLog.0, lastLogTerm: candidateLog.1))
-                : .vote(VoteRequest(lastLogIndex: candidateLog.0, lastLogTerm: candidateLog.1))))
+            network.inject(
+                Message(
+                    from: 3, to: 2, term: 2,
+                    body: preVote
+                        ? .preVote(VoteRequest(lastLogIndex: candidateLog.0, lastLogTerm: candidateLog.1))
+                        : .vote(VoteRequest(lastLogIndex: candidateLog.0, lastLogTerm: candidateLog.1))))
             #expect(network.queue.isEmpty, "no answer at all")
             #expect(network.node(2).term == 1)
             #expect(network.node(2).vote == 1)

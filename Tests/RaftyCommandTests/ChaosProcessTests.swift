@@ -22,7 +22,9 @@ import Testing
 struct ChaosProcessTests {
     static let environment = ProcessInfo.processInfo.environment
 
-    @Test("Five nodes under kill -9, SIGSTOP and network partitions stay linearizable and converge", .enabled(if: NamespaceCluster.isSupported, "needs root and ip netns"))
+    @Test(
+        "Five nodes under kill -9, SIGSTOP and network partitions stay linearizable and converge",
+        .enabled(if: NamespaceCluster.isSupported, "needs root and ip netns"))
     func chaos() async throws {
         let seconds = Self.environment["RAFTY_CHAOS_SECONDS"].flatMap(Int.init) ?? 45
         let rounds = Self.environment["RAFTY_CHAOS_ROUNDS"].flatMap(Int.init) ?? 1
@@ -49,7 +51,12 @@ struct ChaosProcessTests {
             try await workload.waitUntilReady(cluster.ids)
             let end = ContinuousClock.now + .seconds(seconds)
             let faults = try await withThrowingTaskGroup(of: [String].self) { group in
-                for number in 0..<6 { group.addTask { await workload.runClient(number, seed: seed, until: end); return [] } }
+                for number in 0..<6 {
+                    group.addTask {
+                        await workload.runClient(number, seed: seed, until: end)
+                        return []
+                    }
+                }
                 group.addTask {
                     var faults = ChaosFaults(cluster: cluster, workload: workload, seed: seed)
                     return try await faults.run(until: end)
@@ -77,7 +84,8 @@ struct ChaosProcessTests {
             #expect(result.isLinearizable || result.timedOut, "\(result.explanation ?? "")")
             #expect(counts.acknowledgedWrites > 0 && counts.reads > 0, "the workload made progress")
             // Every node converges on the same values (stale reads are served locally).
-            let finals = Dictionary(uniqueKeysWithValues: try await ChaosWorkload.keys.asyncMap { ($0, try await workload.read($0, at: 1, consistency: "linearizable")) })
+            let finals = Dictionary(
+                uniqueKeysWithValues: try await ChaosWorkload.keys.asyncMap { ($0, try await workload.read($0, at: 1, consistency: "linearizable")) })
             for id in cluster.ids {
                 try await workload.waitUntil("node \(id) converged") {
                     for key in ChaosWorkload.keys where try await workload.read(key, at: id, consistency: "stale") != finals[key]! { return false }
@@ -200,7 +208,8 @@ final class ChaosWorkload: Sendable {
             case 0..<35:
                 await self.write(key, value: self.nextValue.wrappingAdd(1, ordering: .relaxed).oldValue, expected: nil, cas: false, at: node, client: number)
             case 35..<50:
-                await self.write(key, value: self.nextValue.wrappingAdd(1, ordering: .relaxed).oldValue, expected: lastSeen[key], cas: true, at: node, client: number)
+                await self.write(
+                    key, value: self.nextValue.wrappingAdd(1, ordering: .relaxed).oldValue, expected: lastSeen[key], cas: true, at: node, client: number)
             default:
                 let consistency = Bool.random(using: &rng) ? "lease" : "linearizable"
                 if let value = await self.recordedRead(key, at: node, consistency: consistency, client: number) { lastSeen[key] = value }

@@ -96,9 +96,11 @@ struct ClientFailoverTests {
                     try await KVPutCommand.put(key: "k", value: [1], query: [], with: client)
                 }
                 #expect(other.received.isEmpty)
-                _ = try await KVPutCommand.put(key: "k", value: Array("v".utf8), query: [], with: RaftyHTTPClient(
-                    http: client.http, endpoints: [second], timeout: client.timeout
-                ))
+                _ = try await KVPutCommand.put(
+                    key: "k", value: Array("v".utf8), query: [],
+                    with: RaftyHTTPClient(
+                        http: client.http, endpoints: [second], timeout: client.timeout
+                    ))
                 let value = try await KVGetCommand.get(key: "k", consistency: nil, with: client)
                 return (writeError, value)
             }

@@ -65,7 +65,9 @@ struct DisasterRecoveryProcessTests {
         try await client.shutdown()
     }
 
-    @Test("rafty snapshot save, then restore into a fresh directory: a new one-member cluster serves exactly the saved state; damaged files and used directories are refused")
+    @Test(
+        "rafty snapshot save, then restore into a fresh directory: a new one-member cluster serves exactly the saved state; damaged files and used directories are refused"
+    )
     func saveAndRestore() async throws {
         let cluster = try ProcessCluster(size: 4)
         defer { cluster.killAll() }

@@ -17,7 +17,9 @@ struct MemberIdentityProcessTests {
         (try? await cluster.status(client, node: id))?["state"] as? String
     }
 
-    @Test("A node whose data directory was wiped comes back under its old id and does not vote until it is removed and added again; no acknowledged write is lost")
+    @Test(
+        "A node whose data directory was wiped comes back under its old id and does not vote until it is removed and added again; no acknowledged write is lost"
+    )
     func wipedNode() async throws {
         let cluster = try ProcessCluster(size: 3)
         defer { cluster.killAll() }

@@ -30,10 +30,11 @@ struct MembersCommandTests {
             }
         }
         #expect(lines == ["index 1", "index 2", "index 3", "index 4", "index 5"])
-        #expect(server.received.map { "\($0.method) \($0.uri)" } == [
-            "POST /v1/members", "POST /v1/members", "POST /v1/members/3/promote", "POST /v1/members/2/demote",
-            "DELETE /v1/members/2", "GET /v1/members",
-        ])
+        #expect(
+            server.received.map { "\($0.method) \($0.uri)" } == [
+                "POST /v1/members", "POST /v1/members", "POST /v1/members/3/promote", "POST /v1/members/2/demote",
+                "DELETE /v1/members/2", "GET /v1/members",
+            ])
         let addBody = try #require(
             try JSONSerialization.jsonObject(with: Data(server.received[0].body)) as? [String: Any])
         #expect(addBody["id"] as? Int == 2)
@@ -41,11 +42,12 @@ struct MembersCommandTests {
         #expect(addBody["voter"] as? Bool == true)
         #expect(String(decoding: server.received[1].body, as: UTF8.self) == #"{"id":3,"address":"127.0.0.1:50053","voter":false}"#)
         #expect(server.members == [1: true, 3: true])
-        #expect(table == """
-            ID  ADDRESS          VOTER
-            1   127.0.0.1:50051  yes
-            3   127.0.0.1:50053  yes
-            """)
+        #expect(
+            table == """
+                ID  ADDRESS          VOTER
+                1   127.0.0.1:50051  yes
+                3   127.0.0.1:50053  yes
+                """)
         let listed = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
         #expect(listed.map { $0["id"] as? Int } == [1, 3])
         #expect(listed.map { $0["voter"] as? Bool } == [true, true])
@@ -58,11 +60,12 @@ struct MembersCommandTests {
             NodeStatus.Member(id: "1", address: "10.0.0.1:50051", voter: true),
             NodeStatus.Member(id: "12", address: nil, voter: false),
         ]
-        #expect(MembersListCommand.renderTable(members) == """
-            ID  ADDRESS         VOTER
-            1   10.0.0.1:50051  yes
-            12  -               no
-            """)
+        #expect(
+            MembersListCommand.renderTable(members) == """
+                ID  ADDRESS         VOTER
+                1   10.0.0.1:50051  yes
+                12  -               no
+                """)
     }
 
     @Test("A refused change is the server's error (exit 1, one line), not retried on another endpoint")
@@ -113,8 +116,9 @@ struct MembersCommandTests {
         #expect(slow.received.count == 1)
         #expect(other.received.isEmpty)
 
-        let tooSlow = FakeKVServer(mode: .fail(
-            status: 409, code: "too_slow", message: "node 4 was added as a non-voter and stays one", leader: nil))
+        let tooSlow = FakeKVServer(
+            mode: .fail(
+                status: 409, code: "too_slow", message: "node 4 was added as a non-voter and stays one", leader: nil))
         let outcome = try await tooSlow.run { url in
             await RaftyCommand.execute(["members", "add", "4", "127.0.0.1:50054", "--endpoint", url])
         }

@@ -113,11 +113,12 @@ final class ProcessCluster: Sendable {
         let peers = peers ?? self.ids.filter { $0 != id }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: wrapper.first ?? self.binary)
-        process.arguments = Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : [self.binary]) + [
-            "serve", "--id", "\(id)", "--address", self.grpcAddress(id),
-            "--http", "127.0.0.1:\(self.httpPorts[id]!)",
-            "--data-dir", "\(self.directory.path)/node-\(id)", "--log-level", "info",
-        ]
+        process.arguments =
+            Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : [self.binary]) + [
+                "serve", "--id", "\(id)", "--address", self.grpcAddress(id),
+                "--http", "127.0.0.1:\(self.httpPorts[id]!)",
+                "--data-dir", "\(self.directory.path)/node-\(id)", "--log-level", "info",
+            ]
             + (peers.isEmpty ? [] : ["--peers", peers.map(self.grpcAddress).joined(separator: ",")])
             + extraArguments
         let log = "\(self.directory.path)/node-\(id).log"

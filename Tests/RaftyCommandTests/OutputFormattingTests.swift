@@ -9,11 +9,12 @@ struct OutputFormattingTests {
     @Test("Tables align columns and trim trailing spaces")
     func table() {
         let text = TextTable.render(header: ["A", "LONG HEADER", "C"], rows: [["xyz", "1", ""], ["p"]])
-        #expect(text == """
-            A    LONG HEADER  C
-            xyz  1
-            p
-            """)
+        #expect(
+            text == """
+                A    LONG HEADER  C
+                xyz  1
+                p
+                """)
     }
 
     @Test("Two-decimal formatting")
@@ -30,10 +31,11 @@ struct OutputFormattingTests {
         let rows = [
             StatusCommand.Row(
                 endpoint: "http://a:1",
-                result: .success(NodeStatus(
-                    id: "1", address: "a:50051", state: "leader", term: 4, commitIndex: 10, lastApplied: 9,
-                    leaderID: "1", leaderAddress: "a:50051", lastLeaderContact: 0
-                ))
+                result: .success(
+                    NodeStatus(
+                        id: "1", address: "a:50051", state: "leader", term: 4, commitIndex: 10, lastApplied: 9,
+                        leaderID: "1", leaderAddress: "a:50051", lastLeaderContact: 0
+                    ))
             ),
             StatusCommand.Row(endpoint: "http://b:2", result: .failure(.init(reason: "connection refused"))),
             StatusCommand.Row(
@@ -41,12 +43,13 @@ struct OutputFormattingTests {
                 result: .success(NodeStatus(id: "3", state: "follower", term: 4, lastLeaderContact: 1530))
             ),
         ]
-        #expect(StatusCommand.renderTable(rows) == """
-            ENDPOINT    ID  ADDRESS  STATE        TERM  COMMIT  APPLIED  LEADER       LAST CONTACT
-            http://a:1  1   a:50051  leader       4     10      9        1 (a:50051)  0ms
-            http://b:2  -   -        unreachable  -     -       -        -            connection refused
-            http://c:3  3   -        follower     4     -       -        -            1.53s
-            """)
+        #expect(
+            StatusCommand.renderTable(rows) == """
+                ENDPOINT    ID  ADDRESS  STATE        TERM  COMMIT  APPLIED  LEADER       LAST CONTACT
+                http://a:1  1   a:50051  leader       4     10      9        1 (a:50051)  0ms
+                http://b:2  -   -        unreachable  -     -       -        -            connection refused
+                http://c:3  3   -        follower     4     -       -        -            1.53s
+                """)
         let json = StatusCommand.renderJSON(rows)
         let decoded = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [Any]
         #expect(decoded?.count == 3)
@@ -64,13 +67,15 @@ struct OutputFormattingTests {
             """
         let status = try JSONDecoder().decode(NodeStatus.self, from: Data(body.utf8))
         let table = StatusCommand.renderTable([StatusCommand.Row(endpoint: "http://a:1", result: .success(status))])
-        #expect(table.hasSuffix("""
-            members, as leader 1 sees them:
-            MEMBER  ADDRESS  VOTER  REACHABLE  LAST CONTACT  MATCH  LAG
-            1       a:7001   yes    yes        (leader)      -      -
-            2       b:7002   yes    yes        12ms          20     0
-            3       c:7003   no     no (down)  4.20s         7      13
-            """), "\(table)")
+        #expect(
+            table.hasSuffix(
+                """
+                members, as leader 1 sees them:
+                MEMBER  ADDRESS  VOTER  REACHABLE  LAST CONTACT  MATCH  LAG
+                1       a:7001   yes    yes        (leader)      -      -
+                2       b:7002   yes    yes        12ms          20     0
+                3       c:7003   no     no (down)  4.20s         7      13
+                """), "\(table)")
     }
 
     @Test("Status JSON is decoded leniently (numeric ids, nulls, missing fields)")
@@ -150,10 +155,11 @@ struct OutputFormattingTests {
         #expect(report.errors == 1)
 
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
-        #expect(Set(object.keys) == [
-            "operations", "reads", "writes", "errors", "errorsByKind", "durationSeconds", "throughput",
-            "latencyMilliseconds", "clients", "valueSize", "keys", "readRatio", "consistency", "endpoints",
-        ])
+        #expect(
+            Set(object.keys) == [
+                "operations", "reads", "writes", "errors", "errorsByKind", "durationSeconds", "throughput",
+                "latencyMilliseconds", "clients", "valueSize", "keys", "readRatio", "consistency", "endpoints",
+            ])
         let latency = try #require(object["latencyMilliseconds"] as? [String: Double])
         #expect(latency == ["p50": 0.5, "p90": 0.9, "p99": 0.99, "p999": 0.999, "max": 1.0])
         #expect(object["errorsByKind"] as? [String: Int] == ["http 503": 1])

@@ -108,7 +108,9 @@ struct ProcessFaultTests {
                         return true
                     }
                     // A later write may have overwritten it with a value whose outcome was unknown.
-                    #expect(read == value || read.map { Int($0.dropFirst())! > Int(value.dropFirst())! } == true, "node \(node), key \(key): \(read ?? "nil") != \(value)")
+                    #expect(
+                        read == value || read.map { Int($0.dropFirst())! > Int(value.dropFirst())! } == true,
+                        "node \(node), key \(key): \(read ?? "nil") != \(value)")
                 }
             }
             print("random kills: \(written) writes, \(acknowledged.count) keys acknowledged, \(rounds) rounds")

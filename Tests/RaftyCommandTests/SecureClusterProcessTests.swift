@@ -46,11 +46,13 @@ struct SecureClusterProcessTests {
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
             for id in cluster.ids {
-                try cluster.start(id, extraArguments: [
-                    "--peer-cert-file", "\(certs)/node-\(id).pem", "--peer-key-file", "\(certs)/node-\(id)-key.pem",
-                    "--peer-trusted-ca-file", "\(certs)/ca.pem",
-                    "--cert-file", "\(certs)/node-\(id).pem", "--key-file", "\(certs)/node-\(id)-key.pem", "--trusted-ca-file", "\(certs)/ca.pem",
-                ])
+                try cluster.start(
+                    id,
+                    extraArguments: [
+                        "--peer-cert-file", "\(certs)/node-\(id).pem", "--peer-key-file", "\(certs)/node-\(id)-key.pem",
+                        "--peer-trusted-ca-file", "\(certs)/ca.pem",
+                        "--cert-file", "\(certs)/node-\(id).pem", "--key-file", "\(certs)/node-\(id)-key.pem", "--trusted-ca-file", "\(certs)/ca.pem",
+                    ])
             }
             try await cluster.waitUntilReady(client, nodes: cluster.ids)
             let clientFlags = ["--cacert", "\(certs)/ca.pem", "--cert", "\(certs)/client-admin.pem", "--key", "\(certs)/client-admin-key.pem"]
@@ -61,7 +63,12 @@ struct SecureClusterProcessTests {
             let withoutCertificate = try Self.run(cluster.binary, ["kv", "get", "greeting", "--endpoint", cluster.url(1, ""), "--cacert", "\(certs)/ca.pem"])
             #expect(withoutCertificate.status != 0, "a client without a certificate is refused at the handshake")
             if let curl = Self.curl {
-                let fetched = try Self.run(curl, ["-sS", "--cacert", "\(certs)/ca.pem", "--cert", "\(certs)/client-admin.pem", "--key", "\(certs)/client-admin-key.pem", cluster.url(1, "/v1/kv/greeting")])
+                let fetched = try Self.run(
+                    curl,
+                    [
+                        "-sS", "--cacert", "\(certs)/ca.pem", "--cert", "\(certs)/client-admin.pem", "--key", "\(certs)/client-admin-key.pem",
+                        cluster.url(1, "/v1/kv/greeting"),
+                    ])
                 #expect(fetched.status == 0 && fetched.output == "hello", "\(fetched)")
                 let refused = try Self.run(curl, ["-sS", "--cacert", "\(certs)/ca.pem", cluster.url(1, "/v1/kv/greeting")])
                 #expect(refused.status != 0)
@@ -101,10 +108,12 @@ struct SecureClusterProcessTests {
             return response.status.code
         }
         do {
-            try cluster.start(1, extraArguments: [
-                "--minimum-cluster-size", "1", "--cert-file", "\(certs)/node-1.pem", "--key-file", "\(certs)/node-1-key.pem",
-                "--auth-token-file", tokenFile,
-            ])
+            try cluster.start(
+                1,
+                extraArguments: [
+                    "--minimum-cluster-size", "1", "--cert-file", "\(certs)/node-1.pem", "--key-file", "\(certs)/node-1-key.pem",
+                    "--auth-token-file", tokenFile,
+                ])
             try await cluster.waitUntilReady(client, nodes: [1])
             for path in ["/v1/members", "/v1/leadership/transfer", "/v1/bootstrap", "/v1/members/1/demote"] {
                 #expect(try await post(path, token: nil) == 401, "\(path)")

@@ -2,8 +2,8 @@ import Foundation
 import RaftCore
 import Rafty
 import RaftyGRPC
-import Synchronization
 import RaftyTestSupport
+import Synchronization
 import Testing
 
 /// Throughput of submitCommand on a 3-node loopback cluster. Opt-in (slow, and meaningful only in

@@ -4,9 +4,9 @@ import GRPCNIOTransportHTTP2
 import RaftCore
 import Rafty
 import RaftyGRPC
-import Synchronization
-import SwiftProtobuf
 import RaftyTestSupport
+import SwiftProtobuf
+import Synchronization
 import Testing
 
 /// A handler that records what arrives and answers forwarded requests with a fixed outcome.
@@ -159,8 +159,10 @@ struct GRPCTransportTests {
                         try await writer.write(
                             .with {
                                 $0.message = Rafty_V1_RaftMessage(
-                                    RaftCore.Message(from: 1, to: 7, term: 1, body: .installSnapshot(
-                                        SnapshotMetadata(index: 1, term: 1, configuration: ClusterConfiguration()))))
+                                    RaftCore.Message(
+                                        from: 1, to: 7, term: 1,
+                                        body: .installSnapshot(
+                                            SnapshotMetadata(index: 1, term: 1, configuration: ClusterConfiguration()))))
                                 $0.totalSize = 3
                                 $0.data = Data([1, 2, 3])
                                 $0.last = true

@@ -3,8 +3,8 @@ import GRPCCore
 import RaftCore
 import Rafty
 import RaftyGRPC
-import SwiftProtobuf
 import RaftyTestSupport
+import SwiftProtobuf
 import Testing
 
 @Suite("Message ⇄ protobuf conversion")

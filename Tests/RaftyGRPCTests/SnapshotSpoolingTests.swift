@@ -2,12 +2,13 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import RaftCore
-@testable import Rafty
 import RaftyGRPC
 import RaftyTestSupport
-import Synchronization
 import SwiftProtobuf
+import Synchronization
 import Testing
+
+@testable import Rafty
 
 /// A handler that offers writers into a snapshot store in a directory, as a running node does,
 /// and keeps what arrives.
@@ -86,17 +87,20 @@ struct SnapshotSpoolingTests {
                         try await writer.write(
                             .with {
                                 $0.message = Rafty_V1_RaftMessage(
-                                    RaftCore.Message(from: 1, to: 7, term: 1, body: .installSnapshot(
-                                        SnapshotMetadata(index: 1, term: 1, configuration: ClusterConfiguration()))))
+                                    RaftCore.Message(
+                                        from: 1, to: 7, term: 1,
+                                        body: .installSnapshot(
+                                            SnapshotMetadata(index: 1, term: 1, configuration: ClusterConfiguration()))))
                                 $0.totalSize = 6
                                 $0.data = Data([1, 2, 3])
                             })
-                        try await writer.write(.with {
-                            $0.offset = 3
-                            $0.data = Data([4, 5, 6])
-                            $0.last = true
-                            $0.crc32C = 12345
-                        })
+                        try await writer.write(
+                            .with {
+                                $0.offset = 3
+                                $0.data = Data([4, 5, 6])
+                                $0.last = true
+                                $0.crc32C = 12345
+                            })
                     }
                 } throws: { error in
                     (error as? RPCError)?.code == .dataLoss

@@ -5,7 +5,7 @@ import RaftyTestSupport
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A loopback TCP port that was free a moment ago (bind to port 0, read it, release it).
@@ -69,7 +69,8 @@ final class GRPCTestCluster: Sendable {
     func describe() -> String {
         self.ids.map { id in
             let status = self.node(id).status
-            return "\(id): \(status.state) term \(status.term) leader \(status.leaderID.map(String.init) ?? "-") commit \(status.commitIndex) members \(status.members.keys.sorted())"
+            return
+                "\(id): \(status.state) term \(status.term) leader \(status.leaderID.map(String.init) ?? "-") commit \(status.commitIndex) members \(status.members.keys.sorted())"
         }.joined(separator: "; ")
     }
 
@@ -104,7 +105,6 @@ final class RecordingTransport: WrappingTransport {
 
     var sentMessages: [Message] { self.sent.withLock { $0 } }
 
-
     func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
         self.sent.withLock { $0.append(message) }
         if let snapshot { self.snapshots.withLock { $0.append(snapshot.count) } }
@@ -116,7 +116,6 @@ final class RecordingTransport: WrappingTransport {
         self.snapshots.withLock { $0.append(source.size) }
         return await self.inner.sendSnapshot(message, from: source, to: address)
     }
-
 
     func disconnect(from address: String) {
         self.disconnected.withLock { $0.append(address) }
@@ -154,7 +153,6 @@ final class MutableTransport: WrappingTransport {
         guard !self.muted else { return false }
         return await self.inner.sendSnapshot(message, from: source, to: address)
     }
-
 
     func disconnect(from address: String) { self.inner.disconnect(from: address) }
 

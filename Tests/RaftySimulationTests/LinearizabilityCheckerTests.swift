@@ -1,5 +1,6 @@
-@testable import RaftySimulation
 import Testing
+
+@testable import RaftySimulation
 
 /// Builds a history entry tersely; ids only need to be unique within a test.
 private func entry(
@@ -120,7 +121,8 @@ private func exhaustivelyLinearizable(_ history: [HistoryEntry]) -> Bool {
         let optional = ops.indices.filter { !isCompleted($0) }
         var found = false
         for mask in 0..<(1 << optional.count) where !found {
-            let chosen = ops.indices.filter(isCompleted)
+            let chosen =
+                ops.indices.filter(isCompleted)
                 + optional.enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element)
             var placed = Array(repeating: false, count: ops.count)
             func extend(_ count: Int, _ value: Int?) -> Bool {
@@ -136,7 +138,9 @@ private func exhaustivelyLinearizable(_ history: [HistoryEntry]) -> Bool {
                     let result: KVResult
                     switch ops[index].operation {
                     case .read: result = .read(value)
-                    case .write(_, let written): result = .written; next = written
+                    case .write(_, let written):
+                        result = .written
+                        next = written
                     case .cas(_, let expected, let new):
                         result = .cas(swapped: value == expected)
                         if value == expected { next = new }
@@ -250,8 +254,10 @@ struct LinearizabilityCheckerTests {
         #expect(result.failingKey == "x")
 
         // Old then new is fine.
-        let reordered = [history[0], entry(1, client: 1, .read(key: "x"), 10, 20, .ok(.read(nil))),
-                         entry(2, client: 2, .read(key: "x"), 30, 40, .ok(.read(1)))]
+        let reordered = [
+            history[0], entry(1, client: 1, .read(key: "x"), 10, 20, .ok(.read(nil))),
+            entry(2, client: 2, .read(key: "x"), 30, 40, .ok(.read(1))),
+        ]
         #expect(LinearizabilityChecker.check(reordered).isLinearizable)
     }
 
@@ -259,22 +265,25 @@ struct LinearizabilityCheckerTests {
     func casSemantics() {
         let write = entry(0, .write(key: "x", value: 1), 0, 10, .ok(.written))
         // Matching CAS swaps and the new value is visible.
-        #expect(LinearizabilityChecker.check([
-            write,
-            entry(1, .cas(key: "x", expected: 1, new: 3), 20, 30, .ok(.cas(swapped: true))),
-            entry(2, .read(key: "x"), 40, 50, .ok(.read(3))),
-        ]).isLinearizable)
+        #expect(
+            LinearizabilityChecker.check([
+                write,
+                entry(1, .cas(key: "x", expected: 1, new: 3), 20, 30, .ok(.cas(swapped: true))),
+                entry(2, .read(key: "x"), 40, 50, .ok(.read(3))),
+            ]).isLinearizable)
         // Mismatching CAS fails and leaves the value alone.
-        #expect(LinearizabilityChecker.check([
-            write,
-            entry(1, .cas(key: "x", expected: 2, new: 3), 20, 30, .ok(.cas(swapped: false))),
-            entry(2, .read(key: "x"), 40, 50, .ok(.read(1))),
-        ]).isLinearizable)
+        #expect(
+            LinearizabilityChecker.check([
+                write,
+                entry(1, .cas(key: "x", expected: 2, new: 3), 20, 30, .ok(.cas(swapped: false))),
+                entry(2, .read(key: "x"), 40, 50, .ok(.read(1))),
+            ]).isLinearizable)
         // CAS on an absent key expecting nil.
-        #expect(LinearizabilityChecker.check([
-            entry(0, .cas(key: "x", expected: nil, new: 7), 0, 10, .ok(.cas(swapped: true))),
-            entry(1, .read(key: "x"), 20, 30, .ok(.read(7))),
-        ]).isLinearizable)
+        #expect(
+            LinearizabilityChecker.check([
+                entry(0, .cas(key: "x", expected: nil, new: 7), 0, 10, .ok(.cas(swapped: true))),
+                entry(1, .read(key: "x"), 20, 30, .ok(.read(7))),
+            ]).isLinearizable)
         // Reporting a swap although the value did not match.
         let falseSwap = LinearizabilityChecker.check([
             write,
@@ -283,16 +292,18 @@ struct LinearizabilityCheckerTests {
         #expect(!falseSwap.isLinearizable)
         #expect(falseSwap.failingKey == "x")
         // Reporting no swap although the value matched.
-        #expect(!LinearizabilityChecker.check([
-            write,
-            entry(1, .cas(key: "x", expected: 1, new: 3), 20, 30, .ok(.cas(swapped: false))),
-        ]).isLinearizable)
+        #expect(
+            !LinearizabilityChecker.check([
+                write,
+                entry(1, .cas(key: "x", expected: 1, new: 3), 20, 30, .ok(.cas(swapped: false))),
+            ]).isLinearizable)
         // A failed CAS must not change the value.
-        #expect(!LinearizabilityChecker.check([
-            write,
-            entry(1, .cas(key: "x", expected: 2, new: 3), 20, 30, .ok(.cas(swapped: false))),
-            entry(2, .read(key: "x"), 40, 50, .ok(.read(3))),
-        ]).isLinearizable)
+        #expect(
+            !LinearizabilityChecker.check([
+                write,
+                entry(1, .cas(key: "x", expected: 2, new: 3), 20, 30, .ok(.cas(swapped: false))),
+                entry(2, .read(key: "x"), 40, 50, .ok(.read(3))),
+            ]).isLinearizable)
     }
 
     @Test("An unknown write that a later read observes is linearizable")
@@ -407,11 +418,12 @@ struct LinearizabilityCheckerTests {
     @Test("The large history with one read of a never-written value is not linearizable")
     func largeHistoryWithCorruptRead() throws {
         var history = makeValidHistory(seed: 42, operations: 2_000, keys: ["a", "b", "c"], clients: 8)
-        let index = try #require(history.indices.first { index in
-            guard index >= history.count / 2, case .read = history[index].operation else { return false }
-            if case .ok = history[index].outcome { return true }
-            return false
-        })
+        let index = try #require(
+            history.indices.first { index in
+                guard index >= history.count / 2, case .read = history[index].operation else { return false }
+                if case .ok = history[index].outcome { return true }
+                return false
+            })
         history[index].outcome = .ok(.read(1_000_000))
         var result: LinearizabilityResult?
         let elapsed = ContinuousClock().measure {
@@ -436,19 +448,21 @@ struct LinearizabilityCheckerTests {
     func largeHistoryWithStaleRead() throws {
         var history = makeValidHistory(seed: 5, operations: 2_000, keys: ["a", "b", "c"], clients: 8, values: nil)
         // Make a late read return the value an earlier, strictly preceding read of the key saw.
-        let index = try #require(history.indices.last { index in
-            guard index < history.count * 9 / 10, case .read = history[index].operation else { return false }
-            if case .ok = history[index].outcome { return true }
-            return false
-        })
+        let index = try #require(
+            history.indices.last { index in
+                guard index < history.count * 9 / 10, case .read = history[index].operation else { return false }
+                if case .ok = history[index].outcome { return true }
+                return false
+            })
         let key = history[index].operation.key
         let current = history[index].outcome
-        let stale = try #require(history[..<index].last { earlier in
-            guard earlier.operation.key == key, case .ok(.read) = earlier.outcome, earlier.outcome != current,
-                  let done = earlier.completeTime, done + 200 < history[index].invokeTime
-            else { return false }
-            return true
-        })
+        let stale = try #require(
+            history[..<index].last { earlier in
+                guard earlier.operation.key == key, case .ok(.read) = earlier.outcome, earlier.outcome != current,
+                    let done = earlier.completeTime, done + 200 < history[index].invokeTime
+                else { return false }
+                return true
+            })
         history[index].outcome = stale.outcome
         var result: LinearizabilityResult?
         let elapsed = ContinuousClock().measure {
@@ -486,10 +500,12 @@ struct LinearizabilityCheckerTests {
         var rng = CheckerTestRNG(state: 77)
         for seed in UInt64(100)..<160 {
             var history = makeValidHistory(seed: seed, operations: 80, keys: ["k"], clients: 5, values: 3, unknownPercent: 25)
-            if seed % 2 == 0, let index = history.indices.filter({
-                if case .ok(.read) = history[$0].outcome { return true }
-                return false
-            }).randomElement(using: &rng) {
+            if seed % 2 == 0,
+                let index = history.indices.filter({
+                    if case .ok(.read) = history[$0].outcome { return true }
+                    return false
+                }).randomElement(using: &rng)
+            {
                 history[index].outcome = .ok(.read([nil, 0, 1, 2].randomElement(using: &rng)!))
             }
             let exact = LinearizabilityChecker.check(history, maxStatesPerKey: 500_000, firstPassStates: 500_000)

@@ -1,6 +1,7 @@
 import RaftCore
-@testable import RaftySimulation
 import Testing
+
+@testable import RaftySimulation
 
 /// Randomized runs of the runtime's own node state machine (NodeEngine) under crashes between
 /// storage steps, wiped disks (refused by their peers, as the transport does: `NodeIdentity`),

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A task executor with one OS thread of its own, for long CPU- or I/O-bound work — writing,
@@ -27,11 +27,13 @@ final class DedicatedThreadExecutor: TaskExecutor, @unchecked Sendable {
         pthread_cond_init(self.condition, nil)
         var thread = pthread_t()
         let context = Unmanaged.passRetained(self).toOpaque()
-        let created = pthread_create(&thread, nil, { context in
-            let executor = Unmanaged<DedicatedThreadExecutor>.fromOpaque(context!).takeRetainedValue()
-            executor.runJobs()
-            return nil
-        }, context)
+        let created = pthread_create(
+            &thread, nil,
+            { context in
+                let executor = Unmanaged<DedicatedThreadExecutor>.fromOpaque(context!).takeRetainedValue()
+                executor.runJobs()
+                return nil
+            }, context)
         precondition(created == 0, "cannot start a thread: error \(created)")
         pthread_detach(thread)
     }

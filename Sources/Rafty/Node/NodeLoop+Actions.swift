@@ -42,9 +42,12 @@ extension NodeLoop {
                 do {
                     view = try await self.node.stateMachine.snapshotView()
                 } catch {
-                    self.node.enqueue(.snapshotWritten(metadata, failure: RaftError(
-                        .stateMachine, "cannot take a snapshot at \(metadata.index): the state machine could not capture its state: \(error)",
-                        cause: error)))
+                    self.node.enqueue(
+                        .snapshotWritten(
+                            metadata,
+                            failure: RaftError(
+                                .stateMachine, "cannot take a snapshot at \(metadata.index): the state machine could not capture its state: \(error)",
+                                cause: error)))
                     continue
                 }
                 self.takeSnapshot(metadata, view: view)
@@ -125,7 +128,9 @@ extension NodeLoop {
                         switch received {
                         case .spooled(let spooled):
                             guard spooled.metadata == metadata else {
-                                throw RaftError(.storage, "the received snapshot is \(spooled.metadata.index)/\(spooled.metadata.term), not \(metadata.index)/\(metadata.term)")
+                                throw RaftError(
+                                    .storage,
+                                    "the received snapshot is \(spooled.metadata.index)/\(spooled.metadata.term), not \(metadata.index)/\(metadata.term)")
                             }
                             _ = try spooled.commit()
                         case .bytes(let bytes):
@@ -228,7 +233,9 @@ extension NodeLoop {
                 if let failure {
                     logger.error("\(failure.message)")
                 } else {
-                    logger.info("snapshot written", metadata: ["raft.snapshot.index": "\(metadata.index)", "raft.snapshot.duration": "\(ContinuousClock.now - started)"])
+                    logger.info(
+                        "snapshot written",
+                        metadata: ["raft.snapshot.index": "\(metadata.index)", "raft.snapshot.duration": "\(ContinuousClock.now - started)"])
                 }
             }
             do {
@@ -255,8 +262,9 @@ extension NodeLoop {
     /// ``NodeIdentity``), so that they may come back with new data once added again, and closes
     /// the transport's connections to them.
     mutating func forgetRemovedMembers(_ committed: ClusterConfiguration) {
-        guard committed.voters.count + committed.learners.count != self.committedMembers.count
-            || !self.committedMembers.allSatisfy(committed.contains)
+        guard
+            committed.voters.count + committed.learners.count != self.committedMembers.count
+                || !self.committedMembers.allSatisfy(committed.contains)
         else { return }
         let removed = self.committedMembers.filter { !committed.contains($0) }
         self.committedMembers = Set(committed.members)
@@ -307,11 +315,12 @@ extension NodeLoop {
         metrics.term.record(Double(core.term))
         metrics.commitIndex.record(Double(core.commitIndex))
         metrics.appliedIndex.record(Double(engine.applied))
-        let state: Double = switch core.role {
-        case .follower: core.isVoter ? 0 : 3
-        case .preCandidate, .candidate: 1
-        case .leader: 2
-        }
+        let state: Double =
+            switch core.role {
+            case .follower: core.isVoter ? 0 : 3
+            case .preCandidate, .candidate: 1
+            case .leader: 2
+            }
         metrics.state.record(state)
         if core.role == .leader {
             for (peer, match) in core.status.matchIndex.sorted(by: { $0.key < $1.key }) {

@@ -62,7 +62,8 @@ package enum NodeRecovery {
             // The log agrees if it holds the snapshot's last entry with its term, or starts right
             // after it: entries appended after that snapshot was installed (and the log dropped).
             let continues = log.firstIndex == snapshot.index + 1
-            let matches = continues
+            let matches =
+                continues
                 || (log.firstIndex <= snapshot.index && log.lastIndex >= snapshot.index
                     && (try? log.term(at: snapshot.index)) == snapshot.term)
             if !matches {

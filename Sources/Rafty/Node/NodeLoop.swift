@@ -51,7 +51,8 @@ struct NodeLoop {
             if let makeStorage = configuration.makeStorage {
                 self.storage = try makeStorage()
             } else {
-                self.storage = configuration.persistDataOnDisk
+                self.storage =
+                    configuration.persistDataOnDisk
                     ? try RaftStorage.open(dataDirectory: configuration.resolvedDataDirectory)
                     : try RaftStorage.inMemory()
             }
@@ -176,10 +177,11 @@ struct NodeLoop {
             self.stopping = true
         case .propose(_, _, let waiter), .read(_, _, _, let waiter), .transfer(_, _, let waiter), .membership(_, _, let waiter),
             .bootstrap(let waiter):
-            waiter.resume(returning: .failure(
-                self.stopping
-                    ? RaftError(.shuttingDown, "node \(self.node.configuration.id) is stopping")
-                    : RaftError(.noLeader, "no leader is known; the request was not applied")))
+            waiter.resume(
+                returning: .failure(
+                    self.stopping
+                        ? RaftError(.shuttingDown, "node \(self.node.configuration.id) is stopping")
+                        : RaftError(.noLeader, "no leader is known; the request was not applied")))
         case .tick, .message, .snapshotWritten, .snapshotSent:
             break
         }

@@ -3,7 +3,7 @@ public import Logging
 public import RaftCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension RaftNode {
@@ -174,7 +174,10 @@ extension RaftNode {
         /// The known leader's id and address.
         public var leader: (id: NodeID, address: String)? {
             get { self.leaderID.map { ($0, self.leaderAddress ?? "") } }
-            set { self.leaderID = newValue?.id; self.leaderAddress = newValue?.address }
+            set {
+                self.leaderID = newValue?.id
+                self.leaderAddress = newValue?.address
+            }
         }
         /// The known leader's id.
         public var leaderID: NodeID?

@@ -1,6 +1,6 @@
 import Logging
-import Synchronization
 import RaftCore
+import Synchronization
 
 extension RaftNode {
     /// Learns the data-directory incarnation of every member soon after it appears, by asking it

@@ -1,7 +1,7 @@
+internal import Logging
 public import RaftCore
 public import ServiceLifecycle
 internal import Synchronization
-internal import Logging
 
 /// A Raft node: runs RaftCore's `RawNode` on one serial event loop over durable storage and a transport,
 /// applies committed commands to the user's ``StateMachine`` and serves commands and reads from
@@ -212,7 +212,7 @@ public final class RaftNode: Service {
             guard remaining > .zero else { throw RaftError(.timedOut, "the deadline passed before the leader was reached") }
             do {
                 return try await self.transport.forward(request, to: leader, timeout: remaining)
-            } catch where error.code == .unreachable {
+            } catch  where error.code == .unreachable {
                 switch request {
                 case .submit, .membership: break
                 case .read, .transferLeadership: throw error

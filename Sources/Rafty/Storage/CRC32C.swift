@@ -57,9 +57,12 @@ package struct CRC32C: Sendable {
                                 tables[6].withUnsafeBufferPointer { t6 in
                                     tables[7].withUnsafeBufferPointer { t7 in
                                         while index + 8 <= count {
-                                            let low = crc ^ (UInt32(buffer[index]) | UInt32(buffer[index + 1]) << 8
-                                                | UInt32(buffer[index + 2]) << 16 | UInt32(buffer[index + 3]) << 24)
-                                            crc = t7[Int(low & 0xFF)] ^ t6[Int((low >> 8) & 0xFF)]
+                                            let low =
+                                                crc
+                                                ^ (UInt32(buffer[index]) | UInt32(buffer[index + 1]) << 8
+                                                    | UInt32(buffer[index + 2]) << 16 | UInt32(buffer[index + 3]) << 24)
+                                            crc =
+                                                t7[Int(low & 0xFF)] ^ t6[Int((low >> 8) & 0xFF)]
                                                 ^ t5[Int((low >> 16) & 0xFF)] ^ t4[Int(low >> 24)]
                                                 ^ t3[Int(buffer[index + 4])] ^ t2[Int(buffer[index + 5])]
                                                 ^ t1[Int(buffer[index + 6])] ^ t0[Int(buffer[index + 7])]

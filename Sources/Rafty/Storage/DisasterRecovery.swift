@@ -1,5 +1,5 @@
-public import RaftCore
 import Logging
+public import RaftCore
 
 /// Disaster recovery for a cluster that lost its quorum for good.
 public enum DisasterRecovery {
@@ -76,7 +76,8 @@ public enum DisasterRecovery {
             try storage.log.append([Entry(term: term, index: lastIndex + 1, payload: .configuration(membership))])
             try storage.stable.save(
                 StableState(nodeID: id, hardState: HardState(term: term, vote: id, commit: state.hardState.commit), configuration: membership))
-            return Outcome(nodeID: id, address: address, configurationIndex: lastIndex + 1, term: term, previousMembers: Set(current.members), clusterID: clusterID)
+            return Outcome(
+                nodeID: id, address: address, configurationIndex: lastIndex + 1, term: term, previousMembers: Set(current.members), clusterID: clusterID)
         } catch let error as RaftError {
             throw error
         } catch {

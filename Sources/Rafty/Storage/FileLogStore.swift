@@ -2,11 +2,11 @@ public import RaftCore
 private import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A ``LogStore`` on disk: a segmented write-ahead log (see `WALFormat` in `WALSegment.swift` for the file format).

@@ -1,11 +1,11 @@
 import RaftCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The on-disk format of ``FileLogStore``'s write-ahead log (all integers little-endian).
@@ -148,8 +148,8 @@ enum WALFormat {
         guard offset >= 0, bytes.count - offset >= Self.batchHeaderSize else { return nil }
         var reader = BinaryReader(bytes, from: offset, to: offset + Self.batchHeaderSize)
         guard let magic = try? reader.readUInt32(), magic == Self.batchMagic,
-              let length = try? reader.readUInt32(), let payloadCRC = try? reader.readUInt32(),
-              let headerCRC = try? reader.readUInt32()
+            let length = try? reader.readUInt32(), let payloadCRC = try? reader.readUInt32(),
+            let headerCRC = try? reader.readUInt32()
         else { return nil }
         guard headerCRC == CRC32C.checksum(bytes[offset..<(offset + 12)]) else { return nil }
         return (Int(length), payloadCRC)

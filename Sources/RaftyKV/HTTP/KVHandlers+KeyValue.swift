@@ -47,7 +47,8 @@ extension KVHandlers {
         case .swapped(let index):
             return jsonResponse(IndexJSON(index: index))
         case .conflict:
-            let message = expected == nil
+            let message =
+                expected == nil
                 ? "the key exists; not applied"
                 : "the current value differs from prev or the key is absent; not applied (the current value is not returned)"
             throw KVAPIError(.conflict, "conflict", message, leader: self.leaderAddress)

@@ -16,7 +16,10 @@ public enum KVCommand: Sendable, Hashable {
     public static let version: UInt8 = 1
 
     private enum Opcode: UInt8 {
-        case put = 1, delete = 2, compareAndSet = 3, createIfAbsent = 4
+        case put = 1
+        case delete = 2
+        case compareAndSet = 3
+        case createIfAbsent = 4
     }
 
     /// The key the command writes.

@@ -1,7 +1,8 @@
 import Hummingbird
 import Rafty
-@testable import RaftyKV
 import Testing
+
+@testable import RaftyKV
 
 /// How runtime errors become HTTP answers: the status promises "not applied" or "outcome unknown".
 @Suite("HTTP error mapping")

@@ -259,10 +259,14 @@ struct KVHTTPAPITests {
 
             let json: HTTPFields = [.contentType: "application/json"]
             try expectError(try await cluster.request(follower, .post, "/v1/members", body: Array("{not json".utf8), headers: json), .badRequest, "bad_request")
-            try expectError(try await cluster.request(follower, .post, "/v1/members", body: Array("{\"id\": \"x\"}".utf8), headers: json), .badRequest, "bad_request")
+            try expectError(
+                try await cluster.request(follower, .post, "/v1/members", body: Array("{\"id\": \"x\"}".utf8), headers: json), .badRequest, "bad_request")
             try expectError(try await cluster.request(follower, .delete, "/v1/members/zero"), .badRequest, "bad_request")
-            try expectError(try await cluster.request(follower, .post, "/v1/leadership/transfer", body: Array("[1]".utf8), headers: json), .badRequest, "bad_request")
-            try expectError(try await cluster.request(follower, .post, "/v1/leadership/transfer", body: Array("{\"to\": 9}".utf8), headers: json), .badRequest, "bad_request")
+            try expectError(
+                try await cluster.request(follower, .post, "/v1/leadership/transfer", body: Array("[1]".utf8), headers: json), .badRequest, "bad_request")
+            try expectError(
+                try await cluster.request(follower, .post, "/v1/leadership/transfer", body: Array("{\"to\": 9}".utf8), headers: json), .badRequest,
+                "bad_request")
 
             let error = try await cluster.request(follower, .get, "/v1/kv/absent")
             #expect((try error.json()["error"] as? [String: Any])?["leader"] as? String == cluster.address(leader))

@@ -3,9 +3,10 @@ import HTTPTypes
 import Hummingbird
 import RaftCore
 import Rafty
-@testable import RaftyKV
 import RaftyTestSupport
 import Testing
+
+@testable import RaftyKV
 
 @Suite("KV HTTP API without a leader, across partitions and from snapshots", .timeLimit(.minutes(1)))
 struct KVHTTPAvailabilityTests {

@@ -18,14 +18,16 @@ struct KVCodingTests {
         #expect(try KVCommand(decoding: command.encoded()) == command)
     }
 
-    @Test("Results round-trip", arguments: [
-        KVResult(index: 1, outcome: .put),
-        KVResult(index: .max, outcome: .deleted(existed: true)),
-        KVResult(index: 7, outcome: .deleted(existed: false)),
-        KVResult(index: 8, outcome: .compareAndSet(swapped: true)),
-        KVResult(index: 9, outcome: .compareAndSet(swapped: false)),
-        KVResult(index: 10, outcome: .invalidCommand(reason: "unknown command version 9")),
-    ])
+    @Test(
+        "Results round-trip",
+        arguments: [
+            KVResult(index: 1, outcome: .put),
+            KVResult(index: .max, outcome: .deleted(existed: true)),
+            KVResult(index: 7, outcome: .deleted(existed: false)),
+            KVResult(index: 8, outcome: .compareAndSet(swapped: true)),
+            KVResult(index: 9, outcome: .compareAndSet(swapped: false)),
+            KVResult(index: 10, outcome: .invalidCommand(reason: "unknown command version 9")),
+        ])
     func resultRoundTrip(result: KVResult) throws {
         #expect(try KVResult(decoding: result.encoded()) == result)
     }

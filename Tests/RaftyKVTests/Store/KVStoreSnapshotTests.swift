@@ -1,7 +1,8 @@
 import Rafty
-@testable import RaftyKV
 import Synchronization
 import Testing
+
+@testable import RaftyKV
 
 @Suite("KVStore snapshots stream and validate")
 struct KVStoreSnapshotTests {
@@ -68,7 +69,9 @@ struct KVStoreSnapshotTests {
         #expect(Self.contents(restored) == before && restored.lastAppliedIndex == 3 + 2_999)
     }
 
-    @Test("A captured view (StateMachine.snapshotView) written after later applies holds the state it was captured at: byte for byte what snapshot(to:) wrote then")
+    @Test(
+        "A captured view (StateMachine.snapshotView) written after later applies holds the state it was captured at: byte for byte what snapshot(to:) wrote then"
+    )
     func capturedView() async throws {
         let store = try await Self.filled((0..<2_000).map { ("key-\($0)", String(repeating: "v", count: 100)) })
         let expected = try await Self.snapshotChunks(store).flatMap { $0 }

@@ -1,6 +1,7 @@
 import Rafty
-@testable import RaftyKV
 import Testing
+
+@testable import RaftyKV
 
 @Suite("KVStore applies commands and answers queries")
 struct KVStoreTests {
@@ -17,21 +18,24 @@ struct KVStoreTests {
     func semantics() async throws {
         let store = KVStore()
         let k = Array("k".utf8)
-        let results = try await self.apply(store, [
-            KVCommand.put(key: k, value: Array("1".utf8)).encoded(),
-            KVCommand.compareAndSet(key: k, expected: Array("2".utf8), new: Array("x".utf8)).encoded(),
-            KVCommand.compareAndSet(key: k, expected: Array("1".utf8), new: Array("2".utf8)).encoded(),
-            KVCommand.compareAndSet(key: k, expected: nil, new: Array("y".utf8)).encoded(),
-            KVCommand.delete(key: k).encoded(),
-            KVCommand.delete(key: k).encoded(),
-            KVCommand.compareAndSet(key: k, expected: Array("2".utf8), new: Array("z".utf8)).encoded(),
-            KVCommand.compareAndSet(key: k, expected: nil, new: Array("created".utf8)).encoded(),
-        ], from: 10)
+        let results = try await self.apply(
+            store,
+            [
+                KVCommand.put(key: k, value: Array("1".utf8)).encoded(),
+                KVCommand.compareAndSet(key: k, expected: Array("2".utf8), new: Array("x".utf8)).encoded(),
+                KVCommand.compareAndSet(key: k, expected: Array("1".utf8), new: Array("2".utf8)).encoded(),
+                KVCommand.compareAndSet(key: k, expected: nil, new: Array("y".utf8)).encoded(),
+                KVCommand.delete(key: k).encoded(),
+                KVCommand.delete(key: k).encoded(),
+                KVCommand.compareAndSet(key: k, expected: Array("2".utf8), new: Array("z".utf8)).encoded(),
+                KVCommand.compareAndSet(key: k, expected: nil, new: Array("created".utf8)).encoded(),
+            ], from: 10)
         #expect(results.map(\.index) == Array(10...17))
-        #expect(results.map(\.outcome) == [
-            .put, .compareAndSet(swapped: false), .compareAndSet(swapped: true), .compareAndSet(swapped: false),
-            .deleted(existed: true), .deleted(existed: false), .compareAndSet(swapped: false), .compareAndSet(swapped: true),
-        ])
+        #expect(
+            results.map(\.outcome) == [
+                .put, .compareAndSet(swapped: false), .compareAndSet(swapped: true), .compareAndSet(swapped: false),
+                .deleted(existed: true), .deleted(existed: false), .compareAndSet(swapped: false), .compareAndSet(swapped: true),
+            ])
         #expect(try await self.get(store, "k") == Array("created".utf8))
         #expect(try await self.get(store, "absent") == nil)
         #expect(store.lastAppliedIndex == 17)
@@ -41,12 +45,14 @@ struct KVStoreTests {
     func emptyValue() async throws {
         let store = KVStore()
         let k = Array("e".utf8)
-        let results = try await self.apply(store, [
-            KVCommand.compareAndSet(key: k, expected: [], new: Array("no".utf8)).encoded(),
-            KVCommand.put(key: k, value: []).encoded(),
-            KVCommand.compareAndSet(key: k, expected: nil, new: Array("no".utf8)).encoded(),
-            KVCommand.compareAndSet(key: k, expected: [], new: Array("yes".utf8)).encoded(),
-        ])
+        let results = try await self.apply(
+            store,
+            [
+                KVCommand.compareAndSet(key: k, expected: [], new: Array("no".utf8)).encoded(),
+                KVCommand.put(key: k, value: []).encoded(),
+                KVCommand.compareAndSet(key: k, expected: nil, new: Array("no".utf8)).encoded(),
+                KVCommand.compareAndSet(key: k, expected: [], new: Array("yes".utf8)).encoded(),
+            ])
         #expect(results.map(\.outcome) == [.compareAndSet(swapped: false), .put, .compareAndSet(swapped: false), .compareAndSet(swapped: true)])
         #expect(try await self.get(store, "e") == Array("yes".utf8))
     }
@@ -54,13 +60,15 @@ struct KVStoreTests {
     @Test("An undecodable command applies as a no-op with an error result")
     func undecodableCommand() async throws {
         let store = KVStore()
-        let results = try await self.apply(store, [
-            KVCommand.put(key: Array("a".utf8), value: Array("1".utf8)).encoded(),
-            [],
-            [9, 1, 2, 3],
-            Array(KVCommand.put(key: Array("b".utf8), value: Array("2".utf8)).encoded().dropLast()),
-            KVCommand.put(key: Array("c".utf8), value: Array("3".utf8)).encoded(),
-        ])
+        let results = try await self.apply(
+            store,
+            [
+                KVCommand.put(key: Array("a".utf8), value: Array("1".utf8)).encoded(),
+                [],
+                [9, 1, 2, 3],
+                Array(KVCommand.put(key: Array("b".utf8), value: Array("2".utf8)).encoded().dropLast()),
+                KVCommand.put(key: Array("c".utf8), value: Array("3".utf8)).encoded(),
+            ])
         #expect(results.map(\.index) == [1, 2, 3, 4, 5])
         #expect(results[0].outcome == .put && results[4].outcome == .put)
         for result in results[1...3] {

@@ -67,7 +67,7 @@ final class KVTestCluster: Sendable {
         group.addTask {
             do {
                 try await server.run()
-            } catch where Task.isCancelled {
+            } catch  where Task.isCancelled {
                 // The test ended.
             }
         }

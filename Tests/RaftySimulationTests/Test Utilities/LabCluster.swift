@@ -1,8 +1,9 @@
 import RaftCore
+import Testing
+
 // `@testable` only to switch network faults on and off in the middle of a run, as the lab's
 // `setunreliable` / `setlongreordering` do (`Simulation.options` has an internal setter).
 @testable import RaftySimulation
-import Testing
 
 /// The 6.824 lab's `config` (config.go) on top of ``Simulation``: lab-style connectivity, crash and
 /// restart, `checkOneLeader`, `one`, `wait`, `nCommitted`.

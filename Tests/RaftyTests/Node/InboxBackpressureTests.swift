@@ -1,7 +1,8 @@
 import RaftCore
-@testable import Rafty
 import RaftyTestSupport
 import Testing
+
+@testable import Rafty
 
 @Suite("Inbox backpressure on peer streams")
 struct InboxBackpressureTests {

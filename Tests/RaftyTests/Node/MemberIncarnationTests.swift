@@ -1,8 +1,9 @@
 import RaftCore
-@testable import Rafty
 import RaftyTestSupport
 import Synchronization
 import Testing
+
+@testable import Rafty
 
 /// The runtime records each voter's data-directory incarnation in the configuration (see
 /// ``NodeIdentity``); the node simulation's `unheardWipe` test shows what that prevents.
@@ -48,7 +49,9 @@ struct MemberIncarnationTests {
             }
             let leader = try await cluster.leader()
             try await cluster.node(leader).addMember(id: 4, address: cluster.address(4))
-            try await eventually("every member expects every other's incarnation: \(incarnations) vs \((UInt64(1)...4).map { Self.identity(cluster.node($0))?.peerIncarnations ?? [:] }) config \(cluster.node(1).status.members)") {
+            try await eventually(
+                "every member expects every other's incarnation: \(incarnations) vs \((UInt64(1)...4).map { Self.identity(cluster.node($0))?.peerIncarnations ?? [:] }) config \(cluster.node(1).status.members)"
+            ) {
                 Self.everyoneKnows(incarnations, in: cluster)
             }
             await cluster.stopAll()

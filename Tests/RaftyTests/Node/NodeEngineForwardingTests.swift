@@ -1,6 +1,7 @@
 import RaftCore
-@testable import Rafty
 import Testing
+
+@testable import Rafty
 
 /// Commands a follower forwards to the leader over the peer stream: batching, the leader's
 /// answer, and the follower's answers when it applies the reported indices.
@@ -51,7 +52,9 @@ struct NodeEngineForwardingTests {
         NodeEngineTests.sends(actions).compactMap { if case .forwardedProposals(let batch) = $0.body { batch } else { nil } }
     }
 
-    @Test("A follower forwards the commands of one call in one message and answers each with its own state machine's result once their index applies; refused ones fail at once")
+    @Test(
+        "A follower forwards the commands of one call in one message and answers each with its own state machine's result once their index applies; refused ones fail at once"
+    )
     func forwardAndApply() throws {
         var follower = try Self.follower()
         let actions = follower.handle([Self.propose(1, [1]), Self.propose(2, [2]), Self.propose(3, [3])], now: Self.start + Self.tick)
@@ -63,7 +66,8 @@ struct NodeEngineForwardingTests {
 
         // The leader appended the first two at 2 and 3; it refused the third.
         let response = ForwardedProposalsResponse(context: batch.context, firstIndex: 2, term: 2, accepted: 2, refusal: .overloaded)
-        let answered = follower.handle([.message(Message(from: 1, to: 2, term: 2, body: .forwardedProposalsResponse(response)), snapshot: nil)], now: Self.start + Self.tick)
+        let answered = follower.handle(
+            [.message(Message(from: 1, to: 2, term: 2, body: .forwardedProposalsResponse(response)), snapshot: nil)], now: Self.start + Self.tick)
         #expect(Self.failure(Self.answer(answered, 3)) == .overloaded)
         #expect(Self.answer(answered, 1) == nil && Self.answer(answered, 2) == nil)
 
@@ -78,7 +82,9 @@ struct NodeEngineForwardingTests {
         #expect(Self.success(Self.answer(applied, 2)) == [0xB])
     }
 
-    @Test("An answer that reaches the follower after the entries applied is served from the results it kept; an entry of another term at that index means not applied")
+    @Test(
+        "An answer that reaches the follower after the entries applied is served from the results it kept; an entry of another term at that index means not applied"
+    )
     func lateAnswer() throws {
         var follower = try Self.follower()
         let batch = try #require(Self.forwarded(follower.handle([Self.propose(1, [1]), Self.propose(2, [2])], now: Self.start + Self.tick)).first)
@@ -91,7 +97,8 @@ struct NodeEngineForwardingTests {
         _ = follower.applied(handed, results: [2: [0xA], 3: [0xC]], now: Self.start + Self.tick * 2)
 
         let response = ForwardedProposalsResponse(context: batch.context, firstIndex: 1, term: 1, accepted: 2, refusal: nil)
-        let answered = follower.handle([.message(Message(from: 1, to: 2, term: 2, body: .forwardedProposalsResponse(response)), snapshot: nil)], now: Self.start + Self.tick * 2)
+        let answered = follower.handle(
+            [.message(Message(from: 1, to: 2, term: 2, body: .forwardedProposalsResponse(response)), snapshot: nil)], now: Self.start + Self.tick * 2)
         // Index 1 holds a no-op of term 1: the leader said term 1 there, so it is "that entry"; a
         // no-op has no result. Index 2 holds term 2, not 1: the command at index 2 was replaced.
         #expect(Self.success(Self.answer(answered, 1)) == [])
@@ -145,7 +152,9 @@ struct NodeEngineForwardingTests {
 
     /// Before, the read failed `noLeader` one election timeout after it was asked (100 ms in the
     /// in-process cluster tests, which a loaded CI machine's fsync stall exceeded).
-    @Test("A follower whose read-index question or answer was lost asks the leader again after an election timeout, until the read's deadline, instead of failing the read")
+    @Test(
+        "A follower whose read-index question or answer was lost asks the leader again after an election timeout, until the read's deadline, instead of failing the read"
+    )
     func followerReadAsksAgain() throws {
         var follower = try Self.follower()
         func asked(_ actions: [NodeAction]) -> [UInt64] {
@@ -170,7 +179,9 @@ struct NodeEngineForwardingTests {
         #expect(served.contains { if case .query(1, [1]) = $0 { true } else { false } })
     }
 
-    @Test("A local snapshot that finishes in the same call as a newer snapshot from the leader arrives is not compacted over it: the node simulation's seed 82005 stopped a node this way")
+    @Test(
+        "A local snapshot that finishes in the same call as a newer snapshot from the leader arrives is not compacted over it: the node simulation's seed 82005 stopped a node this way"
+    )
     func localSnapshotBehindLeadersSnapshot() throws {
         // Every 2 applied entries a snapshot is due: one starts at 3, and another would be due after it.
         var follower = try Self.follower(snapshotThreshold: 2)

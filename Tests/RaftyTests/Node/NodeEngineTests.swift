@@ -1,6 +1,7 @@
 import RaftCore
-@testable import Rafty
 import Testing
+
+@testable import Rafty
 
 /// The node state machine alone: what it asks to persist, in which order, and what it sends or
 /// answers only once that is reported durable. Time is whatever the test says it is.
@@ -50,7 +51,8 @@ struct NodeEngineTests {
         let metadata = SnapshotMetadata(index: 10, term: 2, configuration: follower.core.configuration)
         let message = Message(from: 1, to: 2, term: 2, body: .installSnapshot(metadata))
         var actions = follower.handle([.message(message, snapshot: nil)], now: Self.start + Self.tick)
-        #expect(!actions.contains { if case .persist(let steps) = $0 { steps.contains { if case .storeSnapshot = $0 { true } else { false } } } else { false } })
+        #expect(
+            !actions.contains { if case .persist(let steps) = $0 { steps.contains { if case .storeSnapshot = $0 { true } else { false } } } else { false } })
         #expect(follower.core.commitIndex == 0)
         if case .persist = actions.last { _ = follower.persisted(now: Self.start + Self.tick) }
 
@@ -61,7 +63,8 @@ struct NodeEngineTests {
             return
         }
         let snapshotSteps = steps.filter { if case .saveHardState = $0 { false } else { true } }
-        #expect(snapshotSteps == [StorageStep.storeSnapshot(metadata, .bytes([1, 2, 3])), StorageStep.restoreSnapshot(metadata), StorageStep.dropLog(through: 10)])
+        #expect(
+            snapshotSteps == [StorageStep.storeSnapshot(metadata, .bytes([1, 2, 3])), StorageStep.restoreSnapshot(metadata), StorageStep.dropLog(through: 10)])
         let after = follower.persisted(now: Self.start + Self.tick * 2)
         #expect(follower.applied == 10)
         #expect(Self.sends(after).contains { if case .appendResponse = $0.body { true } else { false } })
@@ -88,13 +91,16 @@ struct NodeEngineTests {
         #expect(error.code == .timedOut)
     }
 
-    @Test("While a snapshot is written, committed entries wait, unless the state machine captured its state: then they are applied at once; compaction waits for the write either way")
+    @Test(
+        "While a snapshot is written, committed entries wait, unless the state machine captured its state: then they are applied at once; compaction waits for the write either way"
+    )
     func snapshotCaptureReleasesApplies() throws {
         var leader = try Self.engine(id: 1, voters: [1]) { $0.snapshotThreshold = 3 }
         var actions = leader.handle([], now: Self.start)
         if case .persist = actions.last { actions += leader.persisted(now: Self.start) }
         #expect(leader.core.role == .leader)
-        _ = leader.applied(actions.flatMap { (action: NodeAction) -> [Entry] in if case .apply(let entries) = action { entries } else { [] } }, results: [:], now: Self.start)
+        _ = leader.applied(
+            actions.flatMap { (action: NodeAction) -> [Entry] in if case .apply(let entries) = action { entries } else { [] } }, results: [:], now: Self.start)
         var snapshot: SnapshotMetadata?
         var request: RequestID = 1
         while snapshot == nil, request < 10 {
@@ -120,7 +126,9 @@ struct NodeEngineTests {
         #expect(leader.core.snapshot?.index == metadata.index)
     }
 
-    @Test("One snapshot transfer per follower: a second waits while one streams or installs, but not for a failed one, one of another term, or one delivered longer ago than the install patience")
+    @Test(
+        "One snapshot transfer per follower: a second waits while one streams or installs, but not for a failed one, one of another term, or one delivered longer ago than the install patience"
+    )
     func snapshotStreamPatience() throws {
         var leader = try Self.engine(id: 1, voters: [1, 2, 3])
         let metadata = SnapshotMetadata(index: 10, term: 0, configuration: ClusterConfiguration(voters: [1, 2, 3]))
@@ -144,7 +152,9 @@ struct NodeEngineTests {
         #expect(started, "delivered too long ago: the follower may have dropped it")
     }
 
-    @Test("Recovery keeps the entries appended after an installed snapshot (the log starts right after it): the node simulation's seed 62003 lost two acknowledged entries this way")
+    @Test(
+        "Recovery keeps the entries appended after an installed snapshot (the log starts right after it): the node simulation's seed 62003 lost two acknowledged entries this way"
+    )
     func recoveryKeepsEntriesAfterInstalledSnapshot() throws {
         let log = InMemoryLogStore()
         let stable = InMemoryStableStore(state: StableState(nodeID: 2, hardState: HardState(term: 1, vote: 1, commit: 0)))
@@ -172,7 +182,9 @@ struct NodeEngineTests {
         return (entries, actions)
     }
 
-    @Test("Backpressure: past maxUnappliedEntries or maxUnappliedBytes a leader refuses proposals 'overloaded' before they reach the log, and accepts again once entries are applied")
+    @Test(
+        "Backpressure: past maxUnappliedEntries or maxUnappliedBytes a leader refuses proposals 'overloaded' before they reach the log, and accepts again once entries are applied"
+    )
     func proposalBackpressure() throws {
         var leader = try Self.engine(id: 1, voters: [1]) {
             $0.maxUnappliedEntries = 3
@@ -181,7 +193,8 @@ struct NodeEngineTests {
         var actions = leader.handle([], now: Self.start)
         if case .persist = actions.last { actions += leader.persisted(now: Self.start) }
         #expect(leader.core.role == .leader)
-        var handed = actions.flatMap { (action: NodeAction) -> [Entry] in if case .apply(let entries) = action { entries } else { [] } }  // the no-op, not applied yet
+        // The no-op, not applied yet.
+        var handed = actions.flatMap { (action: NodeAction) -> [Entry] in if case .apply(let entries) = action { entries } else { [] } }
 
         var result = Self.propose(&leader, 1, bytes: 4)
         handed += result.entries

@@ -42,7 +42,8 @@ final class DurabilityCheckingTransport: RaftTransport {
                 let mine = try? log.term(at: index)
                 let theirs = try? leader.term(at: index)
                 if let mine, let theirs, mine != theirs {
-                    return self.record("node \(message.from) acknowledged \(response.index) holding term \(mine) at \(index), leader \(message.to) term \(theirs)")
+                    return self.record(
+                        "node \(message.from) acknowledged \(response.index) holding term \(mine) at \(index), leader \(message.to) term \(theirs)")
                 }
             }
         case .voteResponse(granted: true):
@@ -146,7 +147,8 @@ extension PersistenceOrderTests {
             try await eventually("node 1 runs") { node.status.members.count == 3 }
             // Node 2 leads term 1 and gives node 1 one entry.
             let entry = Entry(term: 1, index: 1, payload: .noop)
-            await node.receive(Message(from: 2, to: 1, term: 1, body: .append(AppendRequest(prevLogIndex: 0, prevLogTerm: 0, entries: [entry], commit: 0))), snapshot: nil)
+            await node.receive(
+                Message(from: 2, to: 1, term: 1, body: .append(AppendRequest(prevLogIndex: 0, prevLogTerm: 0, entries: [entry], commit: 0))), snapshot: nil)
             try await eventually("node 1 follows node 2") { node.status.term == 1 && node.status.leaderID == 2 }
             // Time passes: node 1 stops honouring node 2's lease.
             clock.advance(by: .seconds(5))

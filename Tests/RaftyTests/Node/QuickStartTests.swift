@@ -1,6 +1,6 @@
 import Rafty
-import Synchronization
 import RaftyTestSupport
+import Synchronization
 import Testing
 
 // The README's library quick start, compiled and run: keep the two in sync.

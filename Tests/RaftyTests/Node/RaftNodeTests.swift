@@ -1,14 +1,14 @@
+import Logging
+import MetricsTestKit
 import RaftCore
 import Rafty
 import RaftyTestSupport
-import Testing
-import Logging
-import MetricsTestKit
 import ServiceLifecycle
 import Synchronization
+import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("RaftNode on an in-process network", .timeLimit(.minutes(1)))
@@ -80,7 +80,9 @@ struct RaftNodeTests {
 
     /// With `inMemoryLogBytes` 0 the leader keeps no applied command in memory: the follower's
     /// catch-up is read back from the leader's log store (the test fails if it is not).
-    @Test("A follower that was down restarts from its data directory and catches up (also from commands read back from the leader's log store)", arguments: [64 << 20, 0])
+    @Test(
+        "A follower that was down restarts from its data directory and catches up (also from commands read back from the leader's log store)",
+        arguments: [64 << 20, 0])
     func followerRestarts(inMemoryLogBytes: Int) async throws {
         let cluster = TestCluster(size: 3)
         try await withThrowingDiscardingTaskGroup { group in

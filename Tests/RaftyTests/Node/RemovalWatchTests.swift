@@ -1,8 +1,9 @@
 import RaftCore
-@testable import Rafty
 import RaftyTestSupport
 import Synchronization
 import Testing
+
+@testable import Rafty
 
 /// The in-process network, except that the node at one address answers membership questions as
 /// a leader that does not list the asking node, presenting `clusterID`.

@@ -1,7 +1,8 @@
 import RaftCore
-@testable import Rafty
 import RaftyTestSupport
 import Testing
+
+@testable import Rafty
 
 /// Start-up holds only the newest `inMemoryLogBytes` of commands, whatever the stored log's
 /// length; the rest are placeholders read back when they are applied or sent.
@@ -24,7 +25,9 @@ struct StartupLoadTests {
         entries.reduce(0) { if case .command(let bytes) = $1.payload { $0 + bytes.count } else { $0 } }
     }
 
-    @Test("Only the newest residentBytes of commands are loaded; older ones are placeholders of the same size; reading them back gives the stored log", arguments: Kind.allCases)
+    @Test(
+        "Only the newest residentBytes of commands are loaded; older ones are placeholders of the same size; reading them back gives the stored log",
+        arguments: Kind.allCases)
     func loadKeepsNewest(kind: Kind) throws {
         let harness = try LogStoreConformanceTests.Harness(kind)
         let stored = Self.storedEntries()
@@ -61,7 +64,8 @@ struct StartupLoadTests {
         #expect { try store.hydrating([compacted]) } throws: { ($0 as? StorageError)?.code == .compacted }
     }
 
-    @Test("A node restarted over a long committed log holds at most inMemoryLogBytes of commands, and hands the state machine every committed entry to read back")
+    @Test(
+        "A node restarted over a long committed log holds at most inMemoryLogBytes of commands, and hands the state machine every committed entry to read back")
     func restartHoldsWindow() throws {
         let log = InMemoryLogStore()
         let stored = Self.storedEntries()

@@ -1,6 +1,7 @@
 import RaftCore
-@testable import Rafty
 import Testing
+
+@testable import Rafty
 
 @Suite("Binary coding of entries")
 struct BinaryCodingTests {

@@ -3,14 +3,16 @@ import Testing
 
 @Suite("CRC32C")
 struct CRC32CTests {
-    @Test("Standard check value and RFC 3720 vectors", arguments: [
-        (Array("123456789".utf8), UInt32(0xE306_9283)),
-        ([UInt8](repeating: 0, count: 32), UInt32(0x8A91_36AA)),
-        ([UInt8](repeating: 0xFF, count: 32), UInt32(0x62A8_AB43)),
-        ((0..<32).map { UInt8($0) }, UInt32(0x46DD_794E)),
-        ((0..<32).reversed().map { UInt8($0) }, UInt32(0x113F_DB5C)),
-        ([], UInt32(0)),
-    ])
+    @Test(
+        "Standard check value and RFC 3720 vectors",
+        arguments: [
+            (Array("123456789".utf8), UInt32(0xE306_9283)),
+            ([UInt8](repeating: 0, count: 32), UInt32(0x8A91_36AA)),
+            ([UInt8](repeating: 0xFF, count: 32), UInt32(0x62A8_AB43)),
+            ((0..<32).map { UInt8($0) }, UInt32(0x46DD_794E)),
+            ((0..<32).reversed().map { UInt8($0) }, UInt32(0x113F_DB5C)),
+            ([], UInt32(0)),
+        ])
     func vectors(bytes: [UInt8], expected: UInt32) {
         #expect(CRC32C.checksum(bytes) == expected)
     }

@@ -1,6 +1,7 @@
-@testable import Rafty
 import RaftyTestSupport
 import Testing
+
+@testable import Rafty
 
 @Suite("DataDirectoryLock")
 struct DataDirectoryLockTests {

@@ -1,7 +1,8 @@
 import RaftCore
-@testable import Rafty
 import RaftyTestSupport
 import Testing
+
+@testable import Rafty
 
 /// Recovery of ``FileLogStore`` from torn writes, bit rot and crashes in the middle of operations,
 /// by reproducing the on-disk states by hand.
@@ -161,7 +162,9 @@ struct FileLogStoreCrashTests {
         let built = try Self.build(temporary.path, layout)
         for location in built.locations.dropLast() {
             let path = built.directory + "/" + location.segment
-            for offset in Set([location.start, location.start + 5, location.start + 15, location.start + 16, (location.start + location.end) / 2, location.end - 1]) {
+            for offset in Set([
+                location.start, location.start + 5, location.start + 15, location.start + 16, (location.start + location.end) / 2, location.end - 1,
+            ]) {
                 try Support.restore(built.directory, Self.flip(built.image, location.segment, at: offset, bit: offset % 8))
                 try Self.expectFailure(built, .corrupted, path: path, offset: location.start)
             }

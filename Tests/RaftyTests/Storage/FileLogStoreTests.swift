@@ -1,10 +1,11 @@
 import RaftCore
-@testable import Rafty
 import RaftyTestSupport
 import Testing
 
+@testable import Rafty
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Shared helpers for the ``FileLogStore`` tests.
@@ -17,8 +18,11 @@ enum WALTestSupport {
             case 5:
                 // Every other one records addresses and incarnations (entry tag 4 rather than 3).
                 let full = index % 2 == 0
-                return Entry(term: term, index: index, payload: .configuration(ClusterConfiguration(
-                    voters: [1, 2, 3], learners: [9], addresses: full ? [1: "a:1", 9: "b:9"] : [:], incarnations: full ? [1: index, 9: 7] : [:])))
+                return Entry(
+                    term: term, index: index,
+                    payload: .configuration(
+                        ClusterConfiguration(
+                            voters: [1, 2, 3], learners: [9], addresses: full ? [1: "a:1", 9: "b:9"] : [:], incarnations: full ? [1: index, 9: 7] : [:])))
             default:
                 let count = size + Int(index % 5) * 3
                 return Entry(term: term, index: index, payload: .command((0..<count).map { UInt8(truncatingIfNeeded: Int(index) &* 31 &+ $0) }))

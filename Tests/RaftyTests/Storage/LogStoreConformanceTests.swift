@@ -1,7 +1,8 @@
 import RaftCore
-@testable import Rafty
 import RaftyTestSupport
 import Testing
+
+@testable import Rafty
 
 /// The behaviour every ``LogStore`` must share, run against each implementation.
 @Suite("LogStore conformance")

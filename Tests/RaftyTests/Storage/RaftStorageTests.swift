@@ -2,8 +2,9 @@ import RaftCore
 import Rafty
 import RaftyTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("RaftStorage")

@@ -1,10 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RaftCore
-@testable import Rafty
 import RaftyTestSupport
 import Testing
+
+@testable import Rafty
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite("SnapshotStore")
 struct SnapshotStoreTests {
@@ -96,7 +98,7 @@ struct SnapshotStoreTests {
         #expect(try harness.store.list() == [snapshot])
         let reader = try harness.store.open(snapshot)
         #expect(reader.snapshot == snapshot)
-        #expect(try reader.readAll(chunkSize: 1) .count == data.count)
+        #expect(try reader.readAll(chunkSize: 1).count == data.count)
         #expect(try reader.read(maxBytes: 10) == [])
     }
 

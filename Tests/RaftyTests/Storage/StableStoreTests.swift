@@ -1,10 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import RaftCore
-@testable import Rafty
 import RaftyTestSupport
 import Testing
+
+@testable import Rafty
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite("StableStore")
 struct StableStoreTests {

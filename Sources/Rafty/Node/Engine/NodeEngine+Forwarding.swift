@@ -30,8 +30,13 @@ extension NodeEngine {
         let waiting = self.outgoingForwards.count + awaitingIndex + self.proposals.count
         guard waiting < self.configuration.maxUnappliedEntries else {
             self.metrics.overloaded.increment()
-            actions.append(.answer(request, .failure(RaftError(
-                .overloaded, "\(waiting) forwarded commands wait (maxUnappliedEntries \(self.configuration.maxUnappliedEntries)); not applied, retry later"))))
+            actions.append(
+                .answer(
+                    request,
+                    .failure(
+                        RaftError(
+                            .overloaded,
+                            "\(waiting) forwarded commands wait (maxUnappliedEntries \(self.configuration.maxUnappliedEntries)); not applied, retry later"))))
             return
         }
         let proposal = PendingProposal(term: 0, deadline: deadline, started: now, request: request, forwarded: true)
@@ -49,7 +54,8 @@ extension NodeEngine {
         self.outgoingForwards = []
         guard !self.stopping, self.core.role != .leader, let leader = self.core.leader, leader != self.id else {
             // The leadership changed while the batch was gathered (ticks, messages): not sent.
-            let answer: RaftNode.Answer = self.core.role == .leader
+            let answer: RaftNode.Answer =
+                self.core.role == .leader
                 ? .failure(RaftError(.noLeader, "this node became the leader; the command was not applied, retry"))
                 : self.redirect()
             for (_, proposal) in queued { actions.append(.answer(proposal.request, answer)) }
@@ -59,8 +65,9 @@ extension NodeEngine {
         while start < queued.count {
             var end = start
             var bytes = 0
-            while end < queued.count, end == start
-                || (end - start < self.configuration.maxAppendEntries && bytes + queued[end].command.count <= Self.forwardBatchBytes)
+            while end < queued.count,
+                end == start
+                    || (end - start < self.configuration.maxAppendEntries && bytes + queued[end].command.count <= Self.forwardBatchBytes)
             {
                 bytes += queued[end].command.count
                 end += 1
@@ -117,11 +124,12 @@ extension NodeEngine {
         let accepted = response.firstIndex == 0 ? 0 : min(max(response.accepted, 0), batch.proposals.count)
         for (offset, var proposal) in batch.proposals.enumerated() {
             guard offset < accepted else {
-                let error = switch response.refusal {
-                case .overloaded?: RaftError(.overloaded, "the leader is overloaded; the command was not applied, retry later")
-                case .rejected?: RaftError(.rejected, "the leader rejected the command; it was not applied")
-                default: RaftError(.noLeader, "node \(sender) is no longer the leader; the command was not applied", leader: self.core.leader)
-                }
+                let error =
+                    switch response.refusal {
+                    case .overloaded?: RaftError(.overloaded, "the leader is overloaded; the command was not applied, retry later")
+                    case .rejected?: RaftError(.rejected, "the leader rejected the command; it was not applied")
+                    default: RaftError(.noLeader, "node \(sender) is no longer the leader; the command was not applied", leader: self.core.leader)
+                    }
                 actions.append(.answer(proposal.request, .failure(error)))
                 continue
             }
@@ -130,9 +138,12 @@ extension NodeEngine {
             if index > self.applied {
                 self.proposals[index, default: []].append(proposal)
             } else if let known = self.recentResults[index] {
-                actions.append(.answer(proposal.request, known.term == response.term
-                    ? .success(known.result)
-                    : .failure(RaftError(.noLeader, "leadership changed; the command was not applied"))))
+                actions.append(
+                    .answer(
+                        proposal.request,
+                        known.term == response.term
+                            ? .success(known.result)
+                            : .failure(RaftError(.noLeader, "leadership changed; the command was not applied"))))
             } else {
                 actions.append(.answer(proposal.request, .failure(RaftError(.timedOut, "the command may or may not be applied"))))
             }

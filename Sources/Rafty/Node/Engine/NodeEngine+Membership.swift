@@ -40,8 +40,12 @@ extension NodeEngine {
             return
         }
         guard self.membershipOperation == nil else {
-            actions.append(.answer(request, .failure(RaftError(
-                .membershipChangeInProgress, "a membership change (\(self.membershipOperation!.change)) is in progress; retry after it finishes"))))
+            actions.append(
+                .answer(
+                    request,
+                    .failure(
+                        RaftError(
+                            .membershipChangeInProgress, "a membership change (\(self.membershipOperation!.change)) is in progress; retry after it finishes"))))
             return
         }
         let id = self.id
@@ -60,14 +64,16 @@ extension NodeEngine {
             } catch {
                 return refuse(error.message)
             }
-            steps = [.propose(ConfigurationChange(.addLearner, node: member, address: normalized))]
+            steps =
+                [.propose(ConfigurationChange(.addLearner, node: member, address: normalized))]
                 + (asVoter ? [.catchUp(member), .propose(ConfigurationChange(.promote, node: member))] : [])
         case .promote(let member):
             guard configuration.learners.contains(member) else { return refuse("node \(member) is not a non-voting member") }
             steps = [.catchUp(member), .propose(ConfigurationChange(.promote, node: member))]
         case .demote(let member):
             guard configuration.voters.contains(member) else { return refuse("node \(member) is not a voter") }
-            steps = member == id
+            steps =
+                member == id
                 ? [.handOff]
                 : [.checkQuorum(without: member), .propose(ConfigurationChange(.demote, node: member))]
         case .remove(let member):
@@ -95,11 +101,12 @@ extension NodeEngine {
         func finish(_ answer: RaftNode.Answer) {
             actions.append(.answer(operation.request, answer))
             self.membershipOperation = nil
-            let outcome = switch answer {
-            case .success: "done at index \(operation.lastIndex)"
-            case .failure(let error): "\(error)"
-            case .forward(let address): "continues on the new leader at \(address)"
-            }
+            let outcome =
+                switch answer {
+                case .success: "done at index \(operation.lastIndex)"
+                case .failure(let error): "\(error)"
+                case .forward(let address): "continues on the new leader at \(address)"
+                }
             self.logger.info("membership change finished", metadata: ["raft.change": "\(operation.change)", "raft.outcome": "\(outcome)"])
         }
         func fail(_ code: RaftError.Code, _ message: String) {
@@ -156,7 +163,7 @@ extension NodeEngine {
                     let (index, term) = try self.core.proposeConfigurationChange(change)
                     operation.awaiting = (index, term)
                     operation.steps.removeFirst()
-                } catch where error.code == .configurationChangeInProgress {
+                } catch  where error.code == .configurationChangeInProgress {
                     // A new leader first commits an entry of its term; try again on the next tick.
                     if now >= operation.deadline { fail(.timedOut, "the change \(operation.change) could not start before the deadline; not applied") }
                 } catch {
@@ -178,7 +185,8 @@ extension NodeEngine {
                 if now - started >= self.configuration.memberCatchUpTimeout {
                     return fail(
                         .tooSlow,
-                        "node \(member) did not catch up within \(self.configuration.memberCatchUpTimeout) (it has \(match) of \(self.core.lastIndex) entries); it stays a non-voter")
+                        "node \(member) did not catch up within \(self.configuration.memberCatchUpTimeout) (it has \(match) of \(self.core.lastIndex) entries); it stays a non-voter"
+                    )
                 }
                 if now >= operation.deadline {
                     return fail(.timedOut, "node \(member) had not caught up by the deadline; it stays a non-voter")
@@ -191,7 +199,8 @@ extension NodeEngine {
                 guard !remaining.isEmpty, reachable.count >= quorum else {
                     return fail(
                         .rejected,
-                        "removing voter \(member) would leave \(remaining.count) voters of which \(reachable.count) are reachable, fewer than the \(quorum) a quorum needs; not applied")
+                        "removing voter \(member) would leave \(remaining.count) voters of which \(reachable.count) are reachable, fewer than the \(quorum) a quorum needs; not applied"
+                    )
                 }
                 operation.steps.removeFirst()
             case .handOff:

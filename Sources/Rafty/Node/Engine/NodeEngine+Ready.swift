@@ -1,6 +1,6 @@
 import CoreMetrics
-import Metrics
 import Logging
+import Metrics
 package import RaftCore
 
 extension NodeEngine {
@@ -132,8 +132,10 @@ extension NodeEngine {
             if soft.role != self.lastSoftState?.role || soft.leader != self.lastSoftState?.leader {
                 self.logger.info(
                     "role changed",
-                    metadata: ["raft.role": "\(soft.role)", "raft.leader": "\(soft.leader.map(String.init) ?? "none")",
-                               "raft.term": "\(self.core.term)"])
+                    metadata: [
+                        "raft.role": "\(soft.role)", "raft.leader": "\(soft.leader.map(String.init) ?? "none")",
+                        "raft.term": "\(self.core.term)",
+                    ])
             }
             self.lastSoftState = soft
             if soft.role != .leader { self.dropProposals(into: &actions) }
@@ -235,7 +237,7 @@ extension NodeEngine {
         let metadata: SnapshotMetadata
         do {
             metadata = try self.core.snapshotMetadata(at: self.applying)
-        } catch where error.code == .configurationUnknown {
+        } catch  where error.code == .configurationUnknown {
             return  // joined later and not yet past the entry that added it: snapshot later
         } catch {
             actions.append(.fail(RaftError(.storage, "cannot take a snapshot at \(self.applying): \(error)", cause: error)))

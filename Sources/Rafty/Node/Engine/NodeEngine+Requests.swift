@@ -1,6 +1,6 @@
 import CoreMetrics
-import Metrics
 import Logging
+import Metrics
 import RaftCore
 
 extension NodeEngine {
@@ -11,11 +11,14 @@ extension NodeEngine {
         let unapplied = self.core.lastIndex - min(self.applied, self.core.lastIndex)
         if unapplied >= UInt64(self.configuration.maxUnappliedEntries) {
             return RaftError(
-                .overloaded, "\(unapplied) entries wait to be applied (maxUnappliedEntries \(self.configuration.maxUnappliedEntries)); not applied, retry later")
+                .overloaded, "\(unapplied) entries wait to be applied (maxUnappliedEntries \(self.configuration.maxUnappliedEntries)); not applied, retry later"
+            )
         }
         if self.unappliedBytes > 0, self.unappliedBytes + bytes > self.configuration.maxUnappliedBytes {
             return RaftError(
-                .overloaded, "\(self.unappliedBytes) bytes of proposals wait to be applied (maxUnappliedBytes \(self.configuration.maxUnappliedBytes)); not applied, retry later")
+                .overloaded,
+                "\(self.unappliedBytes) bytes of proposals wait to be applied (maxUnappliedBytes \(self.configuration.maxUnappliedBytes)); not applied, retry later"
+            )
         }
         return nil
     }
@@ -89,8 +92,13 @@ extension NodeEngine {
         let pending = self.readsWaitingForIndex.count + self.readsWaitingForApply.count
         guard pending < self.configuration.maxPendingReads else {
             self.metrics.overloaded.increment()
-            actions.append(.answer(request, .failure(RaftError(
-                .overloaded, "\(pending) reads are waiting (maxPendingReads \(self.configuration.maxPendingReads)); nothing was read, retry later"))))
+            actions.append(
+                .answer(
+                    request,
+                    .failure(
+                        RaftError(
+                            .overloaded, "\(pending) reads are waiting (maxPendingReads \(self.configuration.maxPendingReads)); nothing was read, retry later"))
+                ))
             return
         }
         let context = self.nextReadContext
@@ -186,8 +194,12 @@ extension NodeEngine {
         }
         guard self.addresses.count == self.peerAddresses.count else {
             let missing = self.peerAddresses.filter { !self.addresses.values.contains($0) }
-            actions.append(.answer(request, .failure(RaftError(
-                .unreachable, "the ids of these peers are not known yet: \(missing.joined(separator: ", ")); not bootstrapped"))))
+            actions.append(
+                .answer(
+                    request,
+                    .failure(
+                        RaftError(
+                            .unreachable, "the ids of these peers are not known yet: \(missing.joined(separator: ", ")); not bootstrapped"))))
             return
         }
         let membership = ClusterConfiguration(

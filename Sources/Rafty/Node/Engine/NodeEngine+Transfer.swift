@@ -41,8 +41,12 @@ extension NodeEngine {
             if self.core.leader == transfer.target {
                 actions.append(.answer(transfer.request, .success(Array(String(transfer.target).utf8))))
             } else if self.core.role == .leader, self.core.transferTarget != transfer.target {
-                actions.append(.answer(transfer.request, .failure(RaftError(
-                    .rejected, "node \(transfer.target) did not take over within an election timeout; leadership stays"))))
+                actions.append(
+                    .answer(
+                        transfer.request,
+                        .failure(
+                            RaftError(
+                                .rejected, "node \(transfer.target) did not take over within an election timeout; leadership stays"))))
             } else if transfer.deadline <= now {
                 actions.append(.answer(transfer.request, .failure(RaftError(.timedOut, "the leadership transfer did not finish before the deadline"))))
             } else {
