@@ -61,7 +61,7 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
     func getLeader(request: Rafty_V1_GetLeaderRequest, context: ServerContext) async throws -> Rafty_V1_GetLeaderResponse {
         _ = try self.authenticatedPeer(context)
         let leader = self.handler.knownLeader
-        let term = (self.handler as? RaftNode)?.status.term ?? 0
+        let term = self.handler.status?.term ?? 0
         return .with {
             $0.leaderID = leader?.id ?? 0
             $0.leaderAddress = leader?.address ?? ""
@@ -71,13 +71,13 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
 
     func health(request: Rafty_V1_HealthRequest, context: ServerContext) async throws -> Rafty_V1_HealthResponse {
         _ = try self.authenticatedPeer(context)
-        guard let node = self.handler as? RaftNode else {
+        guard let status = self.handler.status else {
             return .with {
                 $0.id = self.handler.nodeID
                 $0.state = "serving"
             }
         }
-        let status = node.status
+        let node = self.handler
         return .with {
             $0.id = status.id
             $0.state = status.state.rawValue

@@ -1,5 +1,6 @@
 // Test helpers shared by the test targets (not a product): a recording state machine, waiting
 // for conditions with deadlines, temporary directories.
+public import RaftCore
 public import Rafty
 import Synchronization
 
@@ -125,5 +126,12 @@ public struct TemporaryDirectory: Sendable {
     /// Deletes the directory and everything in it.
     public func remove() {
         _ = system("rm -rf '\(self.path)'")
+    }
+}
+
+extension RaftNode.Status {
+    /// The members' roles by id (voter or not), for compact expectations in tests.
+    public var roles: [NodeID: Bool] {
+        Dictionary(uniqueKeysWithValues: self.members.map { ($0.id, $0.isVoter) })
     }
 }

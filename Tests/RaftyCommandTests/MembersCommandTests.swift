@@ -19,9 +19,9 @@ struct MembersCommandTests {
                 var lines: [String] = []
                 lines.append(try await MembersAddCommand.add(id: 2, address: "127.0.0.1:50052", voter: true, with: client))
                 lines.append(try await MembersAddCommand.add(id: 3, address: "127.0.0.1:50053", voter: false, with: client))
-                lines.append(try await MembersPromoteCommand.promote(id: 3, with: client))
-                lines.append(try await MembersDemoteCommand.demote(id: 2, with: client))
-                lines.append(try await MembersRemoveCommand.remove(id: 2, with: client))
+                lines.append(try await MembersCommand.change(.promote, of: 3, with: client))
+                lines.append(try await MembersCommand.change(.demote, of: 2, with: client))
+                lines.append(try await MembersCommand.change(.remove, of: 2, with: client))
                 let response = try await MembersListCommand.fetch(with: client)
                 return (
                     lines, MembersListCommand.renderTable(try MembersListCommand.members(in: response)),
@@ -54,7 +54,7 @@ struct MembersCommandTests {
         #expect(json.contains("\"address\" : \"127.0.0.1:50053\""), "slashes and keys as printed: \(json)")
     }
 
-    @Test("The table marks non-voters and unknown addresses")
+    @Test("The table marks read-only members and unknown addresses")
     func table() {
         let members = [
             NodeStatus.Member(id: "1", address: "10.0.0.1:50051", voter: true),
@@ -88,7 +88,7 @@ struct MembersCommandTests {
         let serving = FakeKVServer(id: 2)
         let line = try await withFakeServers(refusing, serving) { first, second in
             try await RaftyHTTPClient.with(endpoints: [deadEndpoint, first, second], timeout: Self.timeout) { client in
-                try await MembersDemoteCommand.demote(id: 2, with: client)
+                try await MembersCommand.change(.demote, of: 2, with: client)
             }
         }
         #expect(line == "index 1")
@@ -118,12 +118,12 @@ struct MembersCommandTests {
 
         let tooSlow = FakeKVServer(
             mode: .fail(
-                status: 409, code: "too_slow", message: "node 4 was added as a non-voter and stays one", leader: nil))
+                status: 409, code: "too_slow", message: "node 4 was added as a read-only member and stays one", leader: nil))
         let outcome = try await tooSlow.run { url in
             await RaftyCommand.execute(["members", "add", "4", "127.0.0.1:50054", "--endpoint", url])
         }
         #expect(outcome.exitCode == 1)
-        #expect(outcome.standardError?.contains("409 too_slow: node 4 was added as a non-voter") == true, "\(outcome.standardError ?? "")")
+        #expect(outcome.standardError?.contains("409 too_slow: node 4 was added as a read-only member") == true, "\(outcome.standardError ?? "")")
     }
 
     @Test("No answer within --timeout: the change's outcome is unknown and it is not retried")
@@ -144,7 +144,7 @@ struct MembersCommandTests {
         let server = FakeKVServer()
         let (add, list) = try await server.run { url in
             (
-                await RaftyCommand.execute(["members", "add", "2", "127.0.0.1:50052", "--non-voter", "--endpoint", url]),
+                await RaftyCommand.execute(["members", "add", "2", "127.0.0.1:50052", "--read-only", "--endpoint", url]),
                 await RaftyCommand.execute(["members", "list", "--json", "--endpoint", url])
             )
         }
@@ -153,17 +153,17 @@ struct MembersCommandTests {
         #expect(server.members == [1: true, 2: false])
     }
 
-    @Test("Member changes default to a 30 s timeout; list to 5 s; --non-voter")
+    @Test("Member changes default to a 30 s timeout; list to 5 s; --read-only")
     func parsing() throws {
-        let add = try #require(try RaftyCommand.parseAsRoot(["members", "add", "4", "10.0.0.4:50051", "--non-voter"]) as? MembersAddCommand)
-        #expect(add.id == 4 && add.address == "10.0.0.4:50051" && add.nonVoter)
+        let add = try #require(try RaftyCommand.parseAsRoot(["members", "add", "4", "10.0.0.4:50051", "--read-only"]) as? MembersAddCommand)
+        #expect(add.id == 4 && add.address == "10.0.0.4:50051" && add.readOnly)
         #expect(add.client.timeout == 30)
         #expect(try add.client.endpoints == ["http://127.0.0.1:8080"])
         let remove = try #require(try RaftyCommand.parseAsRoot(["members", "remove", "4", "--timeout", "2", "--endpoint", "a:1,b:2"]) as? MembersRemoveCommand)
-        #expect(remove.client.timeout == 2)
-        #expect(try remove.client.endpoints == ["http://a:1", "http://b:2"])
-        #expect(try #require(try RaftyCommand.parseAsRoot(["members", "promote", "4"]) as? MembersPromoteCommand).client.timeout == 30)
-        #expect(try #require(try RaftyCommand.parseAsRoot(["members", "demote", "4"]) as? MembersDemoteCommand).id == 4)
+        #expect(remove.member.client.timeout == 2)
+        #expect(try remove.member.client.endpoints == ["http://a:1", "http://b:2"])
+        #expect(try #require(try RaftyCommand.parseAsRoot(["members", "promote", "4"]) as? MembersPromoteCommand).member.client.timeout == 30)
+        #expect(try #require(try RaftyCommand.parseAsRoot(["members", "demote", "4"]) as? MembersDemoteCommand).member.id == 4)
         let list = try #require(try RaftyCommand.parseAsRoot(["members", "list"]) as? MembersListCommand)
         #expect(list.client.timeout == 5 && !list.json)
         #expect(MembersAddCommand.body(id: 7, address: "a\"b", voter: true) == Array(#"{"id":7,"address":"a\"b","voter":true}"#.utf8))
@@ -199,11 +199,11 @@ struct MembersCommandTests {
                 "serve", "--id", "4", "--join", "--peers", "127.0.0.1:50051", "--leave-on-stop", "--catch-up-timeout", "2.5",
             ]) as? ServeCommand)
         let configuration = try serve.nodeConfiguration(logger: .init(label: "test"))
-        #expect(configuration.join)
+        #expect(configuration.startMode == .join)
         #expect(configuration.leaveOnStop)
         #expect(configuration.memberCatchUpTimeout == .milliseconds(2500))
         let plain = try #require(try RaftyCommand.parseAsRoot(["serve", "--id", "1"]) as? ServeCommand)
         let defaults = try plain.nodeConfiguration(logger: .init(label: "test"))
-        #expect(!defaults.join && !defaults.leaveOnStop && defaults.memberCatchUpTimeout == .seconds(10))
+        #expect(defaults.startMode == .form && !defaults.leaveOnStop && defaults.memberCatchUpTimeout == .seconds(10))
     }
 }

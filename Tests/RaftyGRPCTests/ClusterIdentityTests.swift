@@ -39,7 +39,7 @@ struct ClusterIdentityTests {
             }
             let status = cluster.node(2).status
             #expect(status.state == .leader && status.leaderID == 2, "\(cluster.describe())")
-            #expect(Set(status.members.keys) == [2])
+            #expect(Set(status.roles.keys) == [2])
             #expect(cluster.machine(2).appliedCommands == ["green"])
 
             // A request forwarded by a node of another cluster is refused too (not applied).

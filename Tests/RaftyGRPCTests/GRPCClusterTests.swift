@@ -178,7 +178,7 @@ struct GRPCClusterTests {
                 cluster.machine(4).appliedCommands == expected
             }
             #expect(readOnly.status.state == .readOnly)
-            #expect(cluster.node(leader).status.members[4] == false)
+            #expect(cluster.node(leader).status.roles[4] == false)
             // Without the leader, the two other voters elect a new one; the read-only node stays out.
             await cluster.node(leader).stop()
             let next = try await cluster.leader(excluding: [leader])

@@ -70,7 +70,7 @@ final class GRPCTestCluster: Sendable {
         self.ids.map { id in
             let status = self.node(id).status
             return
-                "\(id): \(status.state) term \(status.term) leader \(status.leaderID.map(String.init) ?? "-") commit \(status.commitIndex) members \(status.members.keys.sorted())"
+                "\(id): \(status.state) term \(status.term) leader \(status.leaderID.map(String.init) ?? "-") commit \(status.commitIndex) members \(status.roles.keys.sorted())"
         }.joined(separator: "; ")
     }
 
@@ -166,6 +166,7 @@ final class MutableTransport: WrappingTransport {
         var knownLeader: (id: NodeID, address: String)? { self.inner.knownLeader }
         var committedMembership: CommittedMembership? { self.inner.committedMembership }
         var peerCredentials: PeerCredentials { self.inner.peerCredentials }
+        var status: RaftNode.Status? { self.inner.status }
 
         func receive(_ message: Message, snapshot: [UInt8]?) async {
             guard !self.transport.muted else { return }

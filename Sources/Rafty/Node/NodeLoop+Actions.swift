@@ -341,25 +341,23 @@ extension NodeLoop {
             status.term = core.term
             status.commitIndex = core.commitIndex
             status.lastApplied = engine.applied
-            status.leaderID = core.leader
-            status.leaderAddress = core.leader.flatMap { $0 == id ? address : engine.addresses[$0] }
+            status.leader = core.leader.map { leader in
+                RaftNode.Status.Leader(id: leader, address: (leader == id ? address : engine.addresses[leader]) ?? "")
+            }
             status.lastLeaderContact = core.leader == id ? now : engine.lastLeaderContact
-            var members: [NodeID: Bool] = [:]
-            for voter in core.configuration.voters { members[voter] = true }
-            for learner in core.configuration.learners { members[learner] = false }
-            status.members = members
+            let window = engine.electionTimeout * 2
+            let matchIndex = core.role == .leader ? core.status.matchIndex : [:]
+            let voters = core.configuration.voters
+            status.members = (core.configuration.voters.union(core.configuration.learners)).sorted().map { member in
+                let heard = member == id ? nil : engine.lastHeard[member]
+                return RaftNode.Status.Member(
+                    id: member, address: member == id ? address : engine.addresses[member], isVoter: voters.contains(member),
+                    lastContact: heard, matchIndex: member == id ? nil : matchIndex[member],
+                    isReachable: member == id || heard.map { now - $0 < window } ?? false)
+            }
             status.isMember = core.configuration.contains(id)
             status.committedMembers = Set(core.committedConfiguration.members)
-            status.peerContact = engine.lastHeard.filter { core.configuration.contains($0.key) }
-            status.peerMatchIndex = core.role == .leader ? core.status.matchIndex.filter { $0.key != id } : [:]
-            let window = engine.electionTimeout * 2
-            status.peerReachable = members.keys.filter { $0 != id }.reduce(into: [:]) { result, member in
-                result[member] = engine.lastHeard[member].map { now - $0 < window } ?? false
-            }
             status.lastIndex = core.lastIndex
-            status.memberAddresses = members.keys.reduce(into: [:]) { result, member in
-                result[member] = member == id ? address : engine.addresses[member]
-            }
         }
     }
 }

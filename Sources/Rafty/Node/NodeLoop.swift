@@ -192,7 +192,7 @@ struct NodeLoop {
         guard self.engine == nil else { return }
         let configuration = self.node.configuration
         let membership: ClusterConfiguration
-        if configuration.join || configuration.waitForBootstrap {
+        if configuration.startMode != .form {
             // A joining node (or one waiting for a bootstrap call) starts outside the configuration
             // and learns it from the leader's log.
             membership = ClusterConfiguration()

@@ -33,7 +33,7 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unreachable = Code(.unreachable)
         /// Another membership change is being carried out; this one was not started.
         public static let membershipChangeInProgress = Code(.membershipChangeInProgress)
-        /// A new member did not catch up with the log in time; it stays a non-voter.
+        /// A new member did not catch up with the log in time; it stays a read-only member.
         public static let tooSlow = Code(.tooSlow)
         /// The user's ``StateMachine`` failed to apply, snapshot or restore; the node stops.
         public static let stateMachine = Code(.stateMachine)

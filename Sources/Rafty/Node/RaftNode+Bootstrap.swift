@@ -1,7 +1,7 @@
 public import RaftCore
 
 extension RaftNode {
-    /// Forms the cluster on a node started with ``Configuration-swift.struct/waitForBootstrap``:
+    /// Forms the cluster on a node started with ``StartMode/awaitBootstrap``:
     /// it becomes the leader of a cluster of itself, then adds every peer of its configuration as a
     /// voter, one at a time. Call it on exactly one node; a second call (on any node) is rejected
     /// once the first took effect.

@@ -62,21 +62,17 @@ extension RaftNode {
         public var inMemoryLogBytes: Int = 64 << 20
         /// The time source of every timer; default the system's monotonic clock.
         public var clock: any NodeClock = SystemNodeClock()
-        /// Start outside the cluster and wait to be added (``RaftNode/addMember(id:address:asVoter:timeout:)``
-        /// on the leader): no discovery wait, never campaigns until a configuration names it a voter.
-        /// `peers` should name at least one member. Ignored when the data directory already holds state.
-        public var join: Bool = false
-        /// Start outside any cluster and never campaign until ``RaftNode/bootstrap(timeout:)`` is
-        /// called on one node (which then forms the cluster from itself and its `peers`), or until
-        /// a leader adds this node. Ignored when the data directory already holds state.
-        public var waitForBootstrap: Bool = false
+        /// How a node without stored state starts: forming the cluster with its peers (the
+        /// default), joining a running one, or waiting for a bootstrap call. Ignored when the data
+        /// directory already holds state: a restarted node resumes from it.
+        public var startMode: StartMode = .form
         /// Stop once this node learns that it was removed from the cluster (from its own log, or
         /// from the leader's answer when it stops hearing from it). Default true.
         public var shutdownOnRemove: Bool = true
         /// On a graceful ``RaftNode/stop()``, ask the leader to remove this node first.
         public var leaveOnStop: Bool = false
         /// How long a new voter may take to catch up with the log before
-        /// ``RaftNode/addMember(id:address:asVoter:timeout:)`` gives up (it stays a non-voter). Default 10 s.
+        /// ``RaftNode/addMember(id:address:asVoter:timeout:)`` gives up (it stays a read-only member). Default 10 s.
         public var memberCatchUpTimeout: Duration = .seconds(10)
         /// Mixed into the id of a cluster this node forms, with the first members' ids (etcd's
         /// `--initial-cluster-token`): give clusters that share node ids different tokens and
@@ -91,8 +87,10 @@ extension RaftNode {
         /// Default: the global `MetricsSystem.factory`.
         public var metricsFactory: (any MetricsFactory)?
 
-        /// Stores to use instead of opening `dataDirectory` (tests inspect them while the node runs).
-        var makeStorage: (@Sendable () throws -> RaftStorage)?
+        /// Stores of your own (``RaftStorage/init(log:stable:snapshots:identity:)``), made once when
+        /// the node starts; when set, ``dataDirectory`` and ``persistDataOnDisk`` are not used.
+        /// Default nil: the file stores in ``dataDirectory``, or in-memory ones.
+        public var makeStorage: (@Sendable () throws -> RaftStorage)?
 
         /// Creates a configuration with defaults for everything but the id.
         public init(id: NodeID) {
@@ -171,33 +169,16 @@ extension RaftNode {
         public var commitIndex: UInt64
         /// Highest index applied to the state machine.
         public var lastApplied: UInt64
-        /// The known leader's id and address.
-        public var leader: (id: NodeID, address: String)? {
-            get { self.leaderID.map { ($0, self.leaderAddress ?? "") } }
-            set {
-                self.leaderID = newValue?.id
-                self.leaderAddress = newValue?.address
-            }
-        }
-        /// The known leader's id.
-        public var leaderID: NodeID?
-        /// The known leader's address.
-        public var leaderAddress: String?
+        /// The leader this node knows of, if any.
+        public var leader: Leader?
+        /// The known leader's id (``leader``'s).
+        public var leaderID: NodeID? { self.leader?.id }
+        /// The known leader's address (``leader``'s).
+        public var leaderAddress: String? { self.leader?.address }
         /// When this node last heard from a leader.
         public var lastLeaderContact: ContinuousClock.Instant?
-        /// Members of the active configuration: id → voter?
-        public var members: [NodeID: Bool]
-        /// The gRPC addresses of the members this node knows (itself included).
-        public var memberAddresses: [NodeID: String] = [:]
-        /// When this node last heard from each other member (any message), for operators and for
-        /// the leader's check that a demotion leaves a reachable quorum (within two election timeouts).
-        public var peerContact: [NodeID: ContinuousClock.Instant] = [:]
-        /// On the leader: the highest log index known to be stored on each other member (empty on
-        /// other nodes).
-        public var peerMatchIndex: [NodeID: UInt64] = [:]
-        /// Whether each other member was heard from within two election timeouts (the Go
-        /// library's `down` state is `false` here).
-        public var peerReachable: [NodeID: Bool] = [:]
+        /// The members of the active configuration, by id (this node included when it is one).
+        public var members: [Member]
         /// The index of the last entry in this node's log.
         public var lastIndex: UInt64 = 0
         /// Members of the configuration at the commit index.
@@ -216,15 +197,73 @@ extension RaftNode {
             case candidate
             /// Leading.
             case leader
-            /// A non-voting member.
+            /// A read-only member.
             case readOnly
         }
 
-        /// Compares all fields but the leader-contact time.
+        /// The member with this id, if it is one.
+        public func member(_ id: NodeID) -> Member? { self.members.first { $0.id == id } }
+
+        /// A leader: its id and the address its peers reach it at.
+        public struct Leader: Sendable, Hashable {
+            /// The leader's id.
+            public var id: NodeID
+            /// The leader's address ("" while unknown).
+            public var address: String
+
+            /// Creates a leader.
+            public init(id: NodeID, address: String) {
+                self.id = id
+                self.address = address
+            }
+        }
+
+        /// A member of the active configuration as this node sees it.
+        public struct Member: Sendable, Hashable {
+            /// The member's id.
+            public var id: NodeID
+            /// Its address, if this node knows it.
+            public var address: String?
+            /// Whether it votes (false: a read-only member).
+            public var isVoter: Bool
+            /// When this node last heard from it (nil for this node itself, or never).
+            public var lastContact: ContinuousClock.Instant?
+            /// On the leader: the highest log index known to be stored on it (nil on other nodes,
+            /// and for the leader itself).
+            public var matchIndex: UInt64?
+            /// Whether it was heard from within two election timeouts (always true for this node
+            /// itself; the Go library's `down` state is false here).
+            public var isReachable: Bool
+
+            /// Creates a member.
+            public init(
+                id: NodeID, address: String?, isVoter: Bool, lastContact: ContinuousClock.Instant? = nil, matchIndex: UInt64? = nil,
+                isReachable: Bool = false
+            ) {
+                self.id = id
+                self.address = address
+                self.isVoter = isVoter
+                self.lastContact = lastContact
+                self.matchIndex = matchIndex
+                self.isReachable = isReachable
+            }
+
+            /// Compares all fields but the contact time.
+            public static func == (a: Member, b: Member) -> Bool {
+                (a.id, a.address, a.isVoter, a.matchIndex, a.isReachable) == (b.id, b.address, b.isVoter, b.matchIndex, b.isReachable)
+            }
+
+            /// Hashes the id and the role.
+            public func hash(into hasher: inout Hasher) {
+                hasher.combine(self.id)
+                hasher.combine(self.isVoter)
+            }
+        }
+
+        /// Compares all fields but contact times.
         public static func == (a: Status, b: Status) -> Bool {
             (a.id, a.address, a.state, a.term, a.commitIndex, a.lastApplied) == (b.id, b.address, b.state, b.term, b.commitIndex, b.lastApplied)
-                && a.leaderID == b.leaderID && a.leaderAddress == b.leaderAddress && a.members == b.members
-                && a.memberAddresses == b.memberAddresses && a.isMember == b.isMember
+                && a.leader == b.leader && a.members == b.members && a.isMember == b.isMember
         }
 
         /// Hashes all fields but the leader-contact time.
@@ -243,5 +282,22 @@ extension RaftNode {
         case lease
         /// From this node's state machine, which may lag.
         case stale
+    }
+}
+
+extension RaftNode {
+    /// How a node without stored state enters a cluster (``Configuration-swift.struct/startMode``).
+    public enum StartMode: Sendable, Hashable {
+        /// Form the cluster with `peers`: learn their ids, and start once every peer and at least
+        /// ``Configuration-swift.struct/minimumClusterSize`` voters are known.
+        case form
+        /// Start outside the cluster and wait to be added (``RaftNode/addMember(id:address:asVoter:timeout:)``
+        /// on the leader): no discovery wait, never campaigns until a configuration names it a
+        /// voter. `peers` should name at least one member.
+        case join
+        /// Start outside any cluster and never campaign until ``RaftNode/bootstrap(timeout:)`` is
+        /// called on one node (which then forms the cluster from itself and its `peers`), or until
+        /// a leader adds this node.
+        case awaitBootstrap
     }
 }

@@ -13,7 +13,7 @@ extension RaftNode {
             guard let store = self.identityStore.withLock({ $0 }) else { continue }
             let known = store.identity.peerIncarnations
             let status = self.status
-            for (member, address) in status.memberAddresses.sorted(by: { $0.key < $1.key })
+            for (member, address) in status.members.compactMap({ member in member.address.map { (member.id, $0) } })
             where member != status.id && known[member] == nil && !Task.isCancelled {
                 guard let info = try? await self.transport.askNodeID(at: address), info.id == member, info.credentials.incarnation != 0 else {
                     continue

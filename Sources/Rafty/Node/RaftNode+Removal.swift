@@ -20,7 +20,7 @@ extension RaftNode {
             }
             let silent = status.lastLeaderContact.map { self.configuration.clock.now - $0 > self.configuration.electionTimeout * 2 } ?? true
             guard silent, status.state != .leader else { continue }
-            for (member, address) in status.memberAddresses.sorted(by: { $0.key < $1.key }) where member != status.id {
+            for (member, address) in status.members.compactMap({ member in member.address.map { (member.id, $0) } }) where member != status.id {
                 // A leader of another cluster (a misdirected address) has no say in this one.
                 let cluster = self.peerCredentials.clusterID
                 guard let view = try? await self.transport.committedMembership(at: address), view.isLeader,

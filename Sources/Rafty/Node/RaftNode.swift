@@ -92,7 +92,7 @@ public final class RaftNode: Service {
         self.stateMachine = stateMachine
         let status = Status(
             id: configuration.id, address: self.address, state: .down, term: 0, commitIndex: 0, lastApplied: 0,
-            leaderID: nil, leaderAddress: nil, lastLeaderContact: nil, members: [:])
+            leader: nil, lastLeaderContact: nil, members: [])
         self.shared = Mutex(Shared(status: status))
         (self.wakeups, self.wakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
@@ -128,7 +128,7 @@ public final class RaftNode: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 do {
-                    try await self.transport.serve(self, at: self.address)
+                    try await self.transport.serve(NodeTransportHandler(node: self), at: self.address)
                 } catch {
                     // Without a listening transport the node is useless: end the loop (which runs in
                     // the group's body, not a child, so it would not see the group's cancellation).
@@ -248,7 +248,7 @@ public final class RaftNode: Service {
     /// - Throws: ``RaftError``: ``RaftError/Code/rejected`` for a change that makes no sense (or
     ///   would leave too few reachable voters for a quorum), ``RaftError/Code/tooSlow`` if a new
     ///   voter did not catch up within ``Configuration-swift.struct/memberCatchUpTimeout`` (it stays
-    ///   a non-voter), ``RaftError/Code/timedOut`` if the outcome is unknown.
+    ///   a read-only member), ``RaftError/Code/timedOut`` if the outcome is unknown.
     @discardableResult
     public func changeMembership(_ change: MembershipChange, timeout: Duration = .seconds(30)) async throws(RaftError) -> UInt64 {
         let deadline = self.configuration.clock.now + timeout
@@ -271,7 +271,7 @@ public final class RaftNode: Service {
         return index
     }
 
-    /// Adds node `id` (listening at `address`) as a non-voter; with `asVoter`, promotes it once it
+    /// Adds node `id` (listening at `address`) as a read-only member; with `asVoter`, promotes it once it
     /// caught up. See ``changeMembership(_:timeout:)``.
     @discardableResult
     public func addMember(id: NodeID, address: String, asVoter: Bool = true, timeout: Duration = .seconds(30)) async throws(RaftError) -> UInt64 {
@@ -284,13 +284,13 @@ public final class RaftNode: Service {
         try await self.changeMembership(.remove(id: id), timeout: timeout)
     }
 
-    /// Turns the non-voter `id` into a voter once it caught up.
+    /// Turns the read-only member `id` into a voter once it caught up.
     @discardableResult
     public func promote(id: NodeID, timeout: Duration = .seconds(30)) async throws(RaftError) -> UInt64 {
         try await self.changeMembership(.promote(id: id), timeout: timeout)
     }
 
-    /// Turns the voter `id` into a non-voter.
+    /// Turns the voter `id` into a read-only member.
     @discardableResult
     public func demote(id: NodeID, timeout: Duration = .seconds(30)) async throws(RaftError) -> UInt64 {
         try await self.changeMembership(.demote(id: id), timeout: timeout)
@@ -431,19 +431,21 @@ public final class RaftNode: Service {
     }
 }
 
-extension RaftNode: RaftTransportHandler {
+/// What the node offers its transport (``RaftTransportHandler``), kept out of ``RaftNode``'s
+/// public API: users never call these. Sibling modules and tests reach them with `package` access.
+extension RaftNode {
     /// This node's id.
-    public var nodeID: NodeID { self.configuration.id }
+    package var nodeID: NodeID { self.configuration.id }
 
     /// This node's id and role.
-    public var peerInfo: PeerInfo {
+    package var peerInfo: PeerInfo {
         PeerInfo(id: self.configuration.id, isVoter: self.configuration.isVoter, credentials: self.peerCredentials)
     }
 
     /// Returns once the loop's inbox holds fewer than `inboxLimit` (4,096) events (at once, mostly):
     /// the transport calls it before each inbound Raft message, so a node that falls behind
     /// stops reading its peers' streams instead of buffering without bound.
-    public func awaitCapacity() async {
+    package func awaitCapacity() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let full = self.shared.withLock { shared in
                 guard shared.accepting, shared.pending.count >= Self.inboxLimit else { return false }
@@ -455,30 +457,30 @@ extension RaftNode: RaftTransportHandler {
     }
 
     /// Queues an inbound Raft message for the event loop.
-    public func receive(_ message: Message, snapshot: [UInt8]?) async {
+    package func receive(_ message: Message, snapshot: [UInt8]?) async {
         self.enqueue(.message(message, snapshot: snapshot.map(ReceivedSnapshot.bytes)))
     }
 
     /// A writer into the running node's snapshot store (nil when it is not running).
-    public func makeSnapshotWriter(for metadata: SnapshotMetadata) -> (any SnapshotWriter)? {
+    package func makeSnapshotWriter(for metadata: SnapshotMetadata) -> (any SnapshotWriter)? {
         guard let store = self.snapshotStore.withLock({ $0 }) else { return nil }
         return try? store.makeWriter(for: metadata)
     }
 
     /// Queues an InstallSnapshot message whose snapshot is already in the store, uncommitted.
-    public func receive(_ message: Message, spooled snapshot: SpooledSnapshot) async {
+    package func receive(_ message: Message, spooled snapshot: SpooledSnapshot) async {
         self.enqueue(.message(message, snapshot: .spooled(snapshot)))
     }
 
     /// The leader this node knows of, with its address.
-    public var knownLeader: (id: NodeID, address: String)? {
+    package var knownLeader: (id: NodeID, address: String)? {
         let status = self.status
         guard let id = status.leaderID, let address = status.leaderAddress else { return nil }
         return (id, address)
     }
 
     /// The committed membership, once this node runs a cluster configuration.
-    public var committedMembership: CommittedMembership? {
+    package var committedMembership: CommittedMembership? {
         let status = self.status
         guard status.state != .down, !status.committedMembers.isEmpty else { return nil }
         return CommittedMembership(
@@ -487,14 +489,14 @@ extension RaftNode: RaftTransportHandler {
     }
 
     /// The cluster id and the incarnation of this node's data (zeros before it runs).
-    public var peerCredentials: PeerCredentials {
+    package var peerCredentials: PeerCredentials {
         guard let identity = self.identityStore.withLock({ $0 })?.identity else { return .none }
         return PeerCredentials(clusterID: identity.clusterID, incarnation: identity.incarnation)
     }
 
     /// Refuses peers of another cluster and members whose data was lost (see ``NodeIdentity``);
     /// learns, durably, the cluster id and the incarnations of peers seen for the first time.
-    public func admit(_ peer: NodeID, presenting credentials: PeerCredentials) -> String? {
+    package func admit(_ peer: NodeID, presenting credentials: PeerCredentials) -> String? {
         // Not running (starting or stopping): nothing to check against, and the messages are dropped.
         guard let store = self.identityStore.withLock({ $0 }) else { return nil }
         do {
@@ -506,7 +508,7 @@ extension RaftNode: RaftTransportHandler {
     }
 
     /// Serves a forwarded request locally; never forwards again.
-    public func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] {
+    package func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] {
         let deadline = self.configuration.clock.now + timeout
         let answer = await withCheckedContinuation { continuation in
             switch request {

@@ -99,6 +99,9 @@ public protocol RaftTransportHandler: Sendable {
     /// Whether to accept messages from node `peer` presenting `credentials`: nil to accept, or
     /// why not. A transport asks once per stream and whenever a stream's credentials change.
     func admit(_ peer: NodeID, presenting credentials: PeerCredentials) -> String?
+    /// The node's status, for a transport's health and leader queries (nil: a handler that is not
+    /// a node).
+    var status: RaftNode.Status? { get }
 }
 
 extension RaftTransportHandler {
@@ -116,6 +119,8 @@ extension RaftTransportHandler {
     public var peerCredentials: PeerCredentials { .none }
     /// A handler that is not a full node accepts everyone.
     public func admit(_ peer: NodeID, presenting credentials: PeerCredentials) -> String? { nil }
+    /// A handler that is not a full node has no status.
+    public var status: RaftNode.Status? { nil }
 }
 
 /// How nodes reach each other. ``InProcessNetwork`` implements it in memory; RaftyGRPC over HTTP/2.

@@ -1,6 +1,6 @@
 /// `{"id": N, "address": "host:port", "voter": Bool}`: the body of `POST /v1/members`.
 ///
-/// `voter` defaults to true: the node joins as a non-voter and is promoted once it caught up.
+/// `voter` defaults to true: the node joins as a read-only member and is promoted once it caught up.
 struct AddMemberRequest: Decodable {
     var id: UInt64
     var address: String

@@ -108,7 +108,7 @@ struct KVAPIError: Error, HTTPResponseError {
     /// - 409 `conflict`: the cluster refused the change (`RaftError/Code/rejected`: already a
     ///   member, not a member, too few reachable voters left, ...); not applied.
     /// - 409 `membership_change_in_progress`: another change is being carried out; not started.
-    /// - 409 `too_slow`: the new voter did not catch up in time; it is a member, but a non-voter.
+    /// - 409 `too_slow`: the new voter did not catch up in time; it is a member, but a read-only member.
     /// - otherwise as a write (503 not applied, 504 outcome unknown).
     init(membershipError error: RaftError, change: MembershipChange, leader: String?) {
         switch error.code {
@@ -120,9 +120,9 @@ struct KVAPIError: Error, HTTPResponseError {
         case .tooSlow:
             let state: String
             if case .add = change {
-                state = "node \(change.node) was added as a non-voter and stays one (promote it once it has caught up)"
+                state = "node \(change.node) was added as a read-only member and stays one (promote it once it has caught up)"
             } else {
-                state = "node \(change.node) stays a non-voter"
+                state = "node \(change.node) stays a read-only member"
             }
             self.init(.conflict, "too_slow", "\(state): \(error.message)", leader: leader)
         case .timedOut:

@@ -28,7 +28,7 @@ private import Synchronization
 /// (`POST /v1/members`, `DELETE /v1/members/{id}`, `.../promote`, `.../demote`) answer
 /// `{"index": N}`; a change the cluster refuses is 409 `conflict`, another change in progress
 /// 409 `membership_change_in_progress`, a new voter that did not catch up 409 `too_slow` (it
-/// stays a non-voter), malformed input 400 `invalid_member_change`. Query values are
+/// stays a read-only member), malformed input 400 `invalid_member_change`. Query values are
 /// percent-decoded bytes (`+` is not a space). Unknown query parameters are refused with 400,
 /// so a misspelt `prev` never turns into a blind write. The `leader` of an error is the
 /// leader's Raft address (the HTTP address of other nodes is not known).

@@ -34,8 +34,7 @@ extension KVHandlers {
     func transferLeadership(_ request: Request, context: KVRequestContext) async throws -> Response {
         let target = try await self.json(TransferLeadershipRequest.self, request, context: context)?.to
         if let target {
-            let members = self.node.status.members
-            guard target != 0, let voter = members[target] else {
+            guard target != 0, let voter = self.node.status.member(target)?.isVoter else {
                 throw KVAPIError.badRequest("node \(target) is not a member of the cluster")
             }
             guard voter else { throw KVAPIError.badRequest("node \(target) is not a voter") }

@@ -23,7 +23,7 @@ extension KVHandlers {
         try await self.change(.remove(id: try self.memberID(context)))
     }
 
-    /// `POST /v1/members/{id}/promote` — 200 `{"index": N}` once the non-voter caught up and votes.
+    /// `POST /v1/members/{id}/promote` — 200 `{"index": N}` once the read-only member caught up and votes.
     func promoteMember(_ request: Request, context: KVRequestContext) async throws -> Response {
         try await self.change(.promote(id: try self.memberID(context)))
     }

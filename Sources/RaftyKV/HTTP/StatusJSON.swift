@@ -32,13 +32,13 @@ struct MemberJSON: Encodable {
 
     /// The members of `status`, sorted by id; with `now`, the per-member view of `/v1/status`.
     static func members(of status: RaftNode.Status, now: ContinuousClock.Instant? = nil) -> [MemberJSON] {
-        status.members.keys.sorted().map { id in
-            var member = MemberJSON(id: id, address: status.memberAddresses[id], voter: status.members[id]!)
+        status.members.map { each in
+            var member = MemberJSON(id: each.id, address: each.address, voter: each.isVoter)
             if let now {
-                let contact = id == status.id ? nil : status.peerContact[id].map { milliseconds(since: $0, now: now) }
-                let match = status.state == .leader && id != status.id ? status.peerMatchIndex[id] : nil
+                let contact = each.lastContact.map { milliseconds(since: $0, now: now) }
+                let match = status.state == .leader ? each.matchIndex : nil
                 let lag = match.map { status.lastIndex - min($0, status.lastIndex) }
-                member.detail = (id == status.id || status.peerReachable[id] == true, contact, match, lag)
+                member.detail = (each.isReachable, contact, match, lag)
             }
             return member
         }

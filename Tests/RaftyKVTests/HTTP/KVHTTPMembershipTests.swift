@@ -23,7 +23,7 @@ struct KVHTTPMembershipTests {
     /// Starts `id` as a joining node that knows only node 1.
     func startJoiner(_ id: NodeID, _ cluster: KVTestCluster, in group: inout ThrowingDiscardingTaskGroup<any Error>) throws {
         try cluster.start(id, in: &group) { configuration in
-            configuration.join = true
+            configuration.startMode = .join
             configuration.peers = [cluster.address(1)]
         }
     }
@@ -45,7 +45,7 @@ struct KVHTTPMembershipTests {
         return try #require(try answer.json()["index"] as? Int, "\(answer.text)", sourceLocation: sourceLocation)
     }
 
-    @Test("Joining nodes are added over HTTP (voter by default, or as a non-voter), promoted, demoted and removed; asked of followers")
+    @Test("Joining nodes are added over HTTP (voter by default, or as a read-only member), promoted, demoted and removed; asked of followers")
     func addPromoteDemoteRemove() async throws {
         let cluster = KVTestCluster(size: 5)
         try await withThrowingDiscardingTaskGroup { group in
@@ -60,30 +60,30 @@ struct KVHTTPMembershipTests {
             // Node 4: the default is a voter.
             let added = try self.index(
                 try await cluster.request(follower, .post, "/v1/members", body: self.addBody(4, cluster.address(4), voter: nil), headers: Self.json))
-            #expect(cluster.node(leader).status.members[4] == true)
+            #expect(cluster.node(leader).status.roles[4] == true)
             try await eventually("node 4 knows it is a member") { cluster.node(4).status.isMember }
             #expect(try await cluster.request(4, .put, "/v1/kv/via4", body: Array("4".utf8)).status == .ok)
             #expect(try await cluster.request(4, .get, "/v1/kv/before").text == "1")
 
-            // Node 5: a non-voter, then promoted, demoted, removed — each asked of a different node.
+            // Node 5: a read-only member, then promoted, demoted, removed — each asked of a different node.
             let learner = try self.index(
                 try await cluster.request(4, .post, "/v1/members", body: self.addBody(5, cluster.address(5), voter: false), headers: Self.json))
             #expect(learner > added)
-            #expect(cluster.node(leader).status.members[5] == false)
-            try await eventually("the follower lists node 5 as a non-voter") {
+            #expect(cluster.node(leader).status.roles[5] == false)
+            try await eventually("the follower lists node 5 as a read-only member") {
                 let members = try await cluster.request(follower, .get, "/v1/members").json()["members"] as? [[String: Any]] ?? []
                 return members.count == 5 && members.last?["id"] as? Int == 5 && members.last?["voter"] as? Bool == false
             }
 
             let promoted = try self.index(try await cluster.request(follower, .post, "/v1/members/5/promote"))
             #expect(promoted > learner)
-            #expect(cluster.node(leader).status.members[5] == true)
+            #expect(cluster.node(leader).status.roles[5] == true)
             let demoted = try self.index(try await cluster.request(5, .post, "/v1/members/5/demote"))
             #expect(demoted > promoted)
-            #expect(cluster.node(leader).status.members[5] == false)
+            #expect(cluster.node(leader).status.roles[5] == false)
             let removed = try self.index(try await cluster.request(leader, .delete, "/v1/members/5"))
             #expect(removed > demoted)
-            #expect(cluster.node(leader).status.members[5] == nil)
+            #expect(cluster.node(leader).status.roles[5] == nil)
 
             // Removing a voter (node 4) demotes it first; the list shows the three original voters.
             _ = try self.index(try await cluster.request(follower, .delete, "/v1/members/4"))
@@ -131,37 +131,37 @@ struct KVHTTPMembershipTests {
             try self.expectError(try await cluster.request(follower, .delete, "/v1/members/9"), .conflict, "conflict")
             try self.expectError(try await cluster.request(follower, .post, "/v1/members/\(other)/promote"), .conflict, "conflict")
             try self.expectError(try await cluster.request(follower, .post, "/v1/members/9/demote"), .conflict, "conflict")
-            #expect(cluster.node(leader).status.members == [1: true, 2: true, 3: true])
+            #expect(cluster.node(leader).status.roles == [1: true, 2: true, 3: true])
 
             // Node 5 cannot catch up: while its addition runs another change is refused; then too_slow.
             async let slow = cluster.request(follower, .post, "/v1/members", body: self.addBody(5, cluster.address(5), voter: true), headers: Self.json)
-            try await eventually("node 5 was added as a non-voter") { cluster.node(leader).status.members[5] == false }
+            try await eventually("node 5 was added as a read-only member") { cluster.node(leader).status.roles[5] == false }
             let busy = try await cluster.request(other, .post, "/v1/members", body: self.addBody(4, cluster.address(4), voter: false), headers: Self.json)
             try self.expectError(busy, .conflict, "membership_change_in_progress")
             let tooSlow = try await slow
             try self.expectError(tooSlow, .conflict, "too_slow")
-            #expect(tooSlow.text.contains("added as a non-voter"), "\(tooSlow.text)")
-            #expect(cluster.node(leader).status.members[5] == false, "it stays a non-voter")
-            #expect(cluster.node(leader).status.members[4] == nil, "the refused change was not applied")
+            #expect(tooSlow.text.contains("added as a read-only member"), "\(tooSlow.text)")
+            #expect(cluster.node(leader).status.roles[5] == false, "it stays a read-only member")
+            #expect(cluster.node(leader).status.roles[4] == nil, "the refused change was not applied")
 
             // With `other` cut off, demoting `follower` would leave one reachable voter of two: 409.
             cluster.network.setIsolated(cluster.address(other), true)
             let window = cluster.node(leader).configuration.tickInterval * 20  // two election timeouts
             try await eventually("the leader has not heard from node \(other) for two election timeouts") {
-                guard let contact = cluster.node(leader).status.peerContact[other] else { return false }
+                guard let contact = cluster.node(leader).status.member(other)?.lastContact else { return false }
                 return ContinuousClock.now - contact > window
             }
             let noQuorum = try await cluster.request(leader, .post, "/v1/members/\(follower)/demote")
             try self.expectError(noQuorum, .conflict, "conflict")
             #expect(noQuorum.text.contains("reachable"), "\(noQuorum.text)")
-            #expect(cluster.node(leader).status.members[follower] == true)
+            #expect(cluster.node(leader).status.roles[follower] == true)
             cluster.network.setIsolated(cluster.address(other), false)
 
             // A stopped node answers 503: not applied.
             await cluster.node(follower).stop()
             let stopped = try await cluster.request(follower, .delete, "/v1/members/5")
             #expect(stopped.status == .serviceUnavailable, "\(stopped.text)")
-            #expect(cluster.node(leader).status.members[5] == false)
+            #expect(cluster.node(leader).status.roles[5] == false)
 
             await cluster.stopAll()
             group.cancelAll()
@@ -179,7 +179,7 @@ struct KVHTTPMembershipTests {
                 leader, .post, "/v1/members", body: self.addBody(4, cluster.address(4), voter: true), headers: Self.json)
             try self.expectError(answer, .gatewayTimeout, "timed_out")
             #expect(answer.text.contains("unknown"), "\(answer.text)")
-            #expect(cluster.node(leader).status.members[4] == false, "added as a non-voter, never promoted")
+            #expect(cluster.node(leader).status.roles[4] == false, "added as a read-only member, never promoted")
 
             await cluster.stopAll()
             group.cancelAll()
@@ -190,7 +190,7 @@ struct KVHTTPMembershipTests {
     func bootstrap() async throws {
         let cluster = KVTestCluster(size: 3)
         try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 { try cluster.start(id, in: &group) { $0.waitForBootstrap = true } }
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) { $0.startMode = .awaitBootstrap } }
             #expect(try await cluster.request(1, .get, "/ready").status == .serviceUnavailable, "no cluster yet")
             var first: HTTPAnswer?
             // 503 until node 1 knows its peers' ids (then nothing was bootstrapped, so it may retry).

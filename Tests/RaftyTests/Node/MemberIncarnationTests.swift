@@ -36,7 +36,7 @@ struct MemberIncarnationTests {
                 }
             }
             try cluster.start(4, in: &group) { configuration in
-                configuration.join = true
+                configuration.startMode = .join
                 configuration.peers = [cluster.address(1)]
             }
             // Known as soon as each node runs the configuration: no message between the followers needed.

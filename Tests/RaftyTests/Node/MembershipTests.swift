@@ -18,7 +18,7 @@ struct MembershipTests {
     /// Starts `id` as a joining node that knows only node 1.
     func startJoiner(_ id: NodeID, _ cluster: TestCluster, in group: inout ThrowingDiscardingTaskGroup<any Error>) throws {
         try cluster.start(id, in: &group) { configuration in
-            configuration.join = true
+            configuration.startMode = .join
             configuration.peers = [cluster.address(1)]
         }
     }
@@ -41,7 +41,7 @@ struct MembershipTests {
             try await eventually("the follower knows the leader") { cluster.node(follower).status.leaderID == leader }
             try await cluster.node(follower).addMember(id: 4, address: cluster.address(4))
             try await cluster.node(leader).addMember(id: 5, address: cluster.address(5))
-            #expect(cluster.node(leader).status.members == [1: true, 2: true, 3: true, 4: true, 5: true])
+            #expect(cluster.node(leader).status.roles == [1: true, 2: true, 3: true, 4: true, 5: true])
             try await eventually("node 5 knows it is a member") { cluster.node(5).status.isMember }
             for i in 0..<5 {
                 _ = try await cluster.node(5).submitCommand(Array("b\(i)=v".utf8))
@@ -58,7 +58,7 @@ struct MembershipTests {
             let other = [1, 2, 3, 4, 5].map(NodeID.init).first { $0 != leader && $0 != removedLeader }!
             try await cluster.node(other).removeMember(id: other)
             let remaining = Set([1, 2, 3, 4, 5].map(NodeID.init)).subtracting([removedLeader, other])
-            #expect(Set(cluster.node(leader).status.members.keys) == remaining)
+            #expect(Set(cluster.node(leader).status.roles.keys) == remaining)
             for i in 0..<5 {
                 _ = try await cluster.node(leader).submitCommand(Array("c\(i)=v".utf8))
                 acknowledged.append("c\(i)=v")
@@ -87,7 +87,7 @@ struct MembershipTests {
 
             // Node 5 is unreachable: its promotion cannot finish; a second change meanwhile is refused.
             async let slow = node.addMember(id: 5, address: cluster.address(5), asVoter: true, timeout: .seconds(20))
-            try await eventually("node 5 was added as a non-voter") { node.status.members[5] == false }
+            try await eventually("node 5 was added as a read-only member") { node.status.roles[5] == false }
             do {
                 try await node.addMember(id: 4, address: cluster.address(4))
                 Issue.record("a second change must wait")
@@ -100,7 +100,7 @@ struct MembershipTests {
             } catch let error as RaftError {
                 #expect(error.code == .tooSlow, "\(error)")
             }
-            #expect(node.status.members[5] == false, "it stays a non-voter")
+            #expect(node.status.roles[5] == false, "it stays a read-only member")
 
             // With one of the three voters cut off, demoting another would leave one reachable voter of two.
             let isolated = leader % 3 + 1
@@ -108,7 +108,7 @@ struct MembershipTests {
             cluster.network.setIsolated(cluster.address(isolated), true)
             let window = cluster.configuration(leader).tickInterval * 20  // two election timeouts
             try await eventually("the leader has not heard from node \(isolated) for two election timeouts") {
-                guard let contact = node.status.peerContact[isolated] else { return false }
+                guard let contact = node.status.member(isolated)?.lastContact else { return false }
                 return ContinuousClock.now - contact > window
             }
             do {
@@ -117,7 +117,7 @@ struct MembershipTests {
             } catch let error as RaftError {
                 #expect(error.code == .rejected && error.message.contains("reachable"), "\(error)")
             }
-            #expect(node.status.members[other] == true)
+            #expect(node.status.roles[other] == true)
             cluster.network.setIsolated(cluster.address(isolated), false)
             await cluster.stopAll()
         }
@@ -129,16 +129,16 @@ struct MembershipTests {
         try await withThrowingDiscardingTaskGroup { group in
             try self.startThree(cluster, in: &group)
             try cluster.start(4, in: &group) { configuration in
-                configuration.join = true
+                configuration.startMode = .join
                 configuration.leaveOnStop = true
                 configuration.peers = [cluster.address(2)]
             }
             let leader = try await cluster.leader()
             #expect(cluster.node(4).status.state == .follower && !cluster.node(4).status.isMember)
             try await cluster.node(leader).addMember(id: 4, address: cluster.address(4))
-            try await eventually("node 4 knows it is a voter") { cluster.node(4).status.members[4] == true }
+            try await eventually("node 4 knows it is a voter") { cluster.node(4).status.roles[4] == true }
             await cluster.node(4).stop()
-            try await eventually("node 4 left") { cluster.node(leader).status.members[4] == nil }
+            try await eventually("node 4 left") { cluster.node(leader).status.roles[4] == nil }
             _ = try await cluster.node(leader).submitCommand(Array("after=v".utf8))
             await cluster.stopAll()
         }
@@ -151,7 +151,7 @@ struct BootstrapTests {
     func bootstrap() async throws {
         let cluster = TestCluster(size: 3)
         try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 { try cluster.start(id, in: &group) { $0.waitForBootstrap = true } }
+            for id in UInt64(1)...3 { try cluster.start(id, in: &group) { $0.startMode = .awaitBootstrap } }
             // Until the bootstrap call, every node is a follower outside any configuration, without a leader.
             let watched = cluster.node(1).events()
             try await eventually("every node knows its peers") { cluster.ids.allSatisfy { cluster.node($0).status.state == .follower } }
@@ -176,7 +176,7 @@ struct BootstrapTests {
                     break
                 }
             }
-            #expect(cluster.node(2).status.members == [1: true, 2: true, 3: true])
+            #expect(cluster.node(2).status.roles == [1: true, 2: true, 3: true])
             await #expect(throws: RaftError.self) { try await cluster.node(2).bootstrap() }
             try await eventually("node 3 knows the leader") { cluster.node(3).status.leaderID == 2 }
             await #expect(throws: RaftError.self) { try await cluster.node(3).bootstrap() }

@@ -68,7 +68,7 @@ extension NodeEngine {
                 [.propose(ConfigurationChange(.addLearner, node: member, address: normalized))]
                 + (asVoter ? [.catchUp(member), .propose(ConfigurationChange(.promote, node: member))] : [])
         case .promote(let member):
-            guard configuration.learners.contains(member) else { return refuse("node \(member) is not a non-voting member") }
+            guard configuration.learners.contains(member) else { return refuse("node \(member) is not a read-only member") }
             steps = [.catchUp(member), .propose(ConfigurationChange(.promote, node: member))]
         case .demote(let member):
             guard configuration.voters.contains(member) else { return refuse("node \(member) is not a voter") }
@@ -185,11 +185,11 @@ extension NodeEngine {
                 if now - started >= self.configuration.memberCatchUpTimeout {
                     return fail(
                         .tooSlow,
-                        "node \(member) did not catch up within \(self.configuration.memberCatchUpTimeout) (it has \(match) of \(self.core.lastIndex) entries); it stays a non-voter"
+                        "node \(member) did not catch up within \(self.configuration.memberCatchUpTimeout) (it has \(match) of \(self.core.lastIndex) entries); it stays a read-only member"
                     )
                 }
                 if now >= operation.deadline {
-                    return fail(.timedOut, "node \(member) had not caught up by the deadline; it stays a non-voter")
+                    return fail(.timedOut, "node \(member) had not caught up by the deadline; it stays a read-only member")
                 }
                 return
             case .checkQuorum(let member):

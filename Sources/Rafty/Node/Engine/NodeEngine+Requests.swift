@@ -77,7 +77,7 @@ extension NodeEngine {
         }
     }
 
-    /// A read on the leader confirms its leadership (or its lease); a follower or non-voter asks
+    /// A read on the leader confirms its leadership (or its lease); a follower or read-only member asks
     /// the leader for the read index over the peer stream (ReadIndex) and serves the read from its
     /// own state machine once applied that far: no forwarded call, and the leader's state machine
     /// is not queried. A lease read on a follower is a linearizable one (only a leader has a lease).
@@ -184,7 +184,7 @@ extension NodeEngine {
     /// Installs a configuration of this node alone, once, on a node that waits for a bootstrap; it
     /// then leads at once. Answers with the peers to add (`id=address=voter|learner` per line).
     mutating func bootstrap(request: RequestID, into actions: inout [NodeAction]) {
-        guard self.configuration.waitForBootstrap else {
+        guard self.configuration.startMode == .awaitBootstrap else {
             actions.append(.answer(request, .failure(RaftError(.rejected, "node \(self.id) was not started to wait for a bootstrap"))))
             return
         }

@@ -21,7 +21,7 @@ struct ServeCommand: AsyncParsableCommand {
 
             To grow a running cluster, start the new node with --join and --peers naming any \
             member: it starts outside the cluster, never campaigns, and waits until it is added \
-            with `rafty members add ID ADDRESS` (or POST /v1/members). It joins as a non-voter and \
+            with `rafty members add ID ADDRESS` (or POST /v1/members). It joins as a read-only member and \
             becomes a voter once it has caught up within --catch-up-timeout. With --leave-on-stop \
             a node asks the leader to remove it when it stops on SIGINT or SIGTERM.
 
@@ -87,7 +87,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("catch-up-timeout"),
-        help: ArgumentHelp("Seconds a new voter may take to catch up before it stays a non-voter (as leader).", valueName: "seconds"))
+        help: ArgumentHelp("Seconds a new voter may take to catch up before it stays a read-only member (as leader).", valueName: "seconds"))
     var catchUpTimeout: Double = 10
 
     @Option(name: .customLong("max-append-entries"), help: "Entries per replication message, 1...100000.")
@@ -226,13 +226,12 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxAppendEntries = self.maxAppendEntries
         configuration.snapshotThreshold = self.snapshotThreshold
         configuration.trailingLogs = self.trailingLogs
-        configuration.join = self.join
+        if self.bootstrap, self.join { throw ValidationError("--bootstrap and --join exclude each other") }
+        configuration.startMode = self.join ? .join : self.bootstrap ? .awaitBootstrap : .form
         if self.join, configuration.peers.isEmpty {
             throw ValidationError("--join needs --peers naming at least one member of the cluster")
         }
         configuration.leaveOnStop = self.leaveOnStop
-        configuration.waitForBootstrap = self.bootstrap
-        if self.bootstrap, self.join { throw ValidationError("--bootstrap and --join exclude each other") }
         guard self.catchUpTimeout.isFinite, self.catchUpTimeout > 0, self.catchUpTimeout <= 86_400 else {
             throw ValidationError("--catch-up-timeout must be a positive number of seconds")
         }

@@ -1,14 +1,14 @@
 import ArgumentParser
 
-/// `rafty members add ID ADDRESS [--non-voter]`: adds a node (started with `rafty serve --join`).
+/// `rafty members add ID ADDRESS [--read-only]`: adds a node (started with `rafty serve --join`).
 struct MembersAddCommand: AsyncParsableCommand {
     /// Name, help and subcommands.
     static let configuration = CommandConfiguration(
         commandName: "add",
-        abstract: "Add a node: it joins as a non-voter and is promoted once caught up; prints 'index N'.",
+        abstract: "Add a node: it joins as a read-only member and is promoted once caught up; prints 'index N'.",
         discussion: """
             Exit 1 with 'too_slow' if the node did not catch up in time: it is then a member but a \
-            non-voter (promote it later with `rafty members promote ID`).
+            read-only member (promote it later with `rafty members promote ID`).
             """
     )
 
@@ -23,9 +23,9 @@ struct MembersAddCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("Where the members reach the new node over gRPC: ip or ip:port.", valueName: "address"))
     var address: String
 
-    /// Add it as a non-voter and leave it one.
-    @Flag(name: .customLong("non-voter"), help: "Add the node as a non-voter (it replicates but never votes).")
-    var nonVoter = false
+    /// Add it as a read-only member and leave it one.
+    @Flag(name: .customLong("read-only"), help: "Add the node as a read-only member (it replicates but never votes).")
+    var readOnly = false
 
     /// Rejects id 0 and an empty address (exit 2).
     func validate() throws {
@@ -36,7 +36,7 @@ struct MembersAddCommand: AsyncParsableCommand {
     /// Runs the command; failures are thrown as ``RaftyClientError`` (exit 1).
     func run() async throws {
         let line = try await RaftyHTTPClient.with(self.client) { client in
-            try await Self.add(id: self.id, address: self.address, voter: !self.nonVoter, with: client)
+            try await Self.add(id: self.id, address: self.address, voter: !self.readOnly, with: client)
         }
         StandardStreams.writeLine(line, to: .output)
     }

@@ -12,8 +12,8 @@ struct MembersCommand: AsyncParsableCommand {
         abstract: "List, add, remove, promote and demote cluster members.",
         discussion: """
             A new node is started with `rafty serve --join --peers ADDR` (ADDR: any member), then \
-            added with `rafty members add ID ADDRESS`: it joins as a non-voter and is promoted once \
-            it has caught up with the log (with --non-voter it stays one). One change at a time.
+            added with `rafty members add ID ADDRESS`: it joins as a read-only member and is promoted once \
+            it has caught up with the log (with --read-only it stays one). One change at a time.
             """,
         subcommands: [
             MembersListCommand.self,
@@ -27,6 +27,30 @@ struct MembersCommand: AsyncParsableCommand {
     /// The request target of member `id`, with an optional action (`promote`, `demote`).
     static func target(of id: UInt64, action: String? = nil) -> String {
         "/v1/members/\(id)" + (action.map { "/" + $0 } ?? "")
+    }
+
+    /// A change to an existing member.
+    enum Change: Sendable {
+        /// Make a read-only member vote.
+        case promote
+        /// Make a voter read-only.
+        case demote
+        /// Remove the member.
+        case remove
+
+        /// The request that asks for it.
+        func request(for id: UInt64) -> APIRequest {
+            switch self {
+            case .promote: APIRequest(.post, MembersCommand.target(of: id, action: "promote"))
+            case .demote: APIRequest(.post, MembersCommand.target(of: id, action: "demote"))
+            case .remove: APIRequest(.delete, MembersCommand.target(of: id))
+            }
+        }
+    }
+
+    /// Carries out `change` on member `id` and returns the `index N` line of its answer.
+    static func change(_ change: Change, of id: UInt64, with client: RaftyHTTPClient) async throws(RaftyClientError) -> String {
+        try await Self.change(change.request(for: id), with: client)
     }
 
     /// Sends a membership change and returns the `index N` line of its answer.
