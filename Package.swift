@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Rafty", targets: ["Rafty"]),
         .library(name: "RaftyGRPC", targets: ["RaftyGRPC"]),
         .library(name: "RaftyKV", targets: ["RaftyKV"]),
+        .library(name: "RaftyTesting", targets: ["RaftyTesting"]),
         .executable(name: "rafty", targets: ["RaftyCommand"]),
         .executable(name: "rafty-storage-bench", targets: ["RaftyStorageBenchmark"]),
         .executable(name: "rafty-node-bench", targets: ["RaftyNodeBenchmark"]),
@@ -133,6 +134,9 @@ let package = Package(
             path: "Benchmarks/RaftyNodeBenchmark",
             swiftSettings: swiftSettings
         ),
+        // A cluster harness for users' tests: the nodes of a cluster in one process, in memory or
+        // over loopback gRPC.
+        .target(name: "RaftyTesting", dependencies: ["Rafty", "RaftCore", "RaftyGRPC"], swiftSettings: swiftSettings),
         // Helpers shared by the test targets.
         .target(
             name: "RaftyTestSupport",
@@ -157,6 +161,7 @@ let package = Package(
                 "Rafty",
                 "RaftCore",
                 "RaftyTestSupport",
+                "RaftyTesting",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -181,6 +186,7 @@ let package = Package(
             dependencies: [
                 "RaftyCommand",
                 "RaftyTestSupport",
+                "RaftyTesting",
                 // `rafty serve` flags are checked against the node configuration they build.
                 "Rafty",
                 // The chaos test checks real processes' histories with the simulator's checker.
@@ -194,6 +200,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The runtime scenarios, once per transport, on RaftyTesting's harness.
+        .testTarget(
+            name: "RaftyTestingTests",
+            dependencies: ["RaftyTesting", "Rafty", "RaftCore", "RaftyTestSupport", "RaftyGRPC"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -51,3 +51,35 @@ extension ForwardedRequest {
         }
     }
 }
+
+// MARK: - Forwarded answers
+
+extension Rafty_V1_ForwardResponse {
+    /// The protobuf form of a leader's answer.
+    package init(_ answer: ForwardedAnswer) {
+        self.init()
+        switch answer {
+        case .result(let result): self.result = Data(result)
+        case .leader(let id): self.leader = id
+        case .configurationIndex(let index): self.configurationIndex = index
+        case .redirect(let address): self.redirect = address
+        }
+    }
+}
+
+extension ForwardedAnswer {
+    /// The answer a protobuf message carries.
+    package init(_ proto: Rafty_V1_ForwardResponse) throws(MalformedMessage) {
+        switch proto.answer {
+        case .none: throw MalformedMessage("ForwardResponse carries no answer")
+        case .result(let data)?: self = .result([UInt8](data))
+        case .leader(let id)?:
+            guard id != 0 else { throw MalformedMessage("ForwardResponse names leader 0") }
+            self = .leader(id)
+        case .configurationIndex(let index)?: self = .configurationIndex(index)
+        case .redirect(let address)?:
+            guard !address.isEmpty else { throw MalformedMessage("ForwardResponse redirects to no address") }
+            self = .redirect(to: address)
+        }
+    }
+}

@@ -217,9 +217,9 @@ public final class GRPCTransport: RaftTransport {
         }
     }
 
-    /// Forwards a submit or linearizable read to the node at `address` (`Forward`); the leader's
-    /// `RaftError` codes come back as they were thrown there.
-    public func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
+    /// Forwards a request to the node at `address` (`Forward`); the leader's `RaftError` codes come
+    /// back as they were thrown there.
+    public func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> ForwardedAnswer {
         let peer = try self.peer(address)
         do {
             // A little slack so that the leader's own timeout answers first.
@@ -227,7 +227,14 @@ public final class GRPCTransport: RaftTransport {
             var proto = Rafty_V1_ForwardRequest(request, timeout: timeout)
             proto.clusterID = self.credentials.clusterID
             let response = try await peer.client.forward(proto, options: options)
-            return [UInt8](response.result)
+            do {
+                return try ForwardedAnswer(response)
+            } catch {
+                // The leader may have carried the request out: its outcome is unknown.
+                throw RaftError(.timedOut, "the node at \(address) answered unreadably (\(error)); the outcome is unknown")
+            }
+        } catch let error as RaftError {
+            throw error
         } catch {
             throw RaftErrorMapping.raftError(error, address: address)
         }

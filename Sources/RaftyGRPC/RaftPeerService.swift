@@ -139,8 +139,7 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
         }
         let timeout = request.timeoutMicros == 0 ? Duration.seconds(5) : .microseconds(Int64(clamping: request.timeoutMicros))
         do {
-            let result = try await self.handler.handleForwarded(forwarded, timeout: timeout)
-            return .with { $0.result = Data(result) }
+            return Rafty_V1_ForwardResponse(try await self.handler.handleForwarded(forwarded, timeout: timeout))
         } catch {
             throw RaftErrorMapping.rpcError(error)
         }

@@ -95,7 +95,7 @@ extension NodeSimulation {
     mutating func answer(_ id: NodeID, op: Int, from: NodeID?, _ answer: RaftNode.Answer) {
         guard op >= 0 else {
             // An operator's request (a transfer, a membership change): nobody waits.
-            if op == Self.membershipRequest, case .success = answer { self.report.membershipChanges += 1 }
+            if op == Self.membershipRequest, case .changed = answer { self.report.membershipChanges += 1 }
             return
         }
         if let origin = from {
@@ -159,6 +159,9 @@ extension NodeSimulation {
             if error.code == .overloaded { self.report.overloaded += 1 }
         case .forward:
             outcome = .failed  // a redirect after a redirect: the caller gives up
+        case .transferred, .changed, .bootstrapped:
+            self.fail("operation \(op) got the answer of an operator's request")
+            return
         }
         self.history.complete(operation.history, outcome: outcome, time: self.now)
         // A pinned reader pauses up to a tick: enough reads land in every lease window, and the

@@ -19,7 +19,7 @@ extension WrappingTransport {
     }
 
     /// Forwards through the wrapped transport.
-    public func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
+    public func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> ForwardedAnswer {
         try await self.inner.forward(request, to: address, timeout: timeout)
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import RaftyTestSupport
+import RaftyTesting
 import Synchronization
 import Testing
 

@@ -69,7 +69,7 @@ struct ClusterIdentityTests {
         var peerInfo: PeerInfo { PeerInfo(id: 9, isVoter: true) }
         var peerCredentials: PeerCredentials { PeerCredentials(clusterID: 0x99, incarnation: 1) }
         func receive(_ message: Message, snapshot: [UInt8]?) async {}
-        func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] {
+        func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> ForwardedAnswer {
             throw RaftError(.notLeader, "an outsider")
         }
     }

@@ -73,7 +73,7 @@ final class CountingHandler: RaftTransportHandler {
 
     func receive(_ message: RaftCore.Message, snapshot: [UInt8]?) async { self.count.withLock { $0 += 1 } }
 
-    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] { [] }
+    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> ForwardedAnswer { .result([]) }
 }
 
 extension GRPCThroughputTests {

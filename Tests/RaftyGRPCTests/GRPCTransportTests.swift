@@ -24,8 +24,8 @@ final class StubHandler: RaftTransportHandler {
         self.received.withLock { $0.append((message, snapshot?.count)) }
     }
 
-    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] {
-        try self.outcome.get()
+    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> ForwardedAnswer {
+        .result(try self.outcome.get())
     }
 }
 
@@ -47,7 +47,7 @@ struct GRPCTransportTests {
             try await eventually("100 messages arrived in order") {
                 handler.messages.map(\.0.body) == (0..<100).map { .readIndex(context: UInt64($0)) }
             }
-            #expect(try await client.forward(.submit([9]), to: address, timeout: .seconds(1)) == [1, 2, 3])
+            #expect(try await client.forward(.submit([9]), to: address, timeout: .seconds(1)) == .result([1, 2, 3]))
         }
     }
 

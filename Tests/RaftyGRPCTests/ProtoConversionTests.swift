@@ -87,11 +87,30 @@ struct ProtoConversionTests {
 
     @Test("Forwarded requests round-trip with their timeout")
     func forwarded() throws {
-        for request in [ForwardedRequest.submit(Array("a=1".utf8)), .read(Array("a".utf8)), .submit([])] {
+        let requests: [ForwardedRequest] = [
+            .submit(Array("a=1".utf8)), .read(Array("a".utf8)), .submit([]), .transferLeadership(to: nil), .transferLeadership(to: 3),
+            .membership(.add(id: 4, address: "10.0.0.4:7000", asVoter: false)), .membership(.remove(id: 2)), .membership(.promote(id: 4)),
+            .membership(.demote(id: 5)),
+        ]
+        for request in requests {
             let proto = Rafty_V1_ForwardRequest(request, timeout: .milliseconds(1500))
             #expect(proto.timeoutMicros == 1_500_000)
             #expect(try ForwardedRequest(proto) == request)
         }
+    }
+
+    @Test("Forwarded answers are typed on the wire: results (empty ones too), leaders, configuration indexes and redirects round-trip")
+    func forwardedAnswers() throws {
+        let answers: [ForwardedAnswer] = [
+            .result([1, 2]), .result([]), .leader(3), .configurationIndex(0), .configurationIndex(41), .redirect(to: "[::1]:7000"),
+        ]
+        for answer in answers {
+            let bytes: [UInt8] = try Rafty_V1_ForwardResponse(answer).serializedBytes()
+            #expect(try ForwardedAnswer(Rafty_V1_ForwardResponse(serializedBytes: bytes)) == answer)
+        }
+        #expect(throws: MalformedMessage.self) { try ForwardedAnswer(Rafty_V1_ForwardResponse()) }
+        #expect(throws: MalformedMessage.self) { try ForwardedAnswer(.with { $0.leader = 0 }) }
+        #expect(throws: MalformedMessage.self) { try ForwardedAnswer(.with { $0.redirect = "" }) }
     }
 
     @Test("RaftError ⇄ RPCError keeps every code (state-machine failures and overload too) and the leader")

@@ -29,7 +29,7 @@ final class SpoolingHandler: RaftTransportHandler {
     func receive(_ message: RaftCore.Message, snapshot: [UInt8]?) async {
         if snapshot != nil { self.arrived.withLock { $0.inMemory += 1 } }
     }
-    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] { [] }
+    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> ForwardedAnswer { .result([]) }
 }
 
 @Suite("Snapshots received straight into the snapshot store", .serialized, .timeLimit(.minutes(1)))

@@ -2,6 +2,7 @@ import RaftCore
 import Rafty
 import RaftyGRPC
 import RaftyTestSupport
+import RaftyTesting
 import Synchronization
 
 #if canImport(Glibc)
@@ -92,41 +93,6 @@ final class GRPCTestCluster: Sendable {
     deinit { self.directory.remove() }
 }
 
-/// Wraps a transport and records every message sent through it.
-final class RecordingTransport: WrappingTransport {
-    let inner: any RaftTransport
-    private let sent = Mutex<[Message]>([])
-    private let snapshots = Mutex<[Int]>([])
-
-    /// Sizes of the snapshots sent.
-    var sentSnapshotSizes: [Int] { self.snapshots.withLock { $0 } }
-
-    init(_ inner: any RaftTransport) { self.inner = inner }
-
-    var sentMessages: [Message] { self.sent.withLock { $0 } }
-
-    func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
-        self.sent.withLock { $0.append(message) }
-        if let snapshot { self.snapshots.withLock { $0.append(snapshot.count) } }
-        await self.inner.send(message, snapshot: snapshot, to: address)
-    }
-
-    func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async -> Bool {
-        self.sent.withLock { $0.append(message) }
-        self.snapshots.withLock { $0.append(source.size) }
-        return await self.inner.sendSnapshot(message, from: source, to: address)
-    }
-
-    func disconnect(from address: String) {
-        self.disconnected.withLock { $0.append(address) }
-        self.inner.disconnect(from: address)
-    }
-
-    /// Addresses the node asked to disconnect from.
-    var disconnectedAddresses: [String] { self.disconnected.withLock { $0 } }
-    private let disconnected = Mutex<[String]>([])
-}
-
 /// A transport that can cut its node off (`muted`): Raft messages it would send and receive are
 /// dropped, as in a partition (unary calls still pass).
 final class MutableTransport: WrappingTransport {
@@ -173,7 +139,7 @@ final class MutableTransport: WrappingTransport {
             await self.inner.receive(message, snapshot: snapshot)
         }
 
-        func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] {
+        func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> ForwardedAnswer {
             try await self.inner.handleForwarded(request, timeout: timeout)
         }
 

@@ -18,7 +18,7 @@ struct NodeTransportHandler: RaftTransportHandler {
 
     func receive(_ message: Message, spooled snapshot: SpooledSnapshot) async { await self.node.receive(message, spooled: snapshot) }
 
-    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] {
+    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> ForwardedAnswer {
         try await self.node.handleForwarded(request, timeout: timeout)
     }
 

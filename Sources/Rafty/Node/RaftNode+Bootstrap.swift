@@ -22,18 +22,16 @@ extension RaftNode {
         let answer = await withCheckedContinuation { continuation in
             self.enqueue(.bootstrap(continuation))
         }
-        let peers: [(id: NodeID, address: String, voter: Bool)]
+        let peers: [BootstrapPeer]
         switch answer {
-        case .success(let bytes):
-            peers = String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line in
-                let parts = line.split(separator: "=")
-                guard parts.count == 3, let id = NodeID(parts[0]) else { return nil }
-                return (id, String(parts[1]), parts[2] == "voter")
-            }
+        case .bootstrapped(let answered):
+            peers = answered
         case .failure(let error):
             throw error
         case .forward:
             throw RaftError(.rejected, "the cluster is already bootstrapped")
+        case .success, .transferred, .changed:
+            throw RaftError(.rejected, "the bootstrap was answered as another request")
         }
         while self.status.state != .leader {
             guard self.configuration.clock.now < deadline else { throw RaftError(.timedOut, "bootstrap: this node did not become the leader") }
@@ -42,7 +40,7 @@ extension RaftNode {
         for peer in peers {
             let remaining = deadline - self.configuration.clock.now
             guard remaining > .zero else { throw RaftError(.timedOut, "bootstrap: node \(peer.id) was not added before the deadline") }
-            try await self.addMember(id: peer.id, address: peer.address, asVoter: peer.voter, timeout: remaining)
+            try await self.addMember(id: peer.id, address: peer.address, asVoter: peer.isVoter, timeout: remaining)
         }
         return [self.configuration.id] + peers.map(\.id)
     }

@@ -33,11 +33,25 @@ public final class RaftNode: Service {
         case stop
     }
 
-    /// What the loop answers a caller: a result, or an error, or "ask the leader at this address".
+    /// What the loop answers a caller: an outcome, or an error, or "ask the leader at this address".
     package enum Answer: Sendable {
+        /// The state machine's result of a command or a read.
         case success([UInt8])
+        /// A leadership transfer is over: this voter leads.
+        case transferred(to: NodeID)
+        /// A membership change committed; its last configuration entry is at this index.
+        case changed(configurationIndex: UInt64)
+        /// The node formed a cluster of itself; it adds these peers next.
+        case bootstrapped(peers: [BootstrapPeer])
         case failure(RaftError)
         case forward(to: String)
+    }
+
+    /// A peer a bootstrapping node adds to the cluster it formed.
+    package struct BootstrapPeer: Sendable, Hashable {
+        package var id: NodeID
+        package var address: String
+        package var isVoter: Bool
     }
 
     /// The validated configuration.
@@ -182,7 +196,8 @@ public final class RaftNode: Service {
         let answer = await withCheckedContinuation { continuation in
             self.enqueue(.propose(command, deadline: deadline, continuation))
         }
-        return try await self.resolve(answer, .submit(command), deadline: deadline)
+        let request = ForwardedRequest.submit(command)
+        return try Self.result(of: try await self.resolve(answer, request, deadline: deadline), to: request)
     }
 
     /// Reads through the state machine's `query` with the given consistency.
@@ -200,27 +215,39 @@ public final class RaftNode: Service {
         let answer = await withCheckedContinuation { continuation in
             self.enqueue(.read(query, consistency, deadline: deadline, continuation))
         }
-        return try await self.resolve(answer, .read(query), deadline: deadline)
+        let request = ForwardedRequest.read(query)
+        return try Self.result(of: try await self.resolve(answer, request, deadline: deadline), to: request)
     }
 
-    private func resolve(_ answer: Answer, _ request: ForwardedRequest, deadline: ContinuousClock.Instant) async throws(RaftError) -> [UInt8] {
+    private func resolve(_ answer: Answer, _ request: ForwardedRequest, deadline: ContinuousClock.Instant) async throws(RaftError) -> ForwardedAnswer {
         switch answer {
-        case .success(let result): return result
+        case .success(let result): return .result(result)
+        case .transferred(let leader): return .leader(leader)
+        case .changed(let index): return .configurationIndex(index)
+        case .bootstrapped: throw RaftError(.rejected, "a \(request.kind) was answered as a bootstrap")
         case .failure(let error): throw error
-        case .forward(let leader):
-            let remaining = deadline - self.configuration.clock.now
-            guard remaining > .zero else { throw RaftError(.timedOut, "the deadline passed before the leader was reached") }
-            do {
-                return try await self.transport.forward(request, to: leader, timeout: remaining)
-            } catch  where error.code == .unreachable {
-                switch request {
-                case .submit, .membership: break
-                case .read, .transferLeadership: throw error
-                }
-                // The connection may have failed after the leader took the command.
-                throw RaftError(.timedOut, "the forward to the leader at \(leader) failed; the outcome is unknown: \(error.message)")
-            }
+        case .forward(let leader): return try await self.forward(request, to: leader, deadline: deadline)
         }
+    }
+
+    private func forward(_ request: ForwardedRequest, to leader: String, deadline: ContinuousClock.Instant) async throws(RaftError) -> ForwardedAnswer {
+        let remaining = deadline - self.configuration.clock.now
+        guard remaining > .zero else { throw RaftError(.timedOut, "the deadline passed before the leader was reached") }
+        do {
+            return try await self.transport.forward(request, to: leader, timeout: remaining)
+        } catch  where error.code == .unreachable {
+            switch request {
+            case .submit, .membership: break
+            case .read, .transferLeadership: throw error
+            }
+            // The connection may have failed after the leader took the command.
+            throw RaftError(.timedOut, "the forward to the leader at \(leader) failed; the outcome is unknown: \(error.message)")
+        }
+    }
+
+    private static func result(of answer: ForwardedAnswer, to request: ForwardedRequest) throws(RaftError) -> [UInt8] {
+        guard case .result(let result) = answer else { throw RaftError(.rejected, "the leader answered a \(request.kind) with \(answer.kind)") }
+        return result
     }
 
     /// Hands leadership to the voter `target`, or to the most up-to-date voter if nil, and returns
@@ -234,10 +261,9 @@ public final class RaftNode: Service {
         let answer = await withCheckedContinuation { continuation in
             self.enqueue(.transfer(to: target, deadline: deadline, continuation))
         }
-        let result = try await self.resolve(answer, .transferLeadership(to: target), deadline: deadline)
-        guard let id = NodeID(String(decoding: result, as: UTF8.self)) else {
-            throw RaftError(.rejected, "the leader answered the transfer with an unreadable id")
-        }
+        let request = ForwardedRequest.transferLeadership(to: target)
+        let result = try await self.resolve(answer, request, deadline: deadline)
+        guard case .leader(let id) = result else { throw RaftError(.rejected, "the leader answered a \(request.kind) with \(result.kind)") }
         return id
     }
 
@@ -255,18 +281,16 @@ public final class RaftNode: Service {
         let answer = await withCheckedContinuation { continuation in
             self.enqueue(.membership(change, deadline: deadline, continuation))
         }
-        var result = try await self.resolve(answer, .membership(change), deadline: deadline)
+        let request = ForwardedRequest.membership(change)
+        var result = try await self.resolve(answer, request, deadline: deadline)
         // Changing the leader itself hands leadership over first; the old leader then points here.
         var hops = 0
-        while result.first == UInt8(ascii: "@"), hops < 3 {
-            let address = String(decoding: result.dropFirst(), as: UTF8.self)
-            let remaining = deadline - self.configuration.clock.now
-            guard remaining > .zero else { throw RaftError(.timedOut, "the deadline passed during a leadership hand-over") }
-            result = try await self.transport.forward(.membership(change), to: address, timeout: remaining)
+        while case .redirect(let address) = result, hops < 3 {
+            result = try await self.forward(request, to: address, deadline: deadline)
             hops += 1
         }
-        guard let index = UInt64(String(decoding: result, as: UTF8.self)) else {
-            throw RaftError(.rejected, "the leader answered the membership change with an unreadable index")
+        guard case .configurationIndex(let index) = result else {
+            throw RaftError(.rejected, "the leader answered a \(request.kind) with \(result.kind)")
         }
         return index
     }
@@ -380,6 +404,9 @@ public final class RaftNode: Service {
             var events: [NodeEvent] = []
             if before.state != shared.status.state { events.append(.stateChanged(shared.status.state, term: shared.status.term)) }
             if before.leaderID != shared.status.leaderID { events.append(.leaderChanged(shared.status.leaderID, term: shared.status.term)) }
+            if before.lastApplied != shared.status.lastApplied, !shared.subscribers.isEmpty {
+                events.append(.applied(index: shared.status.lastApplied))
+            }
             return (events, shared.subscribers)
         }
         for event in events { for subscriber in subscribers { subscriber.yield(event) } }
@@ -508,7 +535,7 @@ extension RaftNode {
     }
 
     /// Serves a forwarded request locally; never forwards again.
-    package func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] {
+    package func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> ForwardedAnswer {
         let deadline = self.configuration.clock.now + timeout
         let answer = await withCheckedContinuation { continuation in
             switch request {
@@ -519,11 +546,14 @@ extension RaftNode {
             }
         }
         switch answer {
-        case .success(let result): return result
+        case .success(let result): return .result(result)
+        case .transferred(let leader): return .leader(leader)
+        case .changed(let index): return .configurationIndex(index)
+        case .bootstrapped: throw RaftError(.rejected, "a \(request.kind) was answered as a bootstrap")
         case .failure(let error): throw error
         case .forward(let address):
             // A membership change of the leader itself continues on the new leader: say where.
-            if case .membership = request { return Array("@\(address)".utf8) }
+            if case .membership = request { return .redirect(to: address) }
             throw RaftError(.notLeader, "node \(self.configuration.id) is no longer the leader")
         }
     }

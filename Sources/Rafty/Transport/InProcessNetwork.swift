@@ -84,7 +84,7 @@ public final class InProcessNetwork: RaftTransport {
     }
 
     /// Forwards a request to the node at `address`.
-    public func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
+    public func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> ForwardedAnswer {
         guard let handler = self.handler(for: address) else {
             throw RaftError(.unreachable, "no node answers at \(address)")
         }

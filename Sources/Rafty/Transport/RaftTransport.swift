@@ -1,18 +1,5 @@
 public import RaftCore
 
-/// A request forwarded from a follower to the leader.
-public enum ForwardedRequest: Sendable, Hashable {
-    /// Submit a command; the answer is the state machine's result.
-    case submit([UInt8])
-    /// A linearizable read; the answer is the state machine's query result.
-    case read([UInt8])
-    /// Hand leadership to the voter `to` (nil: the most up-to-date one); the answer is the new
-    /// leader's id in decimal UTF-8.
-    case transferLeadership(to: NodeID?)
-    /// A membership change; the answer is the index of its last configuration entry, in decimal UTF-8.
-    case membership(MembershipChange)
-}
-
 /// A node's committed view of the membership, as the Health call reports it.
 public struct CommittedMembership: Sendable, Hashable {
     /// The answering node's id.
@@ -86,7 +73,7 @@ public protocol RaftTransportHandler: Sendable {
     /// from ``makeSnapshotWriter(for:)``.
     func receive(_ message: Message, spooled snapshot: SpooledSnapshot) async
     /// Serves a request a follower forwarded to this node as leader.
-    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8]
+    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> ForwardedAnswer
     /// The leader this node knows of (GetLeader), if any.
     var knownLeader: (id: NodeID, address: String)? { get }
     /// The committed membership this node knows, if it is in a cluster.
@@ -143,7 +130,7 @@ public protocol RaftTransport: Sendable {
     /// Asks the node at `address` which leader it knows (GetLeader); nil if none.
     func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)?
     /// Forwards a request to the node at `address`.
-    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8]
+    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> ForwardedAnswer
     /// The committed membership the node at `address` knows (nil if the transport cannot tell).
     func committedMembership(at address: String) async throws(RaftError) -> CommittedMembership?
     /// Closes what the transport keeps open for `address` (a member was removed); a later send

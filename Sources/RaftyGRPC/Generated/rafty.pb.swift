@@ -635,7 +635,7 @@ package nonisolated struct Rafty_V1_ForwardRequest: Sendable {
     set {request = .read(newValue)}
   }
 
-  /// Hand leadership over; the answer's result is the new leader's id (decimal, UTF-8).
+  /// Hand leadership over; the answer is `leader`.
   package var transferLeadership: Rafty_V1_TransferLeadership {
     get {
       if case .transferLeadership(let v)? = request {return v}
@@ -644,7 +644,8 @@ package nonisolated struct Rafty_V1_ForwardRequest: Sendable {
     set {request = .transferLeadership(newValue)}
   }
 
-  /// A membership change; the answer's result is the index of the configuration entry (decimal, UTF-8).
+  /// A membership change; the answer is `configuration_index`, or `redirect` when the change
+  /// handed the leader's own leadership over first.
   package var membershipChange: Rafty_V1_MembershipChange {
     get {
       if case .membershipChange(let v)? = request {return v}
@@ -664,9 +665,10 @@ package nonisolated struct Rafty_V1_ForwardRequest: Sendable {
   package nonisolated enum OneOf_Request: Equatable, Sendable {
     case submit(Data)
     case read(Data)
-    /// Hand leadership over; the answer's result is the new leader's id (decimal, UTF-8).
+    /// Hand leadership over; the answer is `leader`.
     case transferLeadership(Rafty_V1_TransferLeadership)
-    /// A membership change; the answer's result is the index of the configuration entry (decimal, UTF-8).
+    /// A membership change; the answer is `configuration_index`, or `redirect` when the change
+    /// handed the leader's own leadership over first.
     case membershipChange(Rafty_V1_MembershipChange)
 
   }
@@ -754,9 +756,57 @@ package nonisolated struct Rafty_V1_ForwardResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  package var result: Data = Data()
+  package var answer: Rafty_V1_ForwardResponse.OneOf_Answer? = nil
+
+  /// The state machine's result of `submit` or `read`.
+  package var result: Data {
+    get {
+      if case .result(let v)? = answer {return v}
+      return Data()
+    }
+    set {answer = .result(newValue)}
+  }
+
+  /// The voter that leads after `transfer_leadership`.
+  package var leader: UInt64 {
+    get {
+      if case .leader(let v)? = answer {return v}
+      return 0
+    }
+    set {answer = .leader(newValue)}
+  }
+
+  /// The index of the last configuration entry of `membership_change`, once committed.
+  package var configurationIndex: UInt64 {
+    get {
+      if case .configurationIndex(let v)? = answer {return v}
+      return 0
+    }
+    set {answer = .configurationIndex(newValue)}
+  }
+
+  /// Send the membership change again to the new leader at this gRPC address.
+  package var redirect: String {
+    get {
+      if case .redirect(let v)? = answer {return v}
+      return String()
+    }
+    set {answer = .redirect(newValue)}
+  }
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package nonisolated enum OneOf_Answer: Equatable, Sendable {
+    /// The state machine's result of `submit` or `read`.
+    case result(Data)
+    /// The voter that leads after `transfer_leadership`.
+    case leader(UInt64)
+    /// The index of the last configuration entry of `membership_change`, once committed.
+    case configurationIndex(UInt64)
+    /// Send the membership change again to the new leader at this gRPC address.
+    case redirect(String)
+
+  }
 
   package init() {}
 }
@@ -2173,7 +2223,7 @@ nonisolated extension Rafty_V1_MembershipChange.Kind: SwiftProtobuf._ProtoNamePr
 
 nonisolated extension Rafty_V1_ForwardResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".ForwardResponse"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}result\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}result\0\u{1}leader\0\u{3}configuration_index\0\u{1}redirect\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2181,21 +2231,72 @@ nonisolated extension Rafty_V1_ForwardResponse: SwiftProtobuf.Message, SwiftProt
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularBytesField(value: &self.result) }()
+      case 1: try {
+        var v: Data?
+        try decoder.decodeSingularBytesField(value: &v)
+        if let v = v {
+          if self.answer != nil {try decoder.handleConflictingOneOf()}
+          self.answer = .result(v)
+        }
+      }()
+      case 2: try {
+        var v: UInt64?
+        try decoder.decodeSingularUInt64Field(value: &v)
+        if let v = v {
+          if self.answer != nil {try decoder.handleConflictingOneOf()}
+          self.answer = .leader(v)
+        }
+      }()
+      case 3: try {
+        var v: UInt64?
+        try decoder.decodeSingularUInt64Field(value: &v)
+        if let v = v {
+          if self.answer != nil {try decoder.handleConflictingOneOf()}
+          self.answer = .configurationIndex(v)
+        }
+      }()
+      case 4: try {
+        var v: String?
+        try decoder.decodeSingularStringField(value: &v)
+        if let v = v {
+          if self.answer != nil {try decoder.handleConflictingOneOf()}
+          self.answer = .redirect(v)
+        }
+      }()
       default: break
       }
     }
   }
 
   package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.result.isEmpty {
-      try visitor.visitSingularBytesField(value: self.result, fieldNumber: 1)
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.answer {
+    case .result?: try {
+      guard case .result(let v)? = self.answer else { preconditionFailure() }
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 1)
+    }()
+    case .leader?: try {
+      guard case .leader(let v)? = self.answer else { preconditionFailure() }
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 2)
+    }()
+    case .configurationIndex?: try {
+      guard case .configurationIndex(let v)? = self.answer else { preconditionFailure() }
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 3)
+    }()
+    case .redirect?: try {
+      guard case .redirect(let v)? = self.answer else { preconditionFailure() }
+      try visitor.visitSingularStringField(value: v, fieldNumber: 4)
+    }()
+    case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   package static func ==(lhs: Rafty_V1_ForwardResponse, rhs: Rafty_V1_ForwardResponse) -> Bool {
-    if lhs.result != rhs.result {return false}
+    if lhs.answer != rhs.answer {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -19,7 +19,7 @@ struct LossyForwardTransport: RaftTransport {
     func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? {
         try await self.inner.leader(at: address)
     }
-    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
+    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> ForwardedAnswer {
         _ = try await self.inner.forward(request, to: address, timeout: timeout)
         throw RaftError(.unreachable, "connection reset by peer")
     }

@@ -66,7 +66,7 @@ final class DurabilityCheckingTransport: RaftTransport {
     }
     func askNodeID(at address: String) async throws(RaftError) -> PeerInfo { try await self.network.askNodeID(at: address) }
     func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? { try await self.network.leader(at: address) }
-    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> [UInt8] {
+    func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> ForwardedAnswer {
         try await self.network.forward(request, to: address, timeout: timeout)
     }
     func committedMembership(at address: String) async throws(RaftError) -> CommittedMembership? {
@@ -124,7 +124,7 @@ final class StubPeer: RaftTransportHandler {
     var messages: [Message] { self.received.withLock { $0 } }
     var peerInfo: PeerInfo { PeerInfo(id: self.nodeID, isVoter: true) }
     func receive(_ message: Message, snapshot: [UInt8]?) async { self.received.withLock { $0.append(message) } }
-    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> [UInt8] {
+    func handleForwarded(_ request: ForwardedRequest, timeout: Duration) async throws(RaftError) -> ForwardedAnswer {
         throw RaftError(.notLeader, "a stub")
     }
 }

@@ -103,7 +103,8 @@ extension NodeEngine {
             self.membershipOperation = nil
             let outcome =
                 switch answer {
-                case .success: "done at index \(operation.lastIndex)"
+                case .changed(let index): "done at index \(index)"
+                case .success, .transferred, .bootstrapped: "done"
                 case .failure(let error): "\(error)"
                 case .forward(let address): "continues on the new leader at \(address)"
                 }
@@ -207,7 +208,7 @@ extension NodeEngine {
                 return  // only ever the first step, handled above
             }
         }
-        finish(.success(Array(String(operation.lastIndex).utf8)))
+        finish(.changed(configurationIndex: operation.lastIndex))
     }
 
     /// Whether the leader heard from `peer` within two election timeouts.

@@ -215,8 +215,8 @@ extension NodeEngine {
         self.core.campaign()  // a single voter leads at once
         self.logger.info("bootstrapped a cluster of this node; adding its peers")
         let peers = self.addresses.sorted { $0.key < $1.key }.map { id, address in
-            "\(id)=\(address)=\(self.peerRoles[id] ?? true ? "voter" : "learner")"
+            RaftNode.BootstrapPeer(id: id, address: address, isVoter: self.peerRoles[id] ?? true)
         }
-        actions.append(.answer(request, .success(Array(peers.joined(separator: "\n").utf8))))
+        actions.append(.answer(request, .bootstrapped(peers: peers)))
     }
 }

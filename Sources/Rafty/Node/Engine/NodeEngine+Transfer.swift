@@ -13,7 +13,7 @@ extension NodeEngine {
             return
         }
         if target == self.id {
-            actions.append(.answer(request, .success(Array(String(self.id).utf8))))
+            actions.append(.answer(request, .transferred(to: self.id)))
             return
         }
         do {
@@ -39,7 +39,7 @@ extension NodeEngine {
         var waiting: [(target: NodeID, deadline: ContinuousClock.Instant, request: RequestID)] = []
         for transfer in self.transfers {
             if self.core.leader == transfer.target {
-                actions.append(.answer(transfer.request, .success(Array(String(transfer.target).utf8))))
+                actions.append(.answer(transfer.request, .transferred(to: transfer.target)))
             } else if self.core.role == .leader, self.core.transferTarget != transfer.target {
                 actions.append(
                     .answer(

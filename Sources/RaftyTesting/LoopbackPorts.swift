@@ -7,7 +7,7 @@ import Synchronization
 /// Loopback TCP ports for tests that start servers on fixed ports (gRPC nodes, `rafty serve`
 /// processes). Suites run in parallel in one process: a port is handed out at most once per
 /// process, so two clusters never get the same one.
-public enum LoopbackPorts {
+package enum LoopbackPorts {
     /// Ports are handed out below the kernel's ephemeral range (`ip_local_port_range`): a port in
     /// that range can be taken by an outgoing `connect()` as its local port between the check and
     /// the server's bind ("Address already in use" when many processes start together).
@@ -29,7 +29,7 @@ public enum LoopbackPorts {
 
     /// A loopback port that was free a moment ago (bound, then released), below the ephemeral
     /// range, that this process has not handed out before.
-    public static func next() -> Int {
+    package static func next() -> Int {
         while true {
             let port = Self.cursor.withLock { cursor in
                 defer { cursor = (cursor + 1) % Self.range.count }
