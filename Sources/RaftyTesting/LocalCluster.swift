@@ -1,6 +1,6 @@
 public import RaftCore
 public import Rafty
-import RaftyGRPC
+public import RaftyGRPC
 import Synchronization
 
 #if canImport(Glibc)
@@ -73,6 +73,7 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
     private let ports: [NodeID: Int]
     private let makeStateMachine: @Sendable (NodeID) -> Machine
     private let configure: @Sendable (inout RaftNode.Configuration) -> Void
+    private let grpcConfiguration: @Sendable (NodeID) throws -> GRPCTransport.Configuration
     private let state = Mutex(State())
 
     /// Makes a cluster of `size` nodes (ids 1...size; more ids can be started later, for
@@ -81,10 +82,13 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
     /// - Parameters:
     ///   - extraNodes: how many ids beyond `size` get an address (nodes to add later).
     ///   - configure: adjusts every node's configuration (see ``configuration(_:)`` for the defaults).
+    ///   - grpcConfiguration: node `id`'s gRPC transport configuration (TLS, logger), made at
+    ///     every start of it; ignored in process.
     ///   - stateMachine: makes a node's state machine, afresh at every start.
     public init(
         size: Int, transport: Transport = .inProcess, extraNodes: Int = 0,
         configure: @escaping @Sendable (inout RaftNode.Configuration) -> Void = { _ in },
+        grpcConfiguration: @escaping @Sendable (NodeID) throws -> GRPCTransport.Configuration = { _ in GRPCTransport.Configuration() },
         stateMachine: @escaping @Sendable (NodeID) -> Machine
     ) {
         precondition(size >= 1 && extraNodes >= 0, "a cluster has at least one node")
@@ -92,6 +96,7 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
         self.size = size
         self.makeStateMachine = stateMachine
         self.configure = configure
+        self.grpcConfiguration = grpcConfiguration
         var template = Array("/tmp/rafty-cluster-XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(created != nil, "mkdtemp failed")
@@ -107,10 +112,13 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
     public static func with<Result>(
         size: Int, transport: Transport = .inProcess, extraNodes: Int = 0,
         configure: @escaping @Sendable (inout RaftNode.Configuration) -> Void = { _ in },
+        grpcConfiguration: @escaping @Sendable (NodeID) throws -> GRPCTransport.Configuration = { _ in GRPCTransport.Configuration() },
         stateMachine: @escaping @Sendable (NodeID) -> Machine,
         _ body: (LocalCluster) async throws -> Result
     ) async throws -> Result {
-        let cluster = LocalCluster(size: size, transport: transport, extraNodes: extraNodes, configure: configure, stateMachine: stateMachine)
+        let cluster = LocalCluster(
+            size: size, transport: transport, extraNodes: extraNodes, configure: configure, grpcConfiguration: grpcConfiguration,
+            stateMachine: stateMachine)
         let result: Result
         do {
             result = try await body(cluster)
@@ -162,7 +170,7 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
         var configuration = self.configuration(id)
         self.configure(&configuration)
         configure(&configuration)
-        let grpc = self.transport == .grpc ? GRPCTransport() : nil
+        let grpc = self.transport == .grpc ? GRPCTransport(configuration: try self.grpcConfiguration(id)) : nil
         let link = PartitionableTransport(wrapTransport(grpc ?? self.network), isolated: self.state.withLock { $0.isolated.contains(id) })
         let machine = self.makeStateMachine(id)
         let node: RaftNode

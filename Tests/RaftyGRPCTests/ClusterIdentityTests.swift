@@ -4,62 +4,70 @@ import RaftCore
 import Rafty
 import RaftyGRPC
 import RaftyTestSupport
+import RaftyTesting
 import Testing
 
 @Suite("Cluster and member identity over loopback gRPC", .serialized, .timeLimit(.minutes(3)))
 struct ClusterIdentityTests {
-    /// A transport whose refusals land in `store`.
-    func transport(logging store: CapturingLogHandler.Store) -> GRPCTransport {
-        var configuration = GRPCTransport.Configuration()
-        configuration.logger = CapturingLogHandler.logger(store, label: "transport")
-        return GRPCTransport(configuration: configuration)
+    /// Runs `body` on a gRPC cluster whose transports' refusals land in `store`.
+    func withCluster(
+        size: Int, logging store: CapturingLogHandler.Store, configure: @escaping @Sendable (inout RaftNode.Configuration) -> Void,
+        _ body: (LocalCluster<RecordingStateMachine>) async throws -> Void
+    ) async throws {
+        let transports: @Sendable (NodeID) -> GRPCTransport.Configuration = { _ in
+            var configuration = GRPCTransport.Configuration()
+            configuration.logger = CapturingLogHandler.logger(store, label: "transport")
+            return configuration
+        }
+        let machines: @Sendable (NodeID) -> RecordingStateMachine = { _ in RecordingStateMachine() }
+        try await LocalCluster.with(size: size, transport: .grpc, configure: configure, grpcConfiguration: transports, stateMachine: machines, body)
     }
 
     @Test("Nodes of clusters formed with different tokens refuse each other's messages")
     func otherCluster() async throws {
-        let cluster = GRPCTestCluster(size: 2)
         let refusals = CapturingLogHandler.Store()
-        try await withThrowingDiscardingTaskGroup { group in
-            for (id, token) in [(NodeID(1), "blue"), (2, "green")] {
-                try cluster.start(id, in: &group, transport: self.transport(logging: refusals)) { configuration in
-                    configuration.peers = []
-                    configuration.minimumClusterSize = 1
-                    configuration.clusterToken = token
-                }
-            }
-            try await eventually("both lead their own cluster: \(cluster.describe())") {
+        let configure: @Sendable (inout RaftNode.Configuration) -> Void = { configuration in
+            configuration.peers = []
+            configuration.minimumClusterSize = 1
+            configuration.clusterToken = configuration.id == 1 ? "blue" : "green"
+        }
+        try await self.withCluster(size: 2, logging: refusals, configure: configure) { cluster in
+            try cluster.startAll()
+            try await cluster.waitUntil("both lead their own cluster: \(cluster.describe())") {
                 cluster.node(1).status.state == .leader && cluster.node(2).status.state == .leader
             }
             _ = try await cluster.node(2).submitCommand(Array("green".utf8))
             // Node 1 tries to bring node 2 into its cluster; node 2 refuses every message from it.
             _ = try await cluster.node(1).addMember(id: 2, address: cluster.address(2), asVoter: false)
             _ = try await cluster.node(1).submitCommand(Array("blue".utf8))
-            try await eventually("node 2 refuses node 1") {
+            try await cluster.waitUntil("node 2 refuses node 1") {
                 refusals.contains("refused node 1") && refusals.contains("this node belongs to cluster")
             }
             let status = cluster.node(2).status
             #expect(status.state == .leader && status.leaderID == 2, "\(cluster.describe())")
             #expect(Set(status.roles.keys) == [2])
-            #expect(cluster.machine(2).appliedCommands == ["green"])
+            #expect(cluster.stateMachine(2).appliedCommands == ["green"])
 
             // A request forwarded by a node of another cluster is refused too (not applied).
+            // It forwards with the transport that serves it: that one presents its credentials.
             let outsider = GRPCTransport()
+            defer { outsider.close() }
             let outsiderAddress = "127.0.0.1:\(freePort())"
-            group.addTask { try await outsider.serve(Outsider(), at: outsiderAddress) }
-            try await eventually("the outsider serves") { (try? await outsider.askNodeID(at: outsiderAddress)) != nil }
-            try await eventually("the outsider's forward is refused") {
-                do {
-                    _ = try await outsider.forward(.submit(Array("outsider".utf8)), to: cluster.address(2), timeout: .seconds(1))
-                    Issue.record("node 2 accepted a request forwarded from another cluster")
-                    return true
-                } catch let error as RaftError {
-                    return error.code == .rejected && error.message.contains("this node belongs to cluster")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await outsider.serve(Outsider(), at: outsiderAddress) }
+                try await cluster.waitUntil("the outsider serves") { (try? await outsider.askNodeID(at: outsiderAddress)) != nil }
+                try await cluster.waitUntil("the outsider's forward is refused") {
+                    do {
+                        _ = try await outsider.forward(.submit(Array("outsider".utf8)), to: cluster.address(2), timeout: .seconds(1))
+                        Issue.record("node 2 accepted a request forwarded from another cluster")
+                        return true
+                    } catch let error as RaftError {
+                        return error.code == .rejected && error.message.contains("this node belongs to cluster")
+                    }
                 }
+                group.cancelAll()
             }
-            #expect(cluster.machine(2).appliedCommands == ["green"])
-            await cluster.stopAll()
-            outsider.close()
-            group.cancelAll()
+            #expect(cluster.stateMachine(2).appliedCommands == ["green"])
         }
     }
 
@@ -76,15 +84,11 @@ struct ClusterIdentityTests {
 
     @Test("A member whose data directory was wiped comes back refused: it cannot vote until it is removed and added again")
     func wipedMember() async throws {
-        let cluster = GRPCTestCluster(size: 3)
         let refusals = CapturingLogHandler.Store()
-        // Each node's sends can be cut (a partition; a graceful stop would hand leadership over).
-        var links: [NodeID: MutableTransport] = [:]
-        try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 {
-                links[id] = MutableTransport(self.transport(logging: refusals))
-                try cluster.start(id, in: &group, transport: links[id]!) { $0.shutdownOnRemove = false }
-            }
+        // A node is cut off (setIsolated: a partition) where a graceful stop would hand leadership over.
+        let configure: @Sendable (inout RaftNode.Configuration) -> Void = { $0.shutdownOnRemove = false }
+        try await self.withCluster(size: 3, logging: refusals, configure: configure) { cluster in
+            try cluster.startAll()
             let leader = try await cluster.leader()
             var acknowledged: [String] = []
             for i in 0..<20 {
@@ -92,7 +96,7 @@ struct ClusterIdentityTests {
                 acknowledged.append("a\(i)")
             }
             // Every node learns every member's incarnation (from its messages, or by asking it).
-            try await eventually("every node knows its peers' incarnations") {
+            try await cluster.waitUntil("every node knows its peers' incarnations") {
                 [1, 2, 3].map(NodeID.init).allSatisfy { id in
                     let directory = cluster.configuration(id).dataDirectory!
                     let known = (try? NodeIdentityStore(directory: directory))?.identity.peerIncarnations.keys
@@ -102,15 +106,14 @@ struct ClusterIdentityTests {
             // Node `wiped` (a follower) loses its data directory and comes back under its old id.
             let wiped = [1, 2, 3].map(NodeID.init).first { $0 != leader }!
             let other = [1, 2, 3].map(NodeID.init).first { $0 != leader && $0 != wiped }!
-            await cluster.node(wiped).stop()
+            await cluster.stop(wiped)
             try FileManager.default.removeItem(atPath: cluster.configuration(wiped).dataDirectory!)
-            links[wiped] = MutableTransport(self.transport(logging: refusals))
-            try cluster.start(wiped, in: &group, transport: links[wiped]!) { $0.shutdownOnRemove = false }
-            try await eventually("the others refuse node \(wiped)") {
+            try cluster.start(wiped)
+            try await cluster.waitUntil("the others refuse node \(wiped)") {
                 refusals.contains("refused node \(wiped)") && refusals.contains("its data was lost")
             }
             // Cut off the leader: the wiped node's vote would elect `other`, which must not happen.
-            links[leader]!.muted = true
+            cluster.setIsolated(leader, true)
             let configuration = cluster.configuration(other)
             let deadline = ContinuousClock.now + configuration.tickInterval * configuration.electionTicks * 10
             while ContinuousClock.now < deadline {
@@ -119,30 +122,30 @@ struct ClusterIdentityTests {
                 try await Task.sleep(for: .milliseconds(50))
             }
             // The leader is back; the wiped node is removed and added again, and counts again.
-            links[leader]!.muted = false
-            _ = try await cluster.leader(excluding: [wiped])
+            cluster.setIsolated(leader, false)
+            let back = try await cluster.leader(excluding: [wiped])
+            try await cluster.waitUntil("node \(other) knows the leader") { cluster.node(other).status.leaderID == back }
             _ = try await cluster.node(other).removeMember(id: wiped)
             _ = try await cluster.node(other).addMember(id: wiped, address: cluster.address(wiped))
             for i in 0..<20 {
                 if (try? await cluster.node(other).submitCommand(Array("b\(i)".utf8))) != nil { acknowledged.append("b\(i)") }
             }
-            try await eventually("node \(wiped) holds every acknowledged write") {
-                Set(acknowledged).isSubset(of: Set(cluster.machine(wiped).appliedCommands))
+            try await cluster.waitUntil("node \(wiped) holds every acknowledged write") {
+                Set(acknowledged).isSubset(of: Set(cluster.stateMachine(wiped).appliedCommands))
             }
             // Cut off whoever leads now: the two others, the wiped node one of them, elect a leader.
             let current = try await cluster.leader()
-            links[current]!.muted = true
+            cluster.setIsolated(current, true)
             let survivors = Set([1, 2, 3].map(NodeID.init)).subtracting([current])
             let newLeader = try await cluster.leader(excluding: [current])
             #expect(survivors.contains(newLeader))
             _ = try await cluster.node(newLeader).submitCommand(Array("c".utf8))
             for id in survivors {
-                try await eventually("node \(id) applied every acknowledged write") {
-                    Set(acknowledged + ["c"]).isSubset(of: Set(cluster.machine(id).appliedCommands))
+                try await cluster.waitUntil("node \(id) applied every acknowledged write") {
+                    Set(acknowledged + ["c"]).isSubset(of: Set(cluster.stateMachine(id).appliedCommands))
                 }
             }
-            links[current]!.muted = false
-            await cluster.stopAll()
+            cluster.setIsolated(current, false)
         }
     }
 }

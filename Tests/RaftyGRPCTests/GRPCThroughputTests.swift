@@ -3,6 +3,7 @@ import RaftCore
 import Rafty
 import RaftyGRPC
 import RaftyTestSupport
+import RaftyTesting
 import Synchronization
 import Testing
 
@@ -14,16 +15,14 @@ struct GRPCThroughputTests {
 
     @Test("submitCommand: sequential and 64 concurrent clients on the leader", .enabled(if: enabled))
     func throughput() async throws {
-        let cluster = GRPCTestCluster(size: 3)
-        try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 {
-                try cluster.start(id, in: &group) { $0.tickInterval = .milliseconds(50) }
-            }
+        let machines: @Sendable (NodeID) -> RecordingStateMachine = { _ in RecordingStateMachine() }
+        try await LocalCluster.with(size: 3, transport: .grpc, stateMachine: machines) { cluster in
+            try cluster.startAll()
             let leader = try await cluster.leader()
             let follower = leader % 3 + 1
             let value = String(repeating: "x", count: 100)
             for i in 0..<200 { _ = try await cluster.node(leader).submitCommand(Array("warm\(i)=\(value)".utf8)) }
-            try await eventually("the follower knows the leader") { cluster.node(follower).status.leaderID == leader }
+            try await cluster.waitUntil("the follower knows the leader") { cluster.node(follower).status.leaderID == leader }
 
             for (clients, on) in [(1, "leader"), (8, "leader"), (64, "leader"), (1, "follower"), (64, "follower")] {
                 let node = cluster.node(on == "leader" ? leader : follower)
@@ -59,7 +58,6 @@ struct GRPCThroughputTests {
                         + String(format: "throughput=%.0f/s", Double(latencies.count) / seconds)
                         + " p50=\(ms(0.5))ms p90=\(ms(0.9))ms p99=\(ms(0.99))ms max=\(ms(1.0))ms")
             }
-            await cluster.stopAll()
         }
     }
 }

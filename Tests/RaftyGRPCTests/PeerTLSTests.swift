@@ -4,6 +4,7 @@ import RaftCore
 import Rafty
 import RaftyGRPC
 import RaftyTestSupport
+import RaftyTesting
 import Testing
 
 /// Files of a development CA and node certificates in a temporary directory.
@@ -148,17 +149,21 @@ struct PeerTLSTests {
     @Test("Three nodes over mutual TLS elect a leader and replicate from any node")
     func clusterOverTLS() async throws {
         let certificates = try TestCertificates()
-        let cluster = GRPCTestCluster(size: 3)
-        try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 { try cluster.start(id, in: &group, transport: try certificates.transport(for: id)) }
+        let transports: @Sendable (NodeID) throws -> GRPCTransport.Configuration = { id in
+            var configuration = GRPCTransport.Configuration()
+            configuration.tls = try certificates.tls(for: id)
+            return configuration
+        }
+        let machines: @Sendable (NodeID) -> RecordingStateMachine = { _ in RecordingStateMachine() }
+        try await LocalCluster.with(size: 3, transport: .grpc, grpcConfiguration: transports, stateMachine: machines) { cluster in
+            try cluster.startAll()
             let leader = try await cluster.leader()
             let follower = cluster.ids.first { $0 != leader }!
             _ = try await cluster.node(leader).submitCommand(Array("a=1".utf8))
             _ = try await cluster.node(follower).submitCommand(Array("b=2".utf8))
-            try await eventually("every node applied both commands") {
-                cluster.ids.allSatisfy { cluster.machine($0).appliedCommands == ["a=1", "b=2"] }
+            try await cluster.waitUntil("every node applied both commands") {
+                cluster.ids.allSatisfy { cluster.stateMachine($0).appliedCommands == ["a=1", "b=2"] }
             }
-            await cluster.stopAll()
         }
     }
 }

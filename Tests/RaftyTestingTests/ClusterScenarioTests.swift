@@ -151,11 +151,13 @@ struct ClusterScenarioTests {
         try await withCluster(4, transport) { cluster in
             for id in UInt64(1)...3 { try cluster.start(id) }
             let recorder = Mutex<RecordingTransport?>(nil)
-            let readOnly = try cluster.start(4, configure: { $0.isVoter = false }) { inner in
-                let wrapped = RecordingTransport(inner)
-                recorder.withLock { $0 = wrapped }
-                return wrapped
-            }
+            let readOnly = try cluster.start(
+                4, configure: { $0.isVoter = false },
+                wrapTransport: { inner in
+                    let wrapped = RecordingTransport(inner)
+                    recorder.withLock { $0 = wrapped }
+                    return wrapped
+                })
             let events = readOnly.events()
             let leader = try await cluster.leader()
             #expect(leader != 4)
