@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(
             name: "RaftyTests",
             dependencies: [
-                "Rafty", "RaftCore", "RaftyTestSupport",
+                "Rafty", "RaftCore", "RaftyTestSupport", "RaftyTesting",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -69,7 +69,9 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
     public let size: Int
     /// The directory that holds every node's data directory (`node-<id>`), removed by ``shutdown()``.
     public let directory: String
-    private let network = InProcessNetwork()
+    /// The in-memory network of an ``Transport/inProcess`` cluster, to attach nodes or handlers of
+    /// a test's own (unused over gRPC).
+    public let inProcessNetwork = InProcessNetwork()
     private let ports: [NodeID: Int]
     private let makeStateMachine: @Sendable (NodeID) -> Machine
     private let configure: @Sendable (inout RaftNode.Configuration) -> Void
@@ -119,14 +121,20 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
         let cluster = LocalCluster(
             size: size, transport: transport, extraNodes: extraNodes, configure: configure, grpcConfiguration: grpcConfiguration,
             stateMachine: stateMachine)
+        return try await cluster.run { try await body(cluster) }
+    }
+
+    /// Runs `body`, then shuts the cluster down (also when `body` throws; its error wins over a
+    /// node's).
+    public func run<Result>(_ body: () async throws -> Result) async throws -> Result {
         let result: Result
         do {
-            result = try await body(cluster)
+            result = try await body()
         } catch {
-            try? await cluster.shutdown()
+            try? await self.shutdown()
             throw error
         }
-        try await cluster.shutdown()
+        try await self.shutdown()
         return result
     }
 
@@ -171,7 +179,7 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
         self.configure(&configuration)
         configure(&configuration)
         let grpc = self.transport == .grpc ? GRPCTransport(configuration: try self.grpcConfiguration(id)) : nil
-        let link = PartitionableTransport(wrapTransport(grpc ?? self.network), isolated: self.state.withLock { $0.isolated.contains(id) })
+        let link = PartitionableTransport(wrapTransport(grpc ?? self.inProcessNetwork), isolated: self.state.withLock { $0.isolated.contains(id) })
         let machine = self.makeStateMachine(id)
         let node: RaftNode
         do {

@@ -1,6 +1,7 @@
 import RaftCore
 import Rafty
 import RaftyTestSupport
+import RaftyTesting
 import Testing
 
 /// Data directories as a crash between two persistence steps leaves them, and inputs that used to
@@ -113,8 +114,8 @@ struct CrashRecoveryTests {
     @Test("An InstallSnapshot message without its bytes is dropped; the node keeps running")
     func snapshotMessageWithoutBytes() async throws {
         let cluster = TestCluster(size: 3)
-        try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+        try await cluster.run {
+            for id in UInt64(1)...3 { try cluster.start(id) }
             let leader = try await cluster.leader()
             let follower = leader % 3 + 1
             let term = cluster.node(leader).status.term
@@ -122,9 +123,8 @@ struct CrashRecoveryTests {
             // Before: the follower accepted it, found no bytes and its run() failed.
             await cluster.node(follower).receive(Message(from: leader, to: follower, term: term, body: .installSnapshot(metadata)), snapshot: nil)
             _ = try await cluster.node(follower).submitCommand(Array("after=1".utf8))
-            try await eventually("the follower applied the command") { cluster.machine(follower).appliedCommands == ["after=1"] }
+            try await eventually("the follower applied the command") { cluster.stateMachine(follower).appliedCommands == ["after=1"] }
             #expect(cluster.node(follower).status.state == .follower)
-            await cluster.stopAll()
         }
     }
 

@@ -1,6 +1,7 @@
 import RaftCore
 import Rafty
 import RaftyTestSupport
+import RaftyTesting
 import Testing
 
 /// Delivers forwards, then reports the connection as failed — as a dropped gRPC call would; loses
@@ -30,10 +31,10 @@ struct ForwardFailureTests {
     @Test("A forwarded command whose answer from the leader is lost is reported as outcome unknown (timedOut), never as not applied")
     func lostForwardIsUnknown() async throws {
         let cluster = TestCluster(size: 3)
-        let transport = LossyForwardTransport(inner: cluster.network)
-        try await withThrowingDiscardingTaskGroup { group in
+        let transport = LossyForwardTransport(inner: cluster.inProcessNetwork)
+        try await cluster.run {
             for id in UInt64(1)...3 {
-                try cluster.start(id, in: &group, transport: transport)
+                try cluster.start(id, wrapTransport: { _ in transport })
             }
             let leader = try await cluster.leader()
             let follower = leader % 3 + 1
@@ -45,8 +46,7 @@ struct ForwardFailureTests {
                 #expect(error.code == .timedOut, "unreachable would promise the command was not applied")
             }
             // It was applied: the unknown outcome was the only truthful answer.
-            try await eventually("the command was applied") { cluster.machine(leader).appliedCommands == ["k=v"] }
-            await cluster.stopAll()
+            try await eventually("the command was applied") { cluster.stateMachine(leader).appliedCommands == ["k=v"] }
         }
     }
 }

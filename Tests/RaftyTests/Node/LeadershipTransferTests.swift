@@ -1,6 +1,7 @@
 import RaftCore
 import Rafty
 import RaftyTestSupport
+import RaftyTesting
 import Testing
 
 @Suite("RaftNode.transferLeadership", .timeLimit(.minutes(1)))
@@ -8,8 +9,8 @@ struct LeadershipTransferTests {
     @Test("Transfer to each node in turn, asked of the leader and of a follower; commands before survive")
     func transferToEachNode() async throws {
         let cluster = TestCluster(size: 3)
-        try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+        try await cluster.run {
+            for id in UInt64(1)...3 { try cluster.start(id) }
             var leader = try await cluster.leader()
             for (round, target) in ([leader % 3 + 1, (leader + 1) % 3 + 1, leader]).enumerated() {
                 _ = try await cluster.node(leader).submitCommand(Array("k\(round)=v".utf8))
@@ -22,35 +23,33 @@ struct LeadershipTransferTests {
             }
             _ = try await cluster.node(leader).submitCommand(Array("last=v".utf8))
             try await eventually("every node applied all four commands") {
-                cluster.ids.allSatisfy { cluster.machine($0).appliedCommands.count == 4 }
+                cluster.ids.allSatisfy { cluster.stateMachine($0).appliedCommands.count == 4 }
             }
-            await cluster.stopAll()
         }
     }
 
     @Test("Without a target the most up-to-date other voter takes over")
     func transferToAnyVoter() async throws {
         let cluster = TestCluster(size: 3)
-        try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+        try await cluster.run {
+            for id in UInt64(1)...3 { try cluster.start(id) }
             let leader = try await cluster.leader()
             let newLeader = try await cluster.node(leader).transferLeadership()
             #expect(newLeader != leader)
             #expect(try await cluster.leader() == newLeader)
             #expect(try await cluster.node(leader).transferLeadership(to: newLeader) == newLeader, "already the leader")
-            await cluster.stopAll()
         }
     }
 
     @Test("An unknown target is rejected; an unreachable target fails after an election timeout and leadership stays")
     func transferFailures() async throws {
         let cluster = TestCluster(size: 3)
-        try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+        try await cluster.run {
+            for id in UInt64(1)...3 { try cluster.start(id) }
             let leader = try await cluster.leader()
             await #expect(throws: RaftError.self) { try await cluster.node(leader).transferLeadership(to: 99) }
             let target = leader % 3 + 1
-            cluster.network.setIsolated(cluster.address(target), true)
+            cluster.setIsolated(target, true)
             do {
                 _ = try await cluster.node(leader).transferLeadership(to: target, timeout: .seconds(10))
                 Issue.record("an isolated target cannot take over")
@@ -59,8 +58,7 @@ struct LeadershipTransferTests {
             }
             #expect(cluster.node(leader).status.state == .leader)
             _ = try await cluster.node(leader).submitCommand(Array("after=v".utf8))
-            cluster.network.setIsolated(cluster.address(target), false)
-            await cluster.stopAll()
+            cluster.setIsolated(target, false)
         }
     }
 }

@@ -1,5 +1,6 @@
 import RaftCore
 import RaftyTestSupport
+import RaftyTesting
 import Synchronization
 import Testing
 
@@ -51,7 +52,7 @@ struct LeaseReadTests {
             let clock = TestClock()
             configuration.clock = clock
             let machine = FreezableStateMachine()
-            nodes[id] = try RaftNode(configuration: configuration, stateMachine: machine, transport: cluster.network)
+            nodes[id] = try RaftNode(configuration: configuration, stateMachine: machine, transport: cluster.inProcessNetwork)
             clocks[id] = clock
             machines[id] = machine
         }
@@ -74,7 +75,7 @@ struct LeaseReadTests {
             let frozenWrite = Task { try? await old.submitCommand(Array("f=1".utf8)) }
             try await eventually("the leader's loop is blocked") { machines[leader]!.isBlocked }
             // What arrives while a process is stopped waits in socket buffers, unread.
-            cluster.network.setIsolated(cluster.address(leader), true)
+            cluster.setIsolated(leader, true)
 
             let others = all.keys.filter { $0 != leader }
             var next: NodeID = 0
@@ -99,7 +100,7 @@ struct LeaseReadTests {
             // Before: the resumed leader counted one tick for the whole pause, and its lease
             // answered the old value.
             #expect(stale == 0, "\(stale) of \(reads.count) lease reads returned the overwritten value")
-            cluster.network.setIsolated(cluster.address(leader), false)
+            cluster.setIsolated(leader, false)
             _ = await frozenWrite.value
             for node in all.values { await node.stop() }
         }

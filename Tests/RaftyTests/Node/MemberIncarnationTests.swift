@@ -1,5 +1,6 @@
 import RaftCore
 import RaftyTestSupport
+import RaftyTesting
 import Synchronization
 import Testing
 
@@ -29,13 +30,13 @@ struct MemberIncarnationTests {
     @Test("Formation records every node's incarnation from discovery, a promotion records the new voter's; every member then expects them")
     func recordedAtFormationAndPromotion() async throws {
         let cluster = TestCluster(size: 4)
-        try await withThrowingDiscardingTaskGroup { group in
+        try await cluster.run {
             for id in UInt64(1)...3 {
-                try cluster.start(id, in: &group) { configuration in
+                try cluster.start(id) { configuration in
                     configuration.peers = (UInt64(1)...3).filter { $0 != id }.map(cluster.address)
                 }
             }
-            try cluster.start(4, in: &group) { configuration in
+            try cluster.start(4) { configuration in
                 configuration.startMode = .join
                 configuration.peers = [cluster.address(1)]
             }
@@ -54,7 +55,6 @@ struct MemberIncarnationTests {
             ) {
                 Self.everyoneKnows(incarnations, in: cluster)
             }
-            await cluster.stopAll()
         }
     }
 }

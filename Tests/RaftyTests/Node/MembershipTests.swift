@@ -1,14 +1,15 @@
 import RaftCore
 import Rafty
 import RaftyTestSupport
+import RaftyTesting
 import Testing
 
 @Suite("RaftNode membership changes", .timeLimit(.minutes(1)))
 struct MembershipTests {
     /// Starts nodes 1...3 as a cluster of three (peers: each other only).
-    func startThree(_ cluster: TestCluster, in group: inout ThrowingDiscardingTaskGroup<any Error>) throws {
+    func startThree(_ cluster: TestCluster) throws {
         for id in UInt64(1)...3 {
-            try cluster.start(id, in: &group) { configuration in
+            try cluster.start(id) { configuration in
                 configuration.peers = (UInt64(1)...3).filter { $0 != id }.map(cluster.address)
                 configuration.memberCatchUpTimeout = .seconds(1)
             }
@@ -16,8 +17,8 @@ struct MembershipTests {
     }
 
     /// Starts `id` as a joining node that knows only node 1.
-    func startJoiner(_ id: NodeID, _ cluster: TestCluster, in group: inout ThrowingDiscardingTaskGroup<any Error>) throws {
-        try cluster.start(id, in: &group) { configuration in
+    func startJoiner(_ id: NodeID, _ cluster: TestCluster) throws {
+        try cluster.start(id) { configuration in
             configuration.startMode = .join
             configuration.peers = [cluster.address(1)]
         }
@@ -26,10 +27,10 @@ struct MembershipTests {
     @Test("Grow 3 → 5 under writes (asked of a follower and of the leader), then shrink 5 → 3 removing the leader; nothing acknowledged is lost")
     func growAndShrink() async throws {
         let cluster = TestCluster(size: 5)
-        try await withThrowingDiscardingTaskGroup { group in
-            try self.startThree(cluster, in: &group)
-            try self.startJoiner(4, cluster, in: &group)
-            try self.startJoiner(5, cluster, in: &group)
+        try await cluster.run {
+            try self.startThree(cluster)
+            try self.startJoiner(4, cluster)
+            try self.startJoiner(5, cluster)
             var leader = try await cluster.leader()
             #expect(!cluster.node(4).status.isMember)
             var acknowledged: [String] = []
@@ -48,7 +49,7 @@ struct MembershipTests {
                 acknowledged.append("b\(i)=v")
             }
             try await eventually("the new nodes applied everything") {
-                cluster.machine(4).appliedCommands == acknowledged && cluster.machine(5).appliedCommands == acknowledged
+                cluster.stateMachine(4).appliedCommands == acknowledged && cluster.stateMachine(5).appliedCommands == acknowledged
             }
 
             // Shrink: remove the leader (it hands over first), then one more.
@@ -64,21 +65,20 @@ struct MembershipTests {
                 acknowledged.append("c\(i)=v")
             }
             try await eventually("the remaining members applied everything") {
-                remaining.allSatisfy { cluster.machine($0).appliedCommands == acknowledged }
+                remaining.allSatisfy { cluster.stateMachine($0).appliedCommands == acknowledged }
             }
             try await eventually("the removed nodes learn it and stop themselves (shutdownOnRemove)") {
                 cluster.node(removedLeader).status.state == .down && cluster.node(other).status.state == .down
             }
-            await cluster.stopAll()
         }
     }
 
     @Test("One change at a time; nonsense is refused; demoting would-be-quorum-breaking voters is refused")
     func refusals() async throws {
         let cluster = TestCluster(size: 5)
-        cluster.network.setIsolated(cluster.address(5), true)  // node 5 never answers
-        try await withThrowingDiscardingTaskGroup { group in
-            try self.startThree(cluster, in: &group)
+        cluster.setIsolated(5, true)  // node 5 never answers
+        try await cluster.run {
+            try self.startThree(cluster)
             let leader = try await cluster.leader()
             let node = cluster.node(leader)
             await #expect(throws: RaftError.self) { try await node.addMember(id: leader % 3 + 1, address: "127.0.0.1:1") }
@@ -105,7 +105,7 @@ struct MembershipTests {
             // With one of the three voters cut off, demoting another would leave one reachable voter of two.
             let isolated = leader % 3 + 1
             let other = (leader + 1) % 3 + 1
-            cluster.network.setIsolated(cluster.address(isolated), true)
+            cluster.setIsolated(isolated, true)
             let window = cluster.configuration(leader).tickInterval * 20  // two election timeouts
             try await eventually("the leader has not heard from node \(isolated) for two election timeouts") {
                 guard let contact = node.status.member(isolated)?.lastContact else { return false }
@@ -118,17 +118,16 @@ struct MembershipTests {
                 #expect(error.code == .rejected && error.message.contains("reachable"), "\(error)")
             }
             #expect(node.status.roles[other] == true)
-            cluster.network.setIsolated(cluster.address(isolated), false)
-            await cluster.stopAll()
+            cluster.setIsolated(isolated, false)
         }
     }
 
     @Test("A node with leaveOnStop removes itself when it stops; a joining node never campaigns")
     func leaveOnStop() async throws {
         let cluster = TestCluster(size: 4)
-        try await withThrowingDiscardingTaskGroup { group in
-            try self.startThree(cluster, in: &group)
-            try cluster.start(4, in: &group) { configuration in
+        try await cluster.run {
+            try self.startThree(cluster)
+            try cluster.start(4) { configuration in
                 configuration.startMode = .join
                 configuration.leaveOnStop = true
                 configuration.peers = [cluster.address(2)]
@@ -140,7 +139,6 @@ struct MembershipTests {
             await cluster.node(4).stop()
             try await eventually("node 4 left") { cluster.node(leader).status.roles[4] == nil }
             _ = try await cluster.node(leader).submitCommand(Array("after=v".utf8))
-            await cluster.stopAll()
         }
     }
 }
@@ -150,8 +148,8 @@ struct BootstrapTests {
     @Test("Nodes waiting for a bootstrap never campaign; one bootstrap call forms the cluster; a second is rejected")
     func bootstrap() async throws {
         let cluster = TestCluster(size: 3)
-        try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 { try cluster.start(id, in: &group) { $0.startMode = .awaitBootstrap } }
+        try await cluster.run {
+            for id in UInt64(1)...3 { try cluster.start(id) { $0.startMode = .awaitBootstrap } }
             // Until the bootstrap call, every node is a follower outside any configuration, without a leader.
             let watched = cluster.node(1).events()
             try await eventually("every node knows its peers") { cluster.ids.allSatisfy { cluster.node($0).status.state == .follower } }
@@ -182,9 +180,8 @@ struct BootstrapTests {
             await #expect(throws: RaftError.self) { try await cluster.node(3).bootstrap() }
             _ = try await cluster.node(1).submitCommand(Array("k=v".utf8))
             try await eventually("every node applied the command") {
-                cluster.ids.allSatisfy { cluster.machine($0).appliedCommands == ["k=v"] }
+                cluster.ids.allSatisfy { cluster.stateMachine($0).appliedCommands == ["k=v"] }
             }
-            await cluster.stopAll()
         }
     }
 }

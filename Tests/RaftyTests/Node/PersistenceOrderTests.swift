@@ -1,5 +1,6 @@
 import RaftCore
 import RaftyTestSupport
+import RaftyTesting
 import Synchronization
 import Testing
 
@@ -81,20 +82,23 @@ struct PersistenceOrderTests {
         let cluster = TestCluster(size: 3)
         var stores: [NodeID: RaftStorage] = [:]
         for id in UInt64(1)...3 { stores[id] = try RaftStorage.inMemory() }
-        let transport = DurabilityCheckingTransport(network: cluster.network, stores: stores)
+        let transport = DurabilityCheckingTransport(network: cluster.inProcessNetwork, stores: stores)
         let all = stores
-        try await withThrowingDiscardingTaskGroup { group in
+        try await cluster.run {
             for id in UInt64(1)...3 {
-                try cluster.start(id, in: &group, transport: transport) { configuration in
-                    configuration.makeStorage = { all[id]! }
-                    configuration.snapshotThreshold = 10
-                    configuration.trailingLogs = 2
-                }
+                try cluster.start(
+                    id,
+                    configure: { configuration in
+                        configuration.makeStorage = { all[id]! }
+                        configuration.snapshotThreshold = 10
+                        configuration.trailingLogs = 2
+                    },
+                    wrapTransport: { _ in transport })
             }
             let first = try await cluster.leader()
             for i in 0..<15 { _ = try await cluster.node(first).submitCommand(Array("a\(i)=\(i)".utf8)) }
             // Cut the leader off; what it appends now only it holds.
-            cluster.network.setIsolated(cluster.address(first), true)
+            cluster.setIsolated(first, true)
             let orphans = (0..<5).map { i in
                 Task { try? await cluster.node(first).submitCommand(Array("orphan\(i)=\(i)".utf8), timeout: .seconds(1)) }
             }
@@ -102,16 +106,15 @@ struct PersistenceOrderTests {
             // Enough writes that the new leader snapshots past everything the old one holds.
             for i in 0..<30 { _ = try await cluster.node(second).submitCommand(Array("b\(i)=\(i)".utf8)) }
             for orphan in orphans { _ = await orphan.value }
-            cluster.network.setIsolated(cluster.address(first), false)
+            cluster.setIsolated(first, false)
             try await eventually("the deposed leader caught up") {
-                cluster.machine(first).appliedCommands.last == "b29=29"
+                cluster.stateMachine(first).appliedCommands.last == "b29=29"
             }
-            #expect(!cluster.machine(first).appliedCommands.contains { $0.hasPrefix("orphan") })
-            #expect(cluster.machine(first).restoreCount >= 1, "the deposed leader caught up from a snapshot")
+            #expect(!cluster.stateMachine(first).appliedCommands.contains { $0.hasPrefix("orphan") })
+            #expect(cluster.stateMachine(first).restoreCount >= 1, "the deposed leader caught up from a snapshot")
             let counts = transport.checkedCounts
             #expect(counts.appends > 50 && counts.votes >= 2, "\(counts)")
             #expect(transport.foundViolations.isEmpty, "\(transport.foundViolations)")
-            await cluster.stopAll()
         }
     }
 }
@@ -134,15 +137,18 @@ extension PersistenceOrderTests {
     func voteInAdoptedTerm() async throws {
         let cluster = TestCluster(size: 3)
         let storage = try RaftStorage.inMemory()
-        let transport = DurabilityCheckingTransport(network: cluster.network, stores: [1: storage])
+        let transport = DurabilityCheckingTransport(network: cluster.inProcessNetwork, stores: [1: storage])
         let clock = TestClock()
         let stubs = [StubPeer(2), StubPeer(3)]
         try await withThrowingDiscardingTaskGroup { group in
-            for stub in stubs { group.addTask { try await cluster.network.serve(stub, at: cluster.address(stub.nodeID)) } }
-            try cluster.start(1, in: &group, transport: transport) { configuration in
-                configuration.makeStorage = { storage }
-                configuration.clock = clock
-            }
+            for stub in stubs { group.addTask { try await cluster.inProcessNetwork.serve(stub, at: cluster.address(stub.nodeID)) } }
+            try cluster.start(
+                1,
+                configure: { configuration in
+                    configuration.makeStorage = { storage }
+                    configuration.clock = clock
+                },
+                wrapTransport: { _ in transport })
             let node = cluster.node(1)
             try await eventually("node 1 runs") { node.status.members.count == 3 }
             // Node 2 leads term 1 and gives node 1 one entry.
@@ -164,7 +170,7 @@ extension PersistenceOrderTests {
             }
             #expect(transport.foundViolations.isEmpty, "\(transport.foundViolations)")
             #expect(transport.checkedCounts.votes == 1)
-            await node.stop()
+            try await cluster.shutdown()
             group.cancelAll()
         }
     }

@@ -3,6 +3,7 @@ import MetricsTestKit
 import RaftCore
 import Rafty
 import RaftyTestSupport
+import RaftyTesting
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -16,8 +17,8 @@ struct RaftNodeTests {
     @Test("Subscribers see state and leader changes")
     func events() async throws {
         let cluster = TestCluster(size: 3)
-        try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+        try await cluster.run {
+            for id in UInt64(1)...3 { try cluster.start(id) }
             let events = cluster.node(1).events()
             let leader = try await cluster.leader()
             var sawLeader = false
@@ -28,7 +29,6 @@ struct RaftNodeTests {
                 }
             }
             #expect(sawLeader)
-            await cluster.stopAll()
         }
     }
 
@@ -36,23 +36,26 @@ struct RaftNodeTests {
     /// while the leader commits 20 commands, and reconnects it; returns the leader, the follower
     /// and the commands.
     static func leaveFollowerBehindCompactedLog(
-        _ cluster: TestCluster, in group: inout ThrowingDiscardingTaskGroup<any Error>, transport: (any RaftTransport)? = nil
+        _ cluster: TestCluster, transport: (any RaftTransport)? = nil
     ) async throws -> (leader: NodeID, follower: NodeID, commands: [String]) {
         for id in UInt64(1)...3 {
-            try cluster.start(id, in: &group, transport: transport) { configuration in
-                configuration.snapshotThreshold = 5
-                configuration.trailingLogs = 1
-            }
+            try cluster.start(
+                id,
+                configure: { configuration in
+                    configuration.snapshotThreshold = 5
+                    configuration.trailingLogs = 1
+                },
+                wrapTransport: { transport ?? $0 })
         }
         let leader = try await cluster.leader()
         let follower = leader % 3 + 1
-        cluster.network.setIsolated(cluster.address(follower), true)
+        cluster.setIsolated(follower, true)
         var commands: [String] = []
         for i in 0..<20 {
             _ = try await cluster.node(leader).submitCommand(Array("s\(i)=\(i)".utf8))
             commands.append("s\(i)=\(i)")
         }
-        cluster.network.setIsolated(cluster.address(follower), false)
+        cluster.setIsolated(follower, false)
         return (leader, follower, commands)
     }
 
@@ -61,72 +64,70 @@ struct RaftNodeTests {
     @Test("A snapshot transfer slower than the election timeout is sent once and installed once: the leader keeps the log after it")
     func slowSnapshotTransfer() async throws {
         let cluster = TestCluster(size: 3)
-        let transport = SlowSnapshotTransport(cluster.network, delay: .milliseconds(600))
-        try await withThrowingDiscardingTaskGroup { group in
-            var (leader, follower, expected) = try await Self.leaveFollowerBehindCompactedLog(cluster, in: &group, transport: transport)
+        let transport = SlowSnapshotTransport(cluster.inProcessNetwork, delay: .milliseconds(600))
+        try await cluster.run {
+            var (leader, follower, expected) = try await Self.leaveFollowerBehindCompactedLog(cluster, transport: transport)
             try await eventually("a snapshot transfer to the follower started") { transport.transfers(to: cluster.address(follower)) == 1 }
             // The leader takes four more snapshots while the transfer is on its way.
             for i in 20..<40 {
                 _ = try await cluster.node(leader).submitCommand(Array("s\(i)=\(i)".utf8))
                 expected.append("s\(i)=\(i)")
             }
-            try await eventually("the follower caught up") { cluster.machine(follower).appliedCommands == expected }
+            try await eventually("the follower caught up") { cluster.stateMachine(follower).appliedCommands == expected }
             #expect(transport.transfers(to: cluster.address(follower)) == 1)
-            #expect(cluster.machine(follower).restoreCount == 1)
-            await cluster.stopAll()
+            #expect(cluster.stateMachine(follower).restoreCount == 1)
         }
     }
 
     @Test("fetchLeader asks the peers and returns as soon as one knows the leader")
     func fetchLeader() async throws {
         let cluster = TestCluster(size: 3)
-        try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 { try cluster.start(id, in: &group) }
+        try await cluster.run {
+            for id in UInt64(1)...3 { try cluster.start(id) }
             let leader = try await cluster.leader()
             let follower = leader % 3 + 1
             let found = await cluster.node(follower).fetchLeader()
             #expect(found?.id == leader)
             #expect(found?.address == cluster.address(leader))
-            await cluster.stopAll()
         }
     }
 
     @Test("With minimumClusterSize 3 a lone node never campaigns")
     func loneNodeWaits() async throws {
         let cluster = TestCluster(size: 3)
-        try await withThrowingDiscardingTaskGroup { group in
-            try cluster.start(1, in: &group)
+        try await cluster.run {
+            try cluster.start(1)
             #expect(await cluster.node(1).fetchLeader(timeout: .milliseconds(100)) == nil)
             try await Task.sleep(for: .milliseconds(300))  // 30 ticks: three election timeouts
             #expect(cluster.node(1).status.state == .follower)
             #expect(cluster.node(1).status.term == 0)
             await expectError(.noLeader) { _ = try await cluster.node(1).submitCommand([1], timeout: .seconds(1)) }
-            await cluster.stopAll()
         }
     }
 
     @Test("A single-server cluster leads at once and serves writes")
     func singleServer() async throws {
         let cluster = TestCluster(size: 1)
-        try await withThrowingDiscardingTaskGroup { group in
-            try cluster.start(1, in: &group) { $0.minimumClusterSize = 1 }
+        try await cluster.run {
+            try cluster.start(1) { $0.minimumClusterSize = 1 }
             _ = try await cluster.leader()
             _ = try await cluster.node(1).submitCommand(Array("x=1".utf8))
             #expect(try await cluster.node(1).read(Array("x".utf8)) == Array("1".utf8))
-            await cluster.stopAll()
         }
     }
 
     @Test("persistDataOnDisk = false works and leaves no files")
     func inMemory() async throws {
         let cluster = TestCluster(size: 3)
-        try await withThrowingDiscardingTaskGroup { group in
-            for id in UInt64(1)...3 { try cluster.start(id, in: &group) { $0.persistDataOnDisk = false } }
+        try await cluster.run {
+            for id in UInt64(1)...3 { try cluster.start(id) { $0.persistDataOnDisk = false } }
             let leader = try await cluster.leader()
             _ = try await cluster.node(leader).submitCommand(Array("m=1".utf8))
-            await cluster.stopAll()
+            for id in cluster.ids { await cluster.stop(id) }
+            // Before the cluster's shutdown removes its directory.
+            for id in cluster.ids { #expect(access(cluster.configuration(id).dataDirectory!, F_OK) != 0) }
+            #expect(access(cluster.directory, F_OK) == 0)
         }
-        #expect(access(cluster.directory.path + "/node-1", F_OK) != 0)
     }
 
     @Test("Out-of-range configuration values are rejected, naming the field")
@@ -167,14 +168,13 @@ struct RaftNodeServiceTests {
     func metrics() async throws {
         let metrics = TestMetrics()
         let cluster = TestCluster(size: 1)
-        try await withThrowingDiscardingTaskGroup { group in
-            try cluster.start(1, in: &group) { configuration in
+        try await cluster.run {
+            try cluster.start(1) { configuration in
                 configuration.minimumClusterSize = 1
                 configuration.metricsFactory = metrics
             }
             _ = try await cluster.leader()
             for i in 0..<3 { _ = try await cluster.node(1).submitCommand(Array("m\(i)=\(i)".utf8)) }
-            await cluster.stopAll()
         }
         let dimensions = [("raft.node_id", "1")]
         #expect(try metrics.expectCounter("raft.proposals", dimensions).totalValue == 3)
@@ -189,7 +189,7 @@ struct RaftNodeServiceTests {
         let cluster = TestCluster(size: 1)
         var configuration = cluster.configuration(1)
         configuration.minimumClusterSize = 1
-        let node = try RaftNode(configuration: configuration, stateMachine: RecordingStateMachine(), transport: cluster.network)
+        let node = try RaftNode(configuration: configuration, stateMachine: RecordingStateMachine(), transport: cluster.inProcessNetwork)
         let group = ServiceGroup(services: [node], logger: Logger(label: "test"))
         try await withThrowingDiscardingTaskGroup { tasks in
             tasks.addTask { try await group.run() }

@@ -1,5 +1,6 @@
 import RaftCore
 import RaftyTestSupport
+import RaftyTesting
 import Synchronization
 import Testing
 
@@ -47,11 +48,13 @@ struct RemovalWatchTests {
     @Test("A node cut off from its cluster ignores a leader of another cluster that does not list it, and stops when its own cluster's leader says so")
     func foreignLeaderIgnored() async throws {
         let cluster = TestCluster(size: 3)
-        let transport = ForeignLeaderTransport(cluster.network, answeringAt: cluster.address(2), clusterID: 0xF0F0_F0F0)
-        try await withThrowingDiscardingTaskGroup { group in
-            try cluster.start(1, in: &group, transport: transport) { $0.shutdownOnRemove = true }
-            try cluster.start(2, in: &group)
-            try cluster.start(3, in: &group)
+        let transport = ForeignLeaderTransport(cluster.inProcessNetwork, answeringAt: cluster.address(2), clusterID: 0xF0F0_F0F0)
+        try await cluster.run {
+            try cluster.start(
+                1, configure: { $0.shutdownOnRemove = true },
+                wrapTransport: { _ in transport })
+            try cluster.start(2)
+            try cluster.start(3)
             _ = try await cluster.leader()
             try await eventually("node 1 is a committed member") { cluster.node(1).status.committedMembers.contains(1) }
             let ownCluster = cluster.node(1).peerCredentials.clusterID
@@ -64,7 +67,6 @@ struct RemovalWatchTests {
             // The same answer from a leader of its own cluster is heeded.
             transport.clusterID = ownCluster
             try await eventually("node 1 stops", timeout: .seconds(30)) { cluster.node(1).status.state == .down }
-            await cluster.stopAll()
         }
     }
 }
