@@ -9,7 +9,7 @@ struct ArgumentParsingTests {
     func clientDefaults() throws {
         let command = try #require(try RaftyCommand.parseAsRoot(["kv", "get", "k"]) as? KVGetCommand)
         #expect(try command.client.endpoints == ["http://127.0.0.1:8080"])
-        #expect(command.client.timeout == 5)
+        #expect(command.client.timeout == nil && command.client.timeoutDuration() == .seconds(5))
         #expect(command.consistency == nil)
     }
 

@@ -157,15 +157,18 @@ struct MembersCommandTests {
     func parsing() throws {
         let add = try #require(try RaftyCommand.parseAsRoot(["members", "add", "4", "10.0.0.4:50051", "--read-only"]) as? MembersAddCommand)
         #expect(add.id == 4 && add.address == "10.0.0.4:50051" && add.readOnly)
-        #expect(add.client.timeout == 30)
+        #expect(add.requestTimeout == .seconds(30))
         #expect(try add.client.endpoints == ["http://127.0.0.1:8080"])
         let remove = try #require(try RaftyCommand.parseAsRoot(["members", "remove", "4", "--timeout", "2", "--endpoint", "a:1,b:2"]) as? MembersRemoveCommand)
-        #expect(remove.member.client.timeout == 2)
+        #expect(remove.member.requestTimeout == .seconds(2))
         #expect(try remove.member.client.endpoints == ["http://a:1", "http://b:2"])
-        #expect(try #require(try RaftyCommand.parseAsRoot(["members", "promote", "4"]) as? MembersPromoteCommand).member.client.timeout == 30)
+        #expect(try #require(try RaftyCommand.parseAsRoot(["members", "promote", "4"]) as? MembersPromoteCommand).member.requestTimeout == .seconds(30))
         #expect(try #require(try RaftyCommand.parseAsRoot(["members", "demote", "4"]) as? MembersDemoteCommand).member.id == 4)
         let list = try #require(try RaftyCommand.parseAsRoot(["members", "list"]) as? MembersListCommand)
-        #expect(list.client.timeout == 5 && !list.json)
+        #expect(list.client.timeoutDuration() == .seconds(5) && !list.json)
+        let bootstrap = try #require(try RaftyCommand.parseAsRoot(["bootstrap"]) as? BootstrapCommand)
+        #expect(bootstrap.requestTimeout == .seconds(30))
+        #expect(throws: (any Error).self) { try RaftyCommand.parseAsRoot(["members", "demote", "4", "--timeout", "-1"]) }
         #expect(MembersAddCommand.body(id: 7, address: "a\"b", voter: true) == Array(#"{"id":7,"address":"a\"b","voter":true}"#.utf8))
     }
 

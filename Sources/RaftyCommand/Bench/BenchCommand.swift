@@ -70,7 +70,7 @@ struct BenchCommand: AsyncParsableCommand {
         let workload = try self.workload()
         let report = try await RaftyHTTPClient.with(
             endpoints: workload.endpoints,
-            timeout: self.client.timeoutDuration,
+            timeout: self.client.timeoutDuration(),
             connectionsPerHost: workload.clients,
             security: try self.client.security.security()
         ) { client in

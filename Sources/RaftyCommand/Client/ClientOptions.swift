@@ -15,9 +15,18 @@ struct ClientOptions: ParsableArguments {
     )
     var endpointArguments: [String] = []
 
-    /// Seconds to wait for each request.
-    @Option(help: ArgumentHelp("Seconds to wait for each request.", valueName: "seconds"))
-    var timeout: Double = 5
+    /// The `--timeout` default, in seconds.
+    static let defaultTimeout: Double = 5
+    /// The `--timeout` default of membership changes and bootstrap, in seconds: a new voter
+    /// catches up first.
+    static let membershipTimeout: Double = 30
+
+    /// Seconds to wait for each request; nil: the command's default.
+    @Option(
+        help: ArgumentHelp(
+            "Seconds to wait for each request. Default: \(Int(Self.defaultTimeout)); \(Int(Self.membershipTimeout)) for membership changes and bootstrap.",
+            valueName: "seconds"))
+    var timeout: Double?
 
     /// HTTPS and authentication.
     @OptionGroup var security: ClientSecurityOptions
@@ -38,13 +47,15 @@ struct ClientOptions: ParsableArguments {
         return try (raw.isEmpty ? [Self.defaultEndpoint] : raw).map(Self.normalizedEndpoint)
     }
 
-    /// The request timeout as a `Duration`.
-    var timeoutDuration: Duration { .nanoseconds(Int64(self.timeout * 1_000_000_000)) }
+    /// The request timeout: `--timeout`, or `seconds` (the command's default) if not given.
+    func timeoutDuration(default seconds: Double = Self.defaultTimeout) -> Duration {
+        .nanoseconds(Int64((self.timeout ?? seconds) * 1_000_000_000))
+    }
 
     /// Rejects bad values and combinations; the error is a usage error (exit 2).
     mutating func validate() throws {
-        guard self.timeout > 0, self.timeout.isFinite else {
-            throw ValidationError("--timeout must be a positive number of seconds")
+        if let timeout = self.timeout {
+            guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number of seconds") }
         }
         _ = try self.endpoints
     }

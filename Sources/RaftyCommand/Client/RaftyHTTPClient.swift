@@ -67,12 +67,13 @@ struct RaftyHTTPClient: Sendable {
         return result
     }
 
-    /// Runs `body` with a client configured by `options`.
+    /// Runs `body` with a client configured by `options`; `timeout` (the command's request
+    /// timeout) replaces the options' own.
     static func with<Result: Sendable>(
-        _ options: ClientOptions,
+        _ options: ClientOptions, timeout: Duration? = nil,
         _ body: (RaftyHTTPClient) async throws -> Result
     ) async throws -> Result {
-        try await self.with(endpoints: try options.endpoints, timeout: options.timeoutDuration, security: try options.security.security(), body)
+        try await self.with(endpoints: try options.endpoints, timeout: timeout ?? options.timeoutDuration(), security: try options.security.security(), body)
     }
 
     /// Sends `request` with failover (see the type's documentation) and returns the first answer

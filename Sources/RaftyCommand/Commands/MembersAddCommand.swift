@@ -13,7 +13,10 @@ struct MembersAddCommand: AsyncParsableCommand {
     )
 
     /// The endpoints and timeout (default 30 s).
-    @OptionGroup var client: MembershipClientOptions
+    @OptionGroup var client: ClientOptions
+
+    /// `--timeout`, 30 s by default: a new voter catches up first.
+    var requestTimeout: Duration { self.client.timeoutDuration(default: ClientOptions.membershipTimeout) }
 
     /// The new node's id.
     @Argument(help: "The new node's id (non-zero, unique in the cluster).")
@@ -35,7 +38,7 @@ struct MembersAddCommand: AsyncParsableCommand {
 
     /// Runs the command; failures are thrown as ``RaftyClientError`` (exit 1).
     func run() async throws {
-        let line = try await RaftyHTTPClient.with(self.client) { client in
+        let line = try await RaftyHTTPClient.with(self.client, timeout: self.requestTimeout) { client in
             try await Self.add(id: self.id, address: self.address, voter: !self.readOnly, with: client)
         }
         StandardStreams.writeLine(line, to: .output)
