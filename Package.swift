@@ -175,6 +175,7 @@ let package = Package(
                 "Rafty",
                 "RaftCore",
                 "RaftyTestSupport",
+                "RaftyTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -23,12 +23,12 @@ import Synchronization
 /// ```
 ///
 /// Waiting (``leader(excluding:timeout:)``, ``waitUntil(_:timeout:_:)``) re-checks its condition
-/// whenever a node announces a change on ``RaftNode/events()`` (state, leader, applied index), and
+/// whenever a node announces a change on `RaftNode.events()` (state, leader, applied index), and
 /// at least every quarter second for conditions that depend on something else.
 public final class LocalCluster<Machine: StateMachine>: Sendable {
     /// How the nodes reach each other.
     public enum Transport: Sendable, Hashable, CaseIterable, CustomStringConvertible {
-        /// An ``InProcessNetwork``: messages are handed over in memory.
+        /// An `InProcessNetwork`: messages are handed over in memory.
         case inProcess
         /// A `GRPCTransport` per node, each listening on its own loopback port.
         case grpc
@@ -82,6 +82,8 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
     /// membership changes) and starts none of them.
     ///
     /// - Parameters:
+    ///   - size: how many nodes form the cluster.
+    ///   - transport: how the nodes reach each other.
     ///   - extraNodes: how many ids beyond `size` get an address (nodes to add later).
     ///   - configure: adjusts every node's configuration (see ``configuration(_:)`` for the defaults).
     ///   - grpcConfiguration: node `id`'s gRPC transport configuration (TLS, logger), made at
@@ -168,6 +170,7 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
     /// machine and transport) and returns it.
     ///
     /// - Parameters:
+    ///   - id: the node to start, in 1...(size + extraNodes).
     ///   - configure: adjusts this start's configuration after the cluster's own `configure`.
     ///   - wrapTransport: wraps the node's transport (to record or delay what it sends).
     @discardableResult

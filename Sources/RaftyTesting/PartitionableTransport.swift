@@ -26,48 +26,48 @@ public final class PartitionableTransport: RaftTransport {
         if self.isIsolated { throw RaftError(.unreachable, "\(address) is unreachable: the node is isolated") }
     }
 
-    /// See ``RaftTransport``.
+    /// See `RaftTransport`.
     public func serve(_ handler: any RaftTransportHandler, at address: String) async throws {
         try await self.inner.serve(IsolatingHandler(inner: handler, transport: self), at: address)
     }
 
-    /// See ``RaftTransport``.
+    /// See `RaftTransport`.
     public func send(_ message: Message, snapshot: [UInt8]?, to address: String) async {
         guard !self.isIsolated else { return }
         await self.inner.send(message, snapshot: snapshot, to: address)
     }
 
-    /// See ``RaftTransport``.
+    /// See `RaftTransport`.
     public func sendSnapshot(_ message: Message, from source: SnapshotSource, to address: String) async -> Bool {
         guard !self.isIsolated else { return false }
         return await self.inner.sendSnapshot(message, from: source, to: address)
     }
 
-    /// See ``RaftTransport``.
+    /// See `RaftTransport`.
     public func askNodeID(at address: String) async throws(RaftError) -> PeerInfo {
         try self.checkReachable(address)
         return try await self.inner.askNodeID(at: address)
     }
 
-    /// See ``RaftTransport``.
+    /// See `RaftTransport`.
     public func leader(at address: String) async throws(RaftError) -> (id: NodeID, address: String)? {
         try self.checkReachable(address)
         return try await self.inner.leader(at: address)
     }
 
-    /// See ``RaftTransport``.
+    /// See `RaftTransport`.
     public func forward(_ request: ForwardedRequest, to address: String, timeout: Duration) async throws(RaftError) -> ForwardedAnswer {
         try self.checkReachable(address)
         return try await self.inner.forward(request, to: address, timeout: timeout)
     }
 
-    /// See ``RaftTransport``.
+    /// See `RaftTransport`.
     public func committedMembership(at address: String) async throws(RaftError) -> CommittedMembership? {
         try self.checkReachable(address)
         return try await self.inner.committedMembership(at: address)
     }
 
-    /// See ``RaftTransport``.
+    /// See `RaftTransport`.
     public func disconnect(from address: String) { self.inner.disconnect(from: address) }
 
     /// Passes everything to the node except what arrives while it is isolated.

@@ -31,7 +31,7 @@ struct KVClientTests {
             await #expect { try await kv.put(Array("123456789".utf8), value: []) } throws: { ($0 as? KVError)?.code == .keyTooLarge }
             #expect(cluster.node(1).status.commitIndex == before, "nothing was proposed")
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }

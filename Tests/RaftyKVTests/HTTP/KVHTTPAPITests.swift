@@ -51,7 +51,7 @@ struct KVHTTPAPITests {
             let emptyGet = try await cluster.request(leader, .get, "/v1/kv/empty")
             #expect(emptyGet.status == .ok && emptyGet.body.isEmpty)
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }
@@ -76,7 +76,7 @@ struct KVHTTPAPITests {
             for i in 0..<12 {
                 #expect(restored.value(forKey: Array("k\(i)".utf8)) == (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &+ i) })
             }
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }
@@ -113,7 +113,7 @@ struct KVHTTPAPITests {
             #expect(typo.status == .badRequest)
             #expect(try await cluster.request(leader, .get, "/v1/kv/c").text == "three", "refused requests wrote nothing")
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }
@@ -143,7 +143,7 @@ struct KVHTTPAPITests {
             let malformed = try await cluster.request(leader, .get, "/v1/kv/bad%zz")
             #expect(malformed.status == .badRequest)
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }
@@ -205,7 +205,7 @@ struct KVHTTPAPITests {
                 try await cluster.request(follower, .get, "/ready").status == .ok
             }
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }
@@ -223,7 +223,7 @@ struct KVHTTPAPITests {
             #expect(metrics.text.contains("raft_term"), "\(metrics.text.prefix(500))")
             #expect(metrics.text.contains("# TYPE raft_"))
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }
@@ -271,7 +271,7 @@ struct KVHTTPAPITests {
             let error = try await cluster.request(follower, .get, "/v1/kv/absent")
             #expect((try error.json()["error"] as? [String: Any])?["leader"] as? String == cluster.address(leader))
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }
@@ -301,7 +301,7 @@ struct KVHTTPAPITests {
             #expect(try await cluster.leader() == NodeID(next))
             #expect(try await cluster.request(target, .put, "/v1/kv/after", body: [1]).status == .ok)
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }

@@ -43,7 +43,7 @@ struct KVHTTPAvailabilityTests {
             #expect(try await cluster.request(1, .put, "/v1/kv/k", body: [1]).status == .ok)
             #expect(cluster.store(1).value(forKey: Array("k".utf8)) == [1], "the refused writes never appeared")
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }
@@ -60,7 +60,7 @@ struct KVHTTPAvailabilityTests {
             #expect(try await cluster.request(follower, .put, "/v1/kv/before", body: [1]).status == .ok)
             try await eventually("the follower knows the leader") { cluster.node(follower).status.leaderID == leader }
 
-            cluster.network.setIsolated(cluster.address(leader), true)
+            cluster.setIsolated(leader, true)
             let onLeader = try await cluster.request(leader, .put, "/v1/kv/lost", body: [2])
             #expect(onLeader.status == .gatewayTimeout, "\(onLeader.text)")
             #expect(try onLeader.errorCode() == "timed_out")
@@ -74,8 +74,8 @@ struct KVHTTPAvailabilityTests {
                 #expect(try forwarded.errorCode() == "no_leader")
             }
 
-            cluster.network.setIsolated(cluster.address(leader), false)
-            await cluster.stopAll()
+            cluster.setIsolated(leader, false)
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }
@@ -94,12 +94,12 @@ struct KVHTTPAvailabilityTests {
             let follower = leader % 3 + 1
             let client = KVClient(node: cluster.node(leader))
             _ = try await client.put(Array("first".utf8), value: Array("1".utf8))
-            cluster.network.setIsolated(cluster.address(follower), true)
+            cluster.setIsolated(follower, true)
             for i in 0..<200 {
                 _ = try await client.put(Array("key-\(i)".utf8), value: Array("value-\(i)".utf8))
             }
             _ = try await client.delete(Array("first".utf8))
-            cluster.network.setIsolated(cluster.address(follower), false)
+            cluster.setIsolated(follower, false)
 
             try await eventually("the follower has the last write") {
                 try await cluster.request(follower, .get, "/v1/kv/key-199?consistency=stale").text == "value-199"
@@ -109,7 +109,7 @@ struct KVHTTPAvailabilityTests {
             #expect(try await cluster.request(follower, .get, "/v1/kv/first?consistency=stale").status == .notFound)
             #expect(cluster.store(follower).count == 200)
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }

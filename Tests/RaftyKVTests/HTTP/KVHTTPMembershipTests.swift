@@ -92,7 +92,7 @@ struct KVHTTPMembershipTests {
             #expect(members.allSatisfy { $0["voter"] as? Bool == true })
             #expect(try await cluster.request(follower, .put, "/v1/kv/after", body: Array("2".utf8)).status == .ok)
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }
@@ -100,7 +100,7 @@ struct KVHTTPMembershipTests {
     @Test("Errors: 400 invalid_member_change / bad_request, 409 conflict, membership_change_in_progress, too_slow, 503 after stop")
     func errors() async throws {
         let cluster = KVTestCluster(size: 5)
-        cluster.network.setIsolated(cluster.address(5), true)  // node 5 is never started and never answers
+        cluster.setIsolated(5, true)  // node 5 is never started and never answers
         try await withThrowingDiscardingTaskGroup { group in
             try self.startThree(cluster, in: &group)
             let leader = try await cluster.leader()
@@ -145,7 +145,7 @@ struct KVHTTPMembershipTests {
             #expect(cluster.node(leader).status.roles[4] == nil, "the refused change was not applied")
 
             // With `other` cut off, demoting `follower` would leave one reachable voter of two: 409.
-            cluster.network.setIsolated(cluster.address(other), true)
+            cluster.setIsolated(other, true)
             let window = cluster.node(leader).configuration.tickInterval * 20  // two election timeouts
             try await eventually("the leader has not heard from node \(other) for two election timeouts") {
                 guard let contact = cluster.node(leader).status.member(other)?.lastContact else { return false }
@@ -155,7 +155,7 @@ struct KVHTTPMembershipTests {
             try self.expectError(noQuorum, .conflict, "conflict")
             #expect(noQuorum.text.contains("reachable"), "\(noQuorum.text)")
             #expect(cluster.node(leader).status.roles[follower] == true)
-            cluster.network.setIsolated(cluster.address(other), false)
+            cluster.setIsolated(other, false)
 
             // A stopped node answers 503: not applied.
             await cluster.node(follower).stop()
@@ -163,7 +163,7 @@ struct KVHTTPMembershipTests {
             #expect(stopped.status == .serviceUnavailable, "\(stopped.text)")
             #expect(cluster.node(leader).status.roles[5] == false)
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }
@@ -171,7 +171,7 @@ struct KVHTTPMembershipTests {
     @Test("A change still running at the membership timeout answers 504: outcome unknown")
     func timedOut() async throws {
         let cluster = KVTestCluster(size: 4, membershipTimeout: .milliseconds(500))
-        cluster.network.setIsolated(cluster.address(4), true)  // node 4 never catches up
+        cluster.setIsolated(4, true)  // node 4 never catches up
         try await withThrowingDiscardingTaskGroup { group in
             try self.startThree(cluster, in: &group)
             let leader = try await cluster.leader()
@@ -181,7 +181,7 @@ struct KVHTTPMembershipTests {
             #expect(answer.text.contains("unknown"), "\(answer.text)")
             #expect(cluster.node(leader).status.roles[4] == false, "added as a read-only member, never promoted")
 
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }
@@ -205,7 +205,7 @@ struct KVHTTPMembershipTests {
             try await eventually("node 3 knows the leader") { cluster.node(3).status.leaderID == 1 }
             try self.expectError(try await cluster.request(3, .post, "/v1/bootstrap"), .conflict, "conflict")
             #expect(try await cluster.request(2, .put, "/v1/kv/k", body: Array("v".utf8)).status == .ok)
-            await cluster.stopAll()
+            try await cluster.stopAll()
             group.cancelAll()
         }
     }

@@ -9,10 +9,12 @@ import RaftCore
 import Rafty
 import RaftyKV
 import RaftyTestSupport
+import RaftyTesting
 import Synchronization
 
-/// Nodes on an in-process network, each running a ``KVStore`` with a ``KVHTTPServer`` on a free
-/// loopback port and its own Prometheus registry (the node's metrics go there).
+/// RaftyTesting's cluster harness (in process) with a ``KVStore`` on every node and a
+/// ``KVHTTPServer`` beside it on a free loopback port, with its own Prometheus registry (the
+/// node's metrics go there).
 final class KVTestCluster: Sendable {
     struct Member: Sendable {
         let node: RaftNode
@@ -21,49 +23,41 @@ final class KVTestCluster: Sendable {
         let registry: PrometheusCollectorRegistry
     }
 
-    let network = InProcessNetwork()
-    let size: Int
+    let nodes: LocalCluster<KVStore>
     let limits: KVLimits
     let requestTimeout: Duration
     let membershipTimeout: Duration
     private let members = Mutex<[NodeID: Member]>([:])
 
     init(size: Int, limits: KVLimits = .default, requestTimeout: Duration = .seconds(5), membershipTimeout: Duration = .seconds(30)) {
-        self.size = size
+        self.nodes = LocalCluster(size: size, configure: { $0.persistDataOnDisk = false }, stateMachine: { _ in KVStore() })
         self.limits = limits
         self.requestTimeout = requestTimeout
         self.membershipTimeout = membershipTimeout
     }
 
-    func address(_ id: NodeID) -> String { "10.0.0.\(id):50051" }
-
+    func address(_ id: NodeID) -> String { self.nodes.address(id) }
     func member(_ id: NodeID) -> Member { self.members.withLock { $0[id]! } }
-    func node(_ id: NodeID) -> RaftNode { self.member(id).node }
-    func store(_ id: NodeID) -> KVStore { self.member(id).store }
-    var ids: [NodeID] { self.members.withLock { $0.keys.sorted() } }
+    func node(_ id: NodeID) -> RaftNode { self.nodes.node(id) }
+    func store(_ id: NodeID) -> KVStore { self.nodes.stateMachine(id) }
+    var ids: [NodeID] { self.nodes.ids }
+    func setIsolated(_ id: NodeID, _ isolated: Bool) { self.nodes.setIsolated(id, isolated) }
 
-    /// Starts node `id` and its HTTP server in `group`.
+    /// Starts node `id` and runs its HTTP server in `group` (cancelling the group stops it).
     func start(
         _ id: NodeID, in group: inout ThrowingDiscardingTaskGroup<any Error>,
         configure: (inout RaftNode.Configuration) -> Void = { _ in }
     ) throws {
         let registry = PrometheusCollectorRegistry()
-        var configuration = RaftNode.Configuration(id: id)
-        configuration.address = self.address(id)
-        configuration.peers = (1...UInt64(self.size)).filter { $0 != id }.map { self.address($0) }
-        configuration.persistDataOnDisk = false
-        configuration.tickInterval = .milliseconds(10)
-        configuration.minimumClusterSize = min(3, self.size)
-        configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
-        configure(&configuration)
-        let store = KVStore()
-        let node = try RaftNode(configuration: configuration, stateMachine: store, transport: self.network)
+        let node = try self.nodes.start(id) { configuration in
+            configuration.metricsFactory = PrometheusMetricsFactory(registry: registry)
+            configure(&configuration)
+        }
         let server = KVHTTPServer(
             node: node, limits: self.limits, port: 0, registry: registry, requestTimeout: self.requestTimeout,
             membershipTimeout: self.membershipTimeout,
             logger: Logger(label: "kv-test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        self.members.withLock { $0[id] = Member(node: node, store: store, server: server, registry: registry) }
-        group.addTask { try await node.run() }
+        self.members.withLock { $0[id] = Member(node: node, store: self.nodes.stateMachine(id), server: server, registry: registry) }
         group.addTask {
             do {
                 try await server.run()
@@ -75,13 +69,7 @@ final class KVTestCluster: Sendable {
 
     /// The node that leads, once exactly one running node does.
     func leader(excluding excluded: Set<NodeID> = []) async throws -> NodeID {
-        var leader: NodeID?
-        try await eventually("one leader") {
-            let leaders = self.ids.filter { !excluded.contains($0) && self.node($0).status.state == .leader }
-            leader = leaders.count == 1 ? leaders[0] : nil
-            return leader != nil
-        }
-        return leader!
+        try await self.nodes.leader(excluding: excluded)
     }
 
     /// Sends one request to node `id`'s HTTP server.
@@ -98,9 +86,10 @@ final class KVTestCluster: Sendable {
         return HTTPAnswer(status: response.status, headers: response.headers, body: response.body.map { Array($0.readableBytesView) } ?? [])
     }
 
-    /// Stops every node; the caller then cancels the group (which stops the HTTP servers).
-    func stopAll() async {
-        for id in self.ids { await self.node(id).stop() }
+    /// Stops every node and removes their data; the caller then cancels the group (which stops
+    /// the HTTP servers).
+    func stopAll() async throws {
+        try await self.nodes.shutdown()
     }
 }
 
