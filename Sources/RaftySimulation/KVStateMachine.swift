@@ -1,4 +1,5 @@
-import RaftCore
+public import RaftCore
+public import Rafty
 
 /// The replicated key/value model the simulator's nodes apply: registers with write and
 /// compare-and-set, serialized to bytes for log entries and snapshots.
@@ -57,12 +58,58 @@ public struct KVStateMachine: Sendable, Hashable {
     }
 
     /// Restores from snapshot bytes.
-    public init?(snapshot bytes: [UInt8]) {
+    ///
+    /// - Throws: ``KVStateMachineError`` if the bytes are not a snapshot.
+    public init(snapshot bytes: [UInt8]) throws(KVStateMachineError) {
         self.values = [:]
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
             let pair = line.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, let value = Int(pair[1]) else { return nil }
+            guard pair.count == 2, let value = Int(pair[1]) else { throw KVStateMachineError(message: "not a snapshot line: \(line)") }
             self.values[String(pair[0])] = value
         }
     }
+
+    /// Encodes a result as the answer bytes.
+    public static func encode(_ result: KVResult) -> [UInt8] {
+        switch result {
+        case .written: Array("w".utf8)
+        case .cas(let swapped): Array((swapped ? "c1" : "c0").utf8)
+        case .read(let value): Array("r\(value.map(String.init) ?? "-")".utf8)
+        }
+    }
+
+    /// Decodes answer bytes, or nil if they are not an answer.
+    public static func decodeResult(_ bytes: [UInt8]) -> KVResult? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        switch text {
+        case "w": return .written
+        case "c1": return .cas(swapped: true)
+        case "c0": return .cas(swapped: false)
+        case "r-": return .read(nil)
+        default:
+            guard text.hasPrefix("r"), let value = Int(text.dropFirst()) else { return nil }
+            return .read(value)
+        }
+    }
+}
+
+extension KVStateMachine: DeterministicStateMachine {
+    /// Applies a command and answers its encoded result (empty for bytes that are not a command).
+    public mutating func apply(_ command: CommittedCommand) -> [UInt8] {
+        self.apply(command.bytes).map(Self.encode) ?? []
+    }
+
+    /// Answers an encoded read.
+    ///
+    /// - Throws: ``KVStateMachineError`` for anything but a read.
+    public func query(_ request: [UInt8]) throws -> [UInt8] {
+        guard case .read(let key)? = Self.decode(request) else { throw KVStateMachineError(message: "not a read") }
+        return Self.encode(.read(self.values[key]))
+    }
+}
+
+/// Bytes the ``KVStateMachine`` cannot read.
+public struct KVStateMachineError: Error, Sendable, Hashable {
+    /// What was wrong.
+    public var message: String
 }

@@ -7,41 +7,27 @@ extension NodeSimulation {
     mutating func clientTurn(_ client: Int) {
         guard self.now + 300_000 < self.faultsEnd + self.settleMilliseconds * 1000 else { return }
         var origin = NodeID(self.random(1...UInt64(self.nodeCount)))
-        var key = Self.keys[Int(self.random(0...UInt64(Self.keys.count - 1)))]
-        let operation: KVOperation
-        var consistency = RaftNode.ReadConsistency.linearizable
+        let request: SimulatedRequest
         switch self.clientRoles[client] {
         case .pinnedReader(let node):
             origin = node
-            key = Self.keys[0]
-            operation = .read(key: key)
-            consistency = .lease
+            request = self.workload.nextRequest(.read, using: &self.rng)
         case .leaderChaser:
+            // Drawn before the leader is known, so the draws do not depend on whether there is one.
+            let write = self.workload.nextRequest(.command, using: &self.rng)
             guard self.leaderChasersActive, let leader = self.newestLeader else {
                 self.events.push(.clientTurn(client), at: self.now + Self.tick)
                 return
             }
             origin = leader
-            operation = .write(key: Self.keys[0], value: self.nextValue)
-            self.nextValue += 1
+            request = write
         case .random:
-            switch self.random(0...99) {
-            case 0..<35:
-                operation = .write(key: key, value: self.nextValue)
-                self.nextValue += 1
-            case 35..<50:
-                let expected = self.nextValue > 1 && self.chance(70) ? Int(self.random(1...UInt64(self.nextValue - 1))) : nil
-                operation = .cas(key: key, expected: expected, new: self.nextValue)
-                self.nextValue += 1
-            case 50..<75:
-                operation = .read(key: key)
-            default:
-                operation = .read(key: key)
-                consistency = .lease
-            }
+            request = self.workload.nextRequest(.any, using: &self.rng)
         }
-        let history = self.history.invoke(client: client, operation: operation, time: self.now)
-        self.operations.append(Operation(client: client, operation: operation, consistency: consistency, origin: origin, history: history))
+        let history = self.history.count
+        self.history.append(
+            SimulatedHistoryEntry(id: history, client: client, request: request, invokeTime: self.now, completeTime: nil, outcome: .unknown))
+        self.operations.append(Operation(client: client, request: request, origin: origin, history: history))
         self.report.operations += 1
         let op = self.operations.count - 1
         self.events.push(.request(origin, op: op, self.request(for: op), from: nil), at: self.now + self.random(100...500))
@@ -55,12 +41,12 @@ extension NodeSimulation {
     }
 
     func request(for op: Int, forwarded: Bool = false) -> NodeRequest {
-        let operation = self.operations[op]
-        if case .read = operation.operation {
+        let request = self.operations[op].request
+        if let consistency = request.consistency {
             // A forwarded read is served as linearizable (RaftNode.handleForwarded).
-            return .read(KVStateMachine.encode(operation.operation), forwarded ? .linearizable : operation.consistency)
+            return .read(request.bytes, forwarded ? .linearizable : consistency)
         }
-        return .propose(KVStateMachine.encode(operation.operation))
+        return .propose(request.bytes)
     }
 
     /// A request reaches a node: refused if it is down, queued if it is frozen.
@@ -76,6 +62,11 @@ extension NodeSimulation {
         }
         if self.hosts[index].frozen {
             self.hosts[index].queuedRequests.append((op, request, from))
+            return
+        }
+        if case .read(let query, .stale) = request {
+            // As RaftNode.read does: from this node's state machine, without the loop.
+            self.clientAnswer(op, self.query(id, query))
             return
         }
         self.feed(id, [self.register(at: id, op: op, request, from: from)])
@@ -122,7 +113,7 @@ extension NodeSimulation {
 
     /// A forwarded call failed in transit: a write's outcome is unknown, a read just failed.
     mutating func forwardFailed(_ op: Int, origin: NodeID) {
-        if case .read = self.operations[op].operation {
+        if self.operations[op].request.isRead {
             self.clientAnswer(op, .failure(RaftError(.unreachable, "the forward failed")))
         } else {
             self.clientAnswer(op, .failure(RaftError(.timedOut, "the forward failed; outcome unknown")))
@@ -144,16 +135,12 @@ extension NodeSimulation {
         guard op >= 0, !self.operations[op].done else { return }
         self.operations[op].done = true
         let operation = self.operations[op]
-        let outcome: KVOutcome
+        let outcome: SimulatedOutcome
         switch answer {
         case .success(let bytes):
-            guard let result = Self.decode(bytes) else {
-                self.fail("operation \(op) got an unreadable result")
-                return
-            }
-            outcome = .ok(result)
+            outcome = .ok(bytes)
             self.report.completed += 1
-            if operation.consistency == .lease { self.report.leaseReads += 1 }
+            if operation.request.consistency == .lease { self.report.leaseReads += 1 }
         case .failure(let error):
             outcome = error.code == .timedOut ? .unknown : .failed
             if error.code == .overloaded { self.report.overloaded += 1 }
@@ -163,7 +150,8 @@ extension NodeSimulation {
             self.fail("operation \(op) got the answer of an operator's request")
             return
         }
-        self.history.complete(operation.history, outcome: outcome, time: self.now)
+        self.history[operation.history].outcome = outcome
+        self.history[operation.history].completeTime = outcome == .unknown ? nil : self.now
         // A pinned reader pauses up to a tick: enough reads land in every lease window, and the
         // history stays small enough to check.
         let pause: UInt64 = if case .pinnedReader = self.clientRoles[operation.client] { self.random(2_000...Self.tick) } else { self.random(0...3_000) }
@@ -246,7 +234,11 @@ extension NodeSimulation {
         guard self.hosts[index].isUp else { return }
         var inputs = self.hosts[index].queued
         for queued in self.hosts[index].queuedRequests {
-            inputs.append(self.register(at: id, op: queued.op, queued.request, from: queued.from))
+            if case .read(let query, .stale) = queued.request {
+                self.clientAnswer(queued.op, self.query(id, query))
+            } else {
+                inputs.append(self.register(at: id, op: queued.op, queued.request, from: queued.from))
+            }
         }
         self.hosts[index].queued = []
         self.hosts[index].queuedRequests = []

@@ -9,10 +9,11 @@ extension NodeSimulation {
         var host = self.hosts[index]
         let configuration = self.configurations[index]
         var snapshot: SnapshotMetadata?
-        host.machine = KVStateMachine()
+        host.machine = Workload.Machine()
         do {
             for candidate in try host.snapshots.list() {
-                if let machine = KVStateMachine(snapshot: try host.snapshots.open(candidate).readAll()) {
+                let bytes = try host.snapshots.open(candidate).readAll()
+                if let machine = try? Workload.Machine(snapshot: bytes) {
                     host.machine = machine
                     snapshot = candidate.metadata
                     break
@@ -114,11 +115,7 @@ extension NodeSimulation {
                 self.execute(id, self.hosts[index].engine!.applied(entries, results: results, now: self.localNow(id)))
             case .query(let request, let query):
                 guard let waiting = self.hosts[index].waiting.removeValue(forKey: request) else { continue }
-                guard case .read(let key)? = KVStateMachine.decode(query) else {
-                    self.fail("node \(id) was asked an unknown query")
-                    return
-                }
-                self.answer(id, op: waiting.op, from: waiting.from, .success(Self.encode(.read(self.hosts[index].machine.values[key]))))
+                self.answer(id, op: waiting.op, from: waiting.from, self.query(id, query))
             case .answer(let request, let answer):
                 guard let waiting = self.hosts[index].waiting.removeValue(forKey: request) else { continue }
                 self.answer(id, op: waiting.op, from: waiting.from, answer)
@@ -177,7 +174,7 @@ extension NodeSimulation {
                     try host.snapshots.store(bytes, for: metadata)
                 case .restoreSnapshot(let metadata):
                     guard let reader = try host.snapshots.openNewest(), reader.snapshot.metadata.index == metadata.index,
-                        let machine = KVStateMachine(snapshot: try reader.readAll())
+                        case let bytes = try reader.readAll(), let machine = try? Workload.Machine(snapshot: bytes)
                     else {
                         self.fail("node \(id) cannot restore snapshot \(metadata.index)")
                         return false
@@ -244,8 +241,8 @@ extension NodeSimulation {
                 self.committed[entry.index] = entry
             }
             self.hosts[index].machineIndex = entry.index
-            if case .command(let bytes) = entry.payload, let result = self.hosts[index].machine.apply(bytes) {
-                results[entry.index] = Self.encode(result)
+            if case .command(let bytes) = entry.payload {
+                results[entry.index] = self.hosts[index].machine.apply(CommittedCommand(index: entry.index, term: entry.term, bytes: bytes))
             }
         }
         return results
@@ -298,24 +295,12 @@ extension NodeSimulation {
         return (time, snapshot != nil)
     }
 
-    static func encode(_ result: KVResult) -> [UInt8] {
-        switch result {
-        case .written: Array("w".utf8)
-        case .cas(let swapped): Array((swapped ? "c1" : "c0").utf8)
-        case .read(let value): Array("r\(value.map(String.init) ?? "-")".utf8)
-        }
-    }
-
-    static func decode(_ bytes: [UInt8]) -> KVResult? {
-        let text = String(decoding: bytes, as: UTF8.self)
-        switch text {
-        case "w": return .written
-        case "c1": return .cas(swapped: true)
-        case "c0": return .cas(swapped: false)
-        case "r-": return .read(nil)
-        default:
-            guard text.hasPrefix("r"), let value = Int(text.dropFirst()) else { return nil }
-            return .read(value)
+    /// The node's state machine answers a query (a failure is a refusal, as NodeLoop answers it).
+    func query(_ id: NodeID, _ query: [UInt8]) -> RaftNode.Answer {
+        do {
+            return .success(try self.hosts[self.index(id)].machine.query(query))
+        } catch {
+            return .failure(RaftError(.rejected, "query failed: \(error)"))
         }
     }
 }

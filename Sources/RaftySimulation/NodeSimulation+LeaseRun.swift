@@ -1,7 +1,7 @@
 import RaftCore
 import Rafty
 
-extension NodeSimulation {
+extension NodeSimulation where Workload == KVWorkload {
     /// Runs the real node state machine through the situations that break leader leases, as
     /// ``Simulation/leaseRun(seed:nodeCount:ticks:clockRateError:)`` does for the core: every node
     /// serves lease reads of one key to readers pinned to it, two writers follow the newest

@@ -1,7 +1,7 @@
 import RaftCore
 import Rafty
 
-extension NodeSimulation {
+extension NodeSimulation where Workload == KVWorkload {
     /// The disk of a member is wiped before one of its peers ever heard from it — the case a
     /// node cannot catch by remembering the incarnation each peer presented first:
     ///

@@ -1,10 +1,18 @@
 import RaftCore
 
-/// What one run of `NodeSimulation` did and found.
+/// What one run of the node simulation (``SimulationWorkload/simulate(seed:nodeCount:clients:faultMilliseconds:)``)
+/// did and found; ``add(_:)`` sums runs.
 public struct NodeSimulationReport: Sendable, CustomStringConvertible {
     /// The seed that reproduces the run.
     public var seed: UInt64
+    /// The cluster's size.
     public var nodeCount: Int
+    /// An empty report, to add runs to.
+    public init(seed: UInt64, nodeCount: Int) {
+        self.seed = seed
+        self.nodeCount = nodeCount
+    }
+
     /// Client operations invoked, and those whose outcome the client saw.
     public var operations = 0
     public var completed = 0

@@ -54,7 +54,7 @@ extension Simulation {
         // The disk is mutated in place: a copy would duplicate the whole log on every Ready.
         if let snapshot = ready.snapshot {
             guard let bytes = self.nodes[index].inboundSnapshots[snapshot.index],
-                let machine = KVStateMachine(snapshot: bytes)
+                let machine = try? KVStateMachine(snapshot: bytes)
             else {
                 self.fail("node \(id) was told to install snapshot \(snapshot.index) whose bytes never arrived")
                 return

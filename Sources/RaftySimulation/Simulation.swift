@@ -261,7 +261,7 @@ public struct Simulation: Sendable {
             return
         }
         if let snapshot = node.disk.snapshot {
-            guard let machine = KVStateMachine(snapshot: node.disk.snapshotData) else {
+            guard let machine = try? KVStateMachine(snapshot: node.disk.snapshotData) else {
                 self.fail("node \(id) has an unreadable snapshot")
                 return
             }
