@@ -1,4 +1,4 @@
-public import Rafty
+import Rafty
 
 /// The simulation's own workload: writes, compare-and-sets, linearizable and lease reads of three
 /// registers on a ``KVStateMachine``, every written value unique, checked per key with the

@@ -1,6 +1,6 @@
 public import Rafty
 
-/// Checks a history of any ``DeterministicStateMachine`` for linearizability, with the machine
+/// Checks a history of any `DeterministicStateMachine` for linearizability, with the machine
 /// itself as the sequential specification.
 ///
 /// The search is Wing & Gong's, with Lowe's memoisation of (requests linearized, machine state),
@@ -16,6 +16,7 @@ public enum ModelChecker {
     /// Checks `history` part by part (`partition`), in the order of the parts' names.
     ///
     /// - Parameters:
+    ///   - history: the clients' requests and what they saw.
     ///   - model: the machine whose sequential behaviour the history must match.
     ///   - partition: the part a request belongs to; requests of different parts must not affect
     ///     each other's answers.

@@ -44,8 +44,10 @@ public protocol SimulationWorkload: Sendable {
     /// Checks a client history. The default holds it against ``Machine`` as the sequential
     /// specification, part by part (``ModelChecker``).
     ///
-    /// - Parameter maxStates: how many states the search may remember per part before it gives up
-    ///   (the report then counts an unchecked history instead of a verdict).
+    /// - Parameters:
+    ///   - history: the clients' requests and what they saw.
+    ///   - maxStates: how many states the search may remember per part before it gives up (the
+    ///     report then counts an unchecked history instead of a verdict).
     func check(_ history: [SimulatedHistoryEntry], maxStates: Int) -> LinearizabilityResult
 }
 
@@ -89,8 +91,8 @@ public struct SimulatedRequest: Sendable, Hashable {
         case command
     }
 
-    /// The bytes: a command for ``RaftNode/submitCommand(_:timeout:)`` or a query for
-    /// ``RaftNode/read(_:consistency:timeout:)``.
+    /// The bytes: a command for `RaftNode.submitCommand(_:timeout:)` or a query for
+    /// `RaftNode.read(_:consistency:timeout:)`.
     public var bytes: [UInt8]
     /// For a read, its consistency; nil for a command.
     public var consistency: RaftNode.ReadConsistency?
