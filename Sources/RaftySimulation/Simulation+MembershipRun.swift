@@ -43,39 +43,18 @@ extension Simulation {
                 let target = choice == 2 ? leader : up.randomElement(using: &rng)
                 // Keep a majority of the voters (committed and latest) up, but now and then go over.
                 if let victim = target, simulation.crashWithinBudget(victim, leader: leader) || Int.random(in: 0..<5, using: &rng) == 0 {
-                    let name = victim == leader ? "leader \(victim)" : "\(victim)"
-                    if Bool.random(using: &rng) {
-                        simulation.crash(victim)
-                        events.append("t\(simulation.now) crash \(name)")
-                    } else {
-                        simulation.crashBeforeNextPersist(victim)
-                        events.append("t\(simulation.now) crash-before-persist \(name)")
-                    }
+                    events.append(simulation.crashNowOrMidPersist(victim, name: victim == leader ? "leader \(victim)" : "\(victim)", using: &rng))
                 }
             case 3, 4:
-                if let node = down.randomElement(using: &rng) {
-                    simulation.restart(node)
-                    events.append("t\(simulation.now) restart \(node)")
-                }
+                if let fault = simulation.restartOne(of: down, using: &rng) { events.append(fault) }
             case 5 where ids.count > 1:
-                let shuffled = ids.shuffled(using: &rng)
-                let cut = Int.random(in: 1..<shuffled.count, using: &rng)
-                let groups = [Array(shuffled[..<cut]), Array(shuffled[cut...])]
-                simulation.partition(groups)
-                events.append("t\(simulation.now) partition \(groups)")
+                events.append(simulation.partitionInTwo(ids, using: &rng))
             case 6:
-                if let leader {
-                    simulation.isolate(leader)
-                    events.append("t\(simulation.now) isolate leader \(leader)")
-                }
+                if let leader { events.append(simulation.isolateLeader(leader)) }
             case 7 where ids.count > 1:
-                let a = ids.randomElement(using: &rng)!
-                let b = ids.filter { $0 != a }.randomElement(using: &rng)!
-                simulation.blockOneWay(from: a, to: b)
-                events.append("t\(simulation.now) block \(a)->\(b)")
+                events.append(simulation.blockOneRandomWay(ids, using: &rng))
             case 8, 9:
-                simulation.healNetwork()
-                events.append("t\(simulation.now) heal")
+                events.append(simulation.healAll())
             case 10:
                 // Shut a removed node down for good.
                 let committed = simulation.committedConfiguration

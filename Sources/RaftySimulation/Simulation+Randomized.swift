@@ -75,40 +75,18 @@ extension Simulation {
                 // Case 2 is leader churn (Figure 8): crash the leader soon after it took over.
                 let leader = up.first { simulation.core($0)?.role == .leader }
                 if nodeCount - up.count < maxDown, let victim = choice == 2 ? leader : up.randomElement(using: &rng) {
-                    let name = victim == leader ? "leader \(victim)" : "\(victim)"
-                    if Bool.random(using: &rng) {
-                        simulation.crash(victim)
-                        faults.append("t\(simulation.now) crash \(name)")
-                    } else {
-                        simulation.crashBeforeNextPersist(victim)
-                        faults.append("t\(simulation.now) crash-before-persist \(name)")
-                    }
+                    faults.append(simulation.crashNowOrMidPersist(victim, name: victim == leader ? "leader \(victim)" : "\(victim)", using: &rng))
                 }
             case 3, 4:
-                if let node = down.randomElement(using: &rng) {
-                    simulation.restart(node)
-                    faults.append("t\(simulation.now) restart \(node)")
-                }
+                if let fault = simulation.restartOne(of: down, using: &rng) { faults.append(fault) }
             case 5:
-                let shuffled = ids.shuffled(using: &rng)
-                let cut = Int.random(in: 1..<nodeCount, using: &rng)
-                let groups = [Array(shuffled[..<cut]), Array(shuffled[cut...])]
-                simulation.partition(groups)
-                faults.append("t\(simulation.now) partition \(groups)")
+                faults.append(simulation.partitionInTwo(ids, using: &rng))
             case 6, 7:
-                // A stale leader: cut off from its peers but still reachable by clients.
-                if let leader = ids.first(where: { simulation.core($0)?.role == .leader }) {
-                    simulation.isolate(leader)
-                    faults.append("t\(simulation.now) isolate leader \(leader)")
-                }
+                if let leader = ids.first(where: { simulation.core($0)?.role == .leader }) { faults.append(simulation.isolateLeader(leader)) }
             case 8:
-                let a = ids.randomElement(using: &rng)!
-                let b = ids.filter { $0 != a }.randomElement(using: &rng)!
-                simulation.blockOneWay(from: a, to: b)
-                faults.append("t\(simulation.now) block \(a)->\(b)")
+                faults.append(simulation.blockOneRandomWay(ids, using: &rng))
             case 9, 10:
-                simulation.healNetwork()
-                faults.append("t\(simulation.now) heal")
+                faults.append(simulation.healAll())
             case 11:
                 // A paused process (SIGSTOP, a long GC-like stall), usually the leader, sometimes
                 // also cut off so that it cannot learn of its successor before serving reads.
