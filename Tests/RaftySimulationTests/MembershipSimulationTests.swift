@@ -15,7 +15,7 @@ import Testing
 @Suite("Membership simulation")
 struct MembershipSimulationTests {
     static let environment = ProcessEnvironment()
-    static let ciSeedsPerSize = 100
+    static let ciSeedsPerSize = 60
 
     // MARK: - Helpers
 

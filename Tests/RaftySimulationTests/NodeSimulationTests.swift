@@ -15,7 +15,7 @@ import Testing
 @Suite("Node simulation")
 struct NodeSimulationTests {
     static let environment = ProcessEnvironment()
-    static let ciSeedsPerSize = 150
+    static let ciSeedsPerSize = 100
     static let ciLeaseSeedsPerSize = 50
 
     static func seeds(nodeCount: Int) -> [UInt64] {

@@ -63,7 +63,7 @@ struct WorkloadSimulationTests {
     @Test("A user's state machine stays linearizable under the node simulation's faults, 3 and 5 nodes", arguments: [3, 5])
     func countersStayLinearizable(nodeCount: Int) {
         var total = NodeSimulationReport(seed: 0, nodeCount: nodeCount)
-        for base: UInt64 in 1...12 {
+        for base: UInt64 in 1...8 {
             let report = JournalsWorkload().simulate(seed: base * 1000 + UInt64(nodeCount), nodeCount: nodeCount)
             #expect(report.failure == nil, "\(report)")
             total.add(report)
