@@ -25,6 +25,8 @@ struct MembershipOperation {
     /// Whether an entry of this operation committed (so a failure leaves part of it done).
     var committedAny = false
     var catchUpStarted: ContinuousClock.Instant?
+    /// When the quorum check first found too few voters reachable.
+    var quorumCheckStarted: ContinuousClock.Instant?
     var round: (target: UInt64, started: ContinuousClock.Instant)?
     var handOffTarget: NodeID?
 }
@@ -197,6 +199,14 @@ extension NodeEngine {
                 let remaining = self.core.configuration.voters.subtracting([member])
                 let reachable = remaining.filter { $0 == self.id || self.recentlyHeard($0, now: now) }
                 let quorum = remaining.count / 2 + 1
+                if !remaining.isEmpty, reachable.count < quorum {
+                    // A leader that just took over (a removal redirected to it after a hand-off)
+                    // has not heard from every peer yet: its heartbeats get an election timeout
+                    // to be answered before it refuses.
+                    let started = operation.quorumCheckStarted ?? now
+                    operation.quorumCheckStarted = started
+                    if now - started < self.electionTimeout { return }
+                }
                 guard !remaining.isEmpty, reachable.count >= quorum else {
                     return fail(
                         .rejected,
