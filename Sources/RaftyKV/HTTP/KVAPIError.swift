@@ -144,6 +144,14 @@ struct KVAPIError: Error, HTTPResponseError {
     }
 }
 
+/// `{"index":N}`, the answer to every write: formatted by hand, as `JSONEncoder` would, because
+/// encoding it took about 3 % of a leader's CPU under a write load.
+func indexResponse(_ index: UInt64) -> Response {
+    var buffer = ByteBuffer()
+    buffer.writeString("{\"index\":\(index)}")
+    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+}
+
 /// Encodes `value` as a JSON response.
 func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
     // Encoding these plain structs cannot fail.

@@ -2,11 +2,6 @@ internal import Hummingbird
 internal import NIOCore
 internal import Rafty
 
-/// `{"index": N}`: the log index of an applied write.
-struct IndexJSON: Encodable {
-    var index: UInt64
-}
-
 /// `{"index": N, "deleted": Bool}`: a delete, and whether the key existed.
 struct DeleteJSON: Encodable {
     var index: UInt64
@@ -36,7 +31,7 @@ extension KVHandlers {
             } else if expectAbsent {
                 return try await self.compareAndSet(key, expected: nil, new: value)
             }
-            return jsonResponse(IndexJSON(index: try await self.client.put(key, value: value, timeout: self.timeout)))
+            return indexResponse(try await self.client.put(key, value: value, timeout: self.timeout))
         } catch let error as KVError {
             throw self.fail(error, .write)
         }
@@ -45,7 +40,7 @@ extension KVHandlers {
     private func compareAndSet(_ key: [UInt8], expected: [UInt8]?, new: [UInt8]) async throws -> Response {
         switch try await self.client.compareAndSet(key, expected: expected, new: new, timeout: self.timeout) {
         case .swapped(let index):
-            return jsonResponse(IndexJSON(index: index))
+            return indexResponse(index)
         case .conflict:
             let message =
                 expected == nil

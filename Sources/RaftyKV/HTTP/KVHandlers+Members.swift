@@ -37,7 +37,7 @@ extension KVHandlers {
     private func change(_ change: MembershipChange) async throws -> Response {
         do {
             let index = try await self.node.changeMembership(change, timeout: self.membershipTimeout)
-            return jsonResponse(IndexJSON(index: index))
+            return indexResponse(index)
         } catch {
             throw KVAPIError(membershipError: error, change: change, leader: self.leaderAddress)
         }

@@ -48,8 +48,10 @@ struct KVHandlers: Sendable {
     }
 
     /// The query parameters, refusing any not in `allowed` or given twice.
-    func query(_ request: Request, allowed: Set<String>) throws -> [String: [UInt8]] {
-        guard let pairs = PercentEncoding.decodeQuery(request.uri.query) else {
+    func query(_ request: Request, allowed: [String]) throws -> [String: [UInt8]] {
+        // Most requests carry no query string: no dictionary to build.
+        guard let raw = request.uri.query, !raw.isEmpty else { return [:] }
+        guard let pairs = PercentEncoding.decodeQuery(raw) else {
             throw KVAPIError.badRequest("the query string is not validly percent-encoded")
         }
         var parameters: [String: [UInt8]] = [:]
@@ -68,18 +70,21 @@ struct KVHandlers: Sendable {
     /// The request body as a value, refused with 413 past ``KVLimits/maxValueBytes`` — from the
     /// `Content-Length` header before reading when there is one.
     func value(_ request: Request) async throws -> [UInt8] {
-        let tooLarge = KVAPIError(
-            .contentTooLarge, "value_too_large", "the value exceeds \(self.limits.maxValueBytes) bytes; not applied",
-            leader: self.leaderAddress)
+        // Built only when refused: it reads the node's status for the leader's address.
+        func tooLarge() -> KVAPIError {
+            KVAPIError(
+                .contentTooLarge, "value_too_large", "the value exceeds \(self.limits.maxValueBytes) bytes; not applied",
+                leader: self.leaderAddress)
+        }
         if let length = request.headers[.contentLength].flatMap(Int.init), length > self.limits.maxValueBytes {
-            throw tooLarge
+            throw tooLarge()
         }
         var request = request
         do {
             let buffer = try await request.collectBody(upTo: self.limits.maxValueBytes)
             return Array(buffer.readableBytesView)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            throw tooLarge
+            throw tooLarge()
         }
     }
 
