@@ -114,6 +114,19 @@ extension NodeLoop {
 
     /// Carries out storage steps in order (see ``NodeEngine/storageSteps(for:)`` for why this order).
     mutating func persist(_ steps: [StorageStep]) async throws {
+        if steps.allSatisfy(\.touchesOnlyLogAndStableState) {
+            // The common Ready (new entries, perhaps term and vote): on the WAL's own thread.
+            let log = self.storage.log
+            let stable = self.storage.stable
+            do {
+                try await withTaskExecutorPreference(self.walWrites) {
+                    for step in steps { _ = try step.perform(log: log, stable: stable) }
+                }
+            } catch {
+                throw RaftError(.storage, "cannot persist: \(error)", cause: error)
+            }
+            return
+        }
         do {
             for step in steps {
                 if case .saveStableState(let state) = step, let membership = state.configuration { try self.formCluster(membership) }
@@ -304,17 +317,22 @@ extension NodeLoop {
 
     /// Publishes the status for ``RaftNode/status`` and the gauges.
     mutating func publish() {
-        guard let engine = self.engine else {
+        // Fields are read through `self.engine!` one by one: binding the engine to a constant
+        // copied all of it on every loop iteration.
+        guard self.engine != nil else {
             self.node.publish { $0.state = .follower }
             return
         }
-        let core = engine.core
+        let core = self.engine!.core
+        let applied = self.engine!.applied
+        let addresses = self.engine!.addresses
+        let lastLeaderContact = self.engine!.lastLeaderContact
         self.forgetRemovedMembers(core.committedConfiguration)
         self.recordMemberIncarnations(core.configuration)
-        let metrics = engine.metrics
+        let metrics = self.engine!.metrics
         metrics.term.record(Double(core.term))
         metrics.commitIndex.record(Double(core.commitIndex))
-        metrics.appliedIndex.record(Double(engine.applied))
+        metrics.appliedIndex.record(Double(applied))
         let state: Double =
             switch core.role {
             case .follower: core.isVoter ? 0 : 3
@@ -322,15 +340,18 @@ extension NodeLoop {
             case .leader: 2
             }
         metrics.state.record(state)
-        if core.role == .leader {
-            for (peer, match) in core.status.matchIndex.sorted(by: { $0.key < $1.key }) {
-                self.engine!.metrics.recordLag(of: peer, core.lastIndex - min(match, core.lastIndex))
-            }
+        let matchIndex = core.role == .leader ? core.status.matchIndex : [:]
+        for (peer, match) in matchIndex {
+            self.engine!.metrics.recordLag(of: peer, core.lastIndex - min(match, core.lastIndex))
         }
         let id = self.node.configuration.id
         let address = self.node.address
         let now = self.now
-        self.node.publish { status in
+        let view = MemberView(
+            id: id, address: address, configuration: core.configuration, committed: core.committedConfiguration,
+            addresses: addresses, lastHeard: self.engine!.lastHeard, matchIndex: matchIndex, now: now,
+            reachableWindow: self.engine!.electionTimeout * 2)
+        self.node.publish(members: view) { status in
             switch core.role {
             case .leader: status.state = .leader
             case .candidate, .preCandidate: status.state = .candidate
@@ -340,23 +361,12 @@ extension NodeLoop {
             }
             status.term = core.term
             status.commitIndex = core.commitIndex
-            status.lastApplied = engine.applied
+            status.lastApplied = applied
             status.leader = core.leader.map { leader in
-                RaftNode.Status.Leader(id: leader, address: (leader == id ? address : engine.addresses[leader]) ?? "")
+                RaftNode.Status.Leader(id: leader, address: (leader == id ? address : addresses[leader]) ?? "")
             }
-            status.lastLeaderContact = core.leader == id ? now : engine.lastLeaderContact
-            let window = engine.electionTimeout * 2
-            let matchIndex = core.role == .leader ? core.status.matchIndex : [:]
-            let voters = core.configuration.voters
-            status.members = (core.configuration.voters.union(core.configuration.learners)).sorted().map { member in
-                let heard = member == id ? nil : engine.lastHeard[member]
-                return RaftNode.Status.Member(
-                    id: member, address: member == id ? address : engine.addresses[member], isVoter: voters.contains(member),
-                    lastContact: heard, matchIndex: member == id ? nil : matchIndex[member],
-                    isReachable: member == id || heard.map { now - $0 < window } ?? false)
-            }
+            status.lastLeaderContact = core.leader == id ? now : lastLeaderContact
             status.isMember = core.configuration.contains(id)
-            status.committedMembers = Set(core.committedConfiguration.members)
             status.lastIndex = core.lastIndex
         }
     }

@@ -39,6 +39,9 @@ struct NodeLoop {
     /// they must not queue behind a snapshot write of seconds on `blockingWork` (a leader that
     /// waited so sent no heartbeat and lost its lead while writing a 1 GiB snapshot).
     let logReads = DedicatedThreadExecutor()
+    /// Runs the WAL's appends and fsyncs: a thread of the two-thread cooperative pool blocked in
+    /// `fdatasync` held up the HTTP handlers and the peer streams meanwhile.
+    let walWrites = DedicatedThreadExecutor()
     /// The committed membership last seen: members that leave it are forgotten by the identity,
     /// and their connections closed.
     var committedMembers: Set<NodeID> = []
@@ -88,6 +91,7 @@ struct NodeLoop {
             self.storage.close()
             self.blockingWork.shutdown()
             self.logReads.shutdown()
+            self.walWrites.shutdown()
         }
         do {
             try await self.runEvents()

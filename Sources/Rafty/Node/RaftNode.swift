@@ -71,6 +71,8 @@ public final class RaftNode: Service {
         var accepting = true
         var subscribers: [AsyncStream<NodeEvent>.Continuation] = []
         var status: Status
+        /// The members of ``status``, built when it is read (nil until the engine runs).
+        var memberView: MemberView?
         /// Peer streams waiting for room in `pending` (``awaitCapacity()``).
         var roomWaiters: [CheckedContinuation<Void, Never>] = []
     }
@@ -112,7 +114,16 @@ public final class RaftNode: Service {
     }
 
     /// The node's current state.
-    public var status: Status { self.shared.withLock { $0.status } }
+    public var status: Status {
+        self.shared.withLock { shared in
+            var status = shared.status
+            if let view = shared.memberView {
+                status.members = view.members
+                status.committedMembers = view.committedMembers
+            }
+            return status
+        }
+    }
 
     /// Runs the node until ``stop()``, a graceful shutdown of its `ServiceGroup`, or cancellation.
     /// Call it once; a second call throws ``RaftError/Code/alreadyRunning``.
@@ -396,11 +407,13 @@ public final class RaftNode: Service {
         return events
     }
 
-    /// Updates the published status and announces state and leader changes to subscribers.
-    func publish(_ update: (inout Status) -> Void) {
+    /// Updates the published status (and the view its members are built from, when given) and
+    /// announces state and leader changes to subscribers.
+    func publish(members view: MemberView? = nil, _ update: (inout Status) -> Void) {
         let (events, subscribers) = self.shared.withLock { shared in
             let before = shared.status
             update(&shared.status)
+            if let view { shared.memberView = view }
             var events: [NodeEvent] = []
             if before.state != shared.status.state { events.append(.stateChanged(shared.status.state, term: shared.status.term)) }
             if before.leaderID != shared.status.leaderID { events.append(.leaderChanged(shared.status.leaderID, term: shared.status.term)) }

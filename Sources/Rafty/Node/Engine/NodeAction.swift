@@ -46,6 +46,16 @@ package enum StorageStep: Sendable, Equatable {
 }
 
 extension StorageStep {
+    /// Whether ``perform(log:stable:)`` carries the step out alone: not a snapshot step, and not a
+    /// stable state with a membership (the executor derives the cluster's id from it first).
+    package var touchesOnlyLogAndStableState: Bool {
+        switch self {
+        case .saveHardState, .dropLog, .truncateSuffix, .append: true
+        case .saveStableState(let state): state.configuration == nil
+        case .storeSnapshot, .restoreSnapshot: false
+        }
+    }
+
     /// Carries out a step that touches only the log and the stable state; false for the snapshot
     /// steps, which need the executor's snapshot store and state machine. The runtime and the
     /// simulator both run their stores through this.
