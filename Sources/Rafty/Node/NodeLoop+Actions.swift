@@ -2,6 +2,7 @@ import CoreMetrics
 import Logging
 import Metrics
 import RaftCore
+import Synchronization
 
 extension NodeLoop {
     /// Carries out the engine's actions in order; a completion (persisted, applied) is reported
@@ -280,6 +281,7 @@ extension NodeLoop {
                 || !self.committedMembers.allSatisfy(committed.contains)
         else { return }
         let removed = self.committedMembers.filter { !committed.contains($0) }
+        self.node.unlearnedPeers.withLock { $0.formUnion(removed) }
         self.committedMembers = Set(committed.members)
         // Their connections close too (unless a current member took over the address).
         let kept = Set(committed.addresses.values)
@@ -329,6 +331,9 @@ extension NodeLoop {
         let lastLeaderContact = self.engine!.lastLeaderContact
         self.forgetRemovedMembers(core.committedConfiguration)
         self.recordMemberIncarnations(core.configuration)
+        self.node.unlearnedPeers.withLock { peers in
+            if !peers.isEmpty { peers = peers.filter { !core.configuration.contains($0) } }
+        }
         let metrics = self.engine!.metrics
         metrics.term.record(Double(core.term))
         metrics.commitIndex.record(Double(core.commitIndex))

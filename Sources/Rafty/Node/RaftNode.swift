@@ -86,6 +86,9 @@ public final class RaftNode: Service {
     let lookups = Mutex<Set<NodeID>>([])
     /// The identity of the storage the running loop opened (nil before).
     let identityStore = Mutex<NodeIdentityStore?>(nil)
+    /// Members removed from the committed membership whose incarnation is not learned again from
+    /// their messages until a configuration lists them (see ``NodeIdentity/admit(_:clusterID:incarnation:learning:)``).
+    let unlearnedPeers = Mutex<Set<NodeID>>([])
     /// The snapshot store of the running loop's storage, which received snapshots are written to.
     let snapshotStore = Mutex<(any SnapshotStore)?>(nil)
     let wakeups: AsyncStream<Void>
@@ -540,7 +543,10 @@ extension RaftNode {
         // Not running (starting or stopping): nothing to check against, and the messages are dropped.
         guard let store = self.identityStore.withLock({ $0 }) else { return nil }
         do {
-            let refusal = try store.update { $0.admit(peer, clusterID: credentials.clusterID, incarnation: credentials.incarnation) }
+            let learning = !self.unlearnedPeers.withLock { $0.contains(peer) }
+            let refusal = try store.update {
+                $0.admit(peer, clusterID: credentials.clusterID, incarnation: credentials.incarnation, learning: learning)
+            }
             return refusal?.description
         } catch {
             return "node \(self.configuration.id) cannot record its peer's identity: \(error)"

@@ -80,7 +80,16 @@ public struct NodeIdentity: Sendable, Hashable {
     /// Decides whether to accept messages from `peer`, which presents `clusterID` and
     /// `incarnation`; learns the cluster id or the peer's incarnation when it sees them first
     /// (the caller persists the identity when it changed).
-    public mutating func admit(_ peer: NodeID, clusterID: UInt64, incarnation: UInt64) -> Refusal? {
+    ///
+    /// - Parameters:
+    ///   - peer: the sender.
+    ///   - clusterID: the cluster id it presents.
+    ///   - incarnation: the incarnation of its data directory.
+    ///   - learning: whether an incarnation seen for the first time is remembered. A node removed
+    ///     from the membership is not learned again until a configuration lists it: its old
+    ///     process, still sending, would otherwise teach the incarnation that its fresh data,
+    ///     added again, is then refused for.
+    public mutating func admit(_ peer: NodeID, clusterID: UInt64, incarnation: UInt64, learning: Bool = true) -> Refusal? {
         if self.clusterID == 0, clusterID != 0 {
             self.clusterID = clusterID
         } else if clusterID != self.clusterID {
@@ -89,7 +98,7 @@ public struct NodeIdentity: Sendable, Hashable {
         switch self.peerIncarnations[peer] {
         case nil:
             // A peer of a version without incarnations is accepted, and not remembered.
-            if incarnation != 0 { self.peerIncarnations[peer] = incarnation }
+            if learning, incarnation != 0 { self.peerIncarnations[peer] = incarnation }
             return nil
         case incarnation:
             return nil

@@ -54,6 +54,21 @@ struct NodeIdentityTests {
         #expect("\(NodeIdentity.Refusal.replacedData(2, known: 7, presented: 9))".contains("rafty members remove 2"))
     }
 
+    @Test("A forgotten peer admitted without learning is not remembered: its fresh data, added again, is admitted")
+    func unlearnedPeer() {
+        var identity = NodeIdentity(clusterID: 1, incarnation: 5)
+        #expect(identity.admit(2, clusterID: 1, incarnation: 7) == nil)
+        identity.forget([2])
+        // The removed member's old process is still sending: admitted, not learned again.
+        #expect(identity.admit(2, clusterID: 1, incarnation: 7, learning: false) == nil)
+        #expect(identity.peerIncarnations[2] == nil)
+        // Wiped and added again, it presents a new incarnation: not refused (it was, learning the old one).
+        #expect(identity.admit(2, clusterID: 1, incarnation: 8) == nil)
+        #expect(identity.peerIncarnations == [2: 8])
+        // A known peer is still refused with other data, learning or not.
+        #expect(identity.admit(2, clusterID: 1, incarnation: 9, learning: false) == .replacedData(2, known: 8, presented: 9))
+    }
+
     @Test("The configuration's record wins over what the node learned, even for a peer it never heard from")
     func recordedIncarnations() {
         var identity = NodeIdentity(clusterID: 1, incarnation: 5, peerIncarnations: [2: 8])
