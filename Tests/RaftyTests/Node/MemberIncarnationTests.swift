@@ -57,4 +57,29 @@ struct MemberIncarnationTests {
             }
         }
     }
+
+    @Test("A removed member's old process does not teach its incarnation again: its fresh data, added again, is admitted")
+    func removedMemberIsNotLearnedAgain() async throws {
+        let cluster = TestCluster(size: 3)
+        try await cluster.run {
+            for id in UInt64(1)...3 {
+                try cluster.start(id) { configuration in
+                    configuration.peers = (UInt64(1)...3).filter { $0 != id }.map(cluster.address)
+                }
+            }
+            let leader = try await cluster.leader()
+            let removed = (UInt64(1)...3).first { $0 != leader }!
+            let node = cluster.node(leader)
+            let clusterID = try #require(Self.identity(node)).clusterID
+            let old = try #require(Self.identity(cluster.node(removed))).incarnation
+            try await eventually("the leader knows node \(removed)'s incarnation") { Self.identity(node)?.peerIncarnations[removed] == old }
+            _ = try await node.removeMember(id: removed)
+            try await eventually("the leader forgot node \(removed)'s incarnation") { Self.identity(node)?.peerIncarnations[removed] == nil }
+            // The removed member's old process sends again: admitted, and not learned.
+            #expect(node.admit(removed, presenting: PeerCredentials(clusterID: clusterID, incarnation: old)) == nil)
+            #expect(Self.identity(node)?.peerIncarnations[removed] == nil)
+            // Wiped, it comes back with a new incarnation to be added again: not refused as replaced data.
+            #expect(node.admit(removed, presenting: PeerCredentials(clusterID: clusterID, incarnation: old &+ 1)) == nil)
+        }
+    }
 }
