@@ -27,15 +27,20 @@ struct MemberIncarnationTests {
         incarnations.keys.allSatisfy { id in Self.identity(cluster.node(id))?.peerIncarnations == incarnations.filter { $0.key != id } }
     }
 
+    /// Starts nodes `ids`, each with the others as its peers: they form a cluster.
+    static func formCluster(of cluster: TestCluster, _ ids: ClosedRange<NodeID>) throws {
+        for id in ids {
+            try cluster.start(id) { configuration in
+                configuration.peers = ids.filter { $0 != id }.map(cluster.address)
+            }
+        }
+    }
+
     @Test("Formation records every node's incarnation from discovery, a promotion records the new voter's; every member then expects them")
     func recordedAtFormationAndPromotion() async throws {
         let cluster = TestCluster(size: 4)
         try await cluster.run {
-            for id in UInt64(1)...3 {
-                try cluster.start(id) { configuration in
-                    configuration.peers = (UInt64(1)...3).filter { $0 != id }.map(cluster.address)
-                }
-            }
+            try Self.formCluster(of: cluster, 1...3)
             try cluster.start(4) { configuration in
                 configuration.startMode = .join
                 configuration.peers = [cluster.address(1)]
@@ -62,11 +67,7 @@ struct MemberIncarnationTests {
     func removedMemberIsNotLearnedAgain() async throws {
         let cluster = TestCluster(size: 3)
         try await cluster.run {
-            for id in UInt64(1)...3 {
-                try cluster.start(id) { configuration in
-                    configuration.peers = (UInt64(1)...3).filter { $0 != id }.map(cluster.address)
-                }
-            }
+            try Self.formCluster(of: cluster, 1...3)
             let leader = try await cluster.leader()
             let removed = (UInt64(1)...3).first { $0 != leader }!
             let node = cluster.node(leader)
