@@ -23,8 +23,7 @@ struct LeaseSimulationTests {
         var operations = 0
         var completed = 0
         var failures: [SimulationReport] = []
-        for seed in seeds {
-            let report = Simulation.leaseRun(seed: seed, nodeCount: nodeCount)
+        for report in SeedRunner.map(seeds, { Simulation.leaseRun(seed: $0, nodeCount: nodeCount) }) {
             operations += report.operations
             completed += report.completedOperations
             if !report.passed { failures.append(report) }

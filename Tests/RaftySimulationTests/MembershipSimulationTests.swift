@@ -275,8 +275,7 @@ struct MembershipSimulationTests {
         var changes = 0
         var failures: [SimulationReport] = []
         var finalVoters: [Int: Int] = [:]
-        for seed in seeds {
-            let report = Simulation.randomizedMembershipRun(seed: seed, nodeCount: nodeCount)
+        for report in SeedRunner.map(seeds, { Simulation.randomizedMembershipRun(seed: $0, nodeCount: nodeCount) }) {
             steps += report.steps
             operations += report.operations
             changes += report.configurationChanges

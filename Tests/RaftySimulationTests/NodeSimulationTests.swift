@@ -25,12 +25,11 @@ struct NodeSimulationTests {
     /// Runs `run` for every seed, prints the totals under `label`, records the first failures
     /// with the variable that replays them, and checks that none failed or went unchecked.
     static func runAll(
-        _ seeds: [UInt64], nodeCount: Int, label: String, replay: String, _ run: (UInt64) -> NodeSimulationReport
+        _ seeds: [UInt64], nodeCount: Int, label: String, replay: String, _ run: @Sendable (UInt64) -> NodeSimulationReport
     ) -> NodeSimulationReport {
         var total = NodeSimulationReport(seed: 0, nodeCount: nodeCount)
         var failures: [NodeSimulationReport] = []
-        for seed in seeds {
-            let report = run(seed)
+        for report in SeedRunner.map(seeds, run) {
             total.add(report)
             if report.failure != nil { failures.append(report) }
         }

@@ -23,8 +23,7 @@ struct RandomizedSimulationTests {
         var operations = 0
         var committed: UInt64 = 0
         var failures: [SimulationReport] = []
-        for seed in seeds {
-            let report = Simulation.randomizedRun(seed: seed, nodeCount: nodeCount)
+        for report in SeedRunner.map(seeds, { Simulation.randomizedRun(seed: $0, nodeCount: nodeCount) }) {
             steps += report.steps
             operations += report.operations
             committed += report.committedEntries
