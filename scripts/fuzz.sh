@@ -20,7 +20,7 @@ TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(peer-message storage kv)
 mkdir -p "$OUT/lib"
 
-BASE=(swiftc -swift-version 6 -parse-as-library -O -g -sanitize=fuzzer,address -enable-upcoming-feature ExistentialAny)
+BASE=(swiftc -swift-version 6 -parse-as-library -O -g -j "$(nproc)" -sanitize=fuzzer,address -enable-upcoming-feature ExistentialAny)
 # This package's settings (Package.swift); SwiftProtobuf is built with its own (BASE).
 SWIFTC=("${BASE[@]}" -package-name rafty -enable-upcoming-feature InternalImportsByDefault
         -enable-upcoming-feature MemberImportVisibility

@@ -11,7 +11,7 @@ import Testing
 @Suite("Lease simulation")
 struct LeaseSimulationTests {
     static let environment = ProcessEnvironment()
-    static let ciSeedsPerSize = 80
+    static let ciSeedsPerSize = 60
 
     static func seeds(nodeCount: Int) -> [UInt64] {
         environment.seeds(single: "RAFTY_LEASE_SEED", many: "RAFTY_LEASE_SEEDS", ciDefault: ciSeedsPerSize, nodeCount: nodeCount)

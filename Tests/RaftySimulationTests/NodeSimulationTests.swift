@@ -15,8 +15,8 @@ import Testing
 @Suite("Node simulation")
 struct NodeSimulationTests {
     static let environment = ProcessEnvironment()
-    static let ciSeedsPerSize = 100
-    static let ciLeaseSeedsPerSize = 50
+    static let ciSeedsPerSize = 70
+    static let ciLeaseSeedsPerSize = 40
 
     static func seeds(nodeCount: Int) -> [UInt64] {
         environment.seeds(single: "RAFTY_NODE_SEED", many: "RAFTY_NODE_SEEDS", ciDefault: ciSeedsPerSize, nodeCount: nodeCount)

@@ -10,7 +10,7 @@ import Testing
 @Suite("Randomized simulation")
 struct RandomizedSimulationTests {
     static let environment = ProcessEnvironment()
-    static let ciSeedsPerSize = 100
+    static let ciSeedsPerSize = 70
 
     static func seeds(nodeCount: Int) -> [UInt64] {
         environment.seeds(single: "RAFTY_SIM_SEED", many: "RAFTY_SIM_SEEDS", ciDefault: ciSeedsPerSize, nodeCount: nodeCount)
