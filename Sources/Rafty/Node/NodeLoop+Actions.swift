@@ -321,7 +321,7 @@ extension NodeLoop {
     mutating func publish() {
         // Fields are read through `self.engine!` one by one: binding the engine to a constant
         // copied all of it on every loop iteration.
-        guard self.engine != nil else {
+        guard self.hasEngine else {
             self.node.publish { $0.state = .follower }
             return
         }

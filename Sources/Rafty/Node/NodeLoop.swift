@@ -15,7 +15,11 @@ struct NodeLoop {
     let node: RaftNode
     let storage: RaftStorage
     var logger: Logger
+    /// Set once, by ``startEngine(membership:)`` (which sets ``hasEngine`` with it).
     var engine: NodeEngine?
+    /// Whether ``engine`` is set. The loop asks on every iteration, and `self.engine != nil` in
+    /// an async function copied the whole engine (every field retained and released: `perf`).
+    private(set) var hasEngine = false
     /// Peers discovered before the engine starts: id → address, and whether they vote.
     var addresses: [NodeID: String] = [:]
     var peerRoles: [NodeID: Bool] = [:]
@@ -112,15 +116,15 @@ struct NodeLoop {
         self.publish()
         for await _ in self.node.wakeups {
             var events = self.node.takePending()[...]
-            while self.engine == nil, let event = events.popFirst() { try await self.discover(event) }
-            if self.engine != nil, !events.isEmpty || (self.stopping && !self.engine!.stopping) {
+            while !self.hasEngine, let event = events.popFirst() { try await self.discover(event) }
+            if self.hasEngine, !events.isEmpty || (self.stopping && !self.engine!.stopping) {
                 // A stop that arrived before the engine started reaches it first.
                 let inputs = (self.stopping && !self.engine!.stopping ? [NodeInput.stop] : []) + events.map { self.input(for: $0) }
                 self.engine!.incarnations = self.knownIncarnations
                 try await self.execute(self.engine!.handle(inputs, now: self.now))
             }
             self.publish()
-            if self.stopping, self.engine?.readyToStop(now: self.now) ?? true { break }
+            if self.stopping, !self.hasEngine || self.engine!.readyToStop(now: self.now) { break }
         }
         await self.failAll(RaftError(.shuttingDown, "the node stopped"))
     }
@@ -128,7 +132,7 @@ struct NodeLoop {
     /// Answers every waiting caller and every queued event as the node stops or fails.
     mutating func failAll(_ error: RaftError) async {
         for event in self.node.takePending(close: true) { RaftNode.fail(event, error) }
-        if self.engine != nil {
+        if self.hasEngine {
             for action in self.engine!.failAll(error) {
                 if case .answer(let request, let answer) = action { self.waiters.removeValue(forKey: request)?.resume(returning: answer) }
             }
@@ -193,7 +197,7 @@ struct NodeLoop {
 
     /// A fresh node starts once it knows every peer and at least `minimumClusterSize` voters.
     mutating func maybeStartEngine() async throws {
-        guard self.engine == nil else { return }
+        guard !self.hasEngine else { return }
         let configuration = self.node.configuration
         let membership: ClusterConfiguration
         if configuration.startMode != .form {
@@ -246,6 +250,7 @@ struct NodeLoop {
                 configuration: configuration, address: self.node.address, peerAddresses: self.node.peerAddresses,
                 addresses: self.addresses, peerRoles: self.peerRoles, membership: membership, restoring: state,
                 metrics: self.metrics, logger: self.logger, now: self.now, randomSeed: UInt64.random(in: 0...UInt64.max))
+            self.hasEngine = true
         } catch let error as RaftError {
             throw error
         } catch {
