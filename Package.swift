@@ -80,6 +80,8 @@ let package = Package(
                 // The client's check of a peer server's certificate (already built for the transport).
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -136,7 +138,12 @@ let package = Package(
         ),
         // A cluster harness for users' tests: the nodes of a cluster in one process, in memory or
         // over loopback gRPC.
-        .target(name: "RaftyTesting", dependencies: ["Rafty", "RaftCore", "RaftyGRPC"], swiftSettings: swiftSettings),
+        .target(
+            name: "RaftyTesting",
+            dependencies: [
+                "Rafty", "RaftCore", "RaftyGRPC", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
         // Helpers shared by the test targets.
         .target(
             name: "RaftyTestSupport",

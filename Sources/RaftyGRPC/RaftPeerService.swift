@@ -148,6 +148,16 @@ struct RaftPeerService: Rafty_V1_RaftPeer.SimpleServiceProtocol {
     func installSnapshot(
         request: RPCAsyncSequence<Rafty_V1_SnapshotChunk, any Error>, context: ServerContext
     ) async throws -> Rafty_V1_InstallSnapshotResponse {
+        // Chunks are written to files as they arrive: not on the event loop the transport's
+        // handlers may prefer, where the writes would hold up every peer's messages.
+        try await withTaskExecutorPreference(globalConcurrentExecutor) {
+            try await self.receiveSnapshot(request: request, context: context)
+        }
+    }
+
+    private func receiveSnapshot(
+        request: RPCAsyncSequence<Rafty_V1_SnapshotChunk, any Error>, context: ServerContext
+    ) async throws -> Rafty_V1_InstallSnapshotResponse {
         let peer = try self.authenticatedPeer(context)
         var message: RaftCore.Message?
         var metadata: SnapshotMetadata?

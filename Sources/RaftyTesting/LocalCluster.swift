@@ -1,7 +1,10 @@
+import NIOCore
 public import RaftCore
 public import Rafty
 public import RaftyGRPC
 import Synchronization
+
+import class NIOPosix.MultiThreadedEventLoopGroup
 
 #if canImport(Glibc)
     import Glibc
@@ -48,6 +51,8 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
         var machine: Machine
         var link: PartitionableTransport
         var grpc: GRPCTransport?
+        /// The gRPC transport's event loop, made for this start (shut down after it).
+        var eventLoop: MultiThreadedEventLoopGroup?
         var run: Task<Void, any Error>
         var watch: Task<Void, Never>
     }
@@ -181,21 +186,33 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
         var configuration = self.configuration(id)
         self.configure(&configuration)
         configure(&configuration)
-        let grpc = self.transport == .grpc ? GRPCTransport(configuration: try self.grpcConfiguration(id)) : nil
+        // Over gRPC each node runs as `rafty serve` runs it: its peer connections on an event loop
+        // of their own, which the node's tasks prefer (unless the configuration names a group).
+        var eventLoop: MultiThreadedEventLoopGroup?
+        var grpc: GRPCTransport?
+        if self.transport == .grpc {
+            var grpcConfiguration = try self.grpcConfiguration(id)
+            if grpcConfiguration.eventLoopGroup == nil {
+                eventLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+                grpcConfiguration.eventLoopGroup = eventLoop
+            }
+            grpc = GRPCTransport(configuration: grpcConfiguration)
+        }
         let link = PartitionableTransport(wrapTransport(grpc ?? self.inProcessNetwork), isolated: self.state.withLock { $0.isolated.contains(id) })
         let machine = self.makeStateMachine(id)
         let node: RaftNode
         do {
             node = try RaftNode(configuration: configuration, stateMachine: machine, transport: link)
         } catch {
-            grpc?.close()
+            Self.shutDown(grpc, eventLoop)
             throw error
         }
         let previous = self.state.withLock { state in state.members[id] }
         precondition(previous.map { $0.node.status.state == .down } ?? true, "node \(id) is running: stop it first")
         previous?.grpc?.close()
+        Self.shutDown(previous?.grpc, previous?.eventLoop)
         let events = node.events()
-        let run = Task {
+        let run = Task(executorPreference: grpc?.taskExecutor) {
             do {
                 try await node.run()
             } catch {
@@ -207,9 +224,17 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
             for await _ in events { self.changed() }
             self.changed()
         }
-        self.state.withLock { $0.members[id] = Member(node: node, machine: machine, link: link, grpc: grpc, run: run, watch: watch) }
+        self.state.withLock { $0.members[id] = Member(node: node, machine: machine, link: link, grpc: grpc, eventLoop: eventLoop, run: run, watch: watch) }
         self.changed()
         return node
+    }
+
+    /// Shuts down a stopped node's transport, then its event loop, in the background.
+    private static func shutDown(_ grpc: GRPCTransport?, _ eventLoop: MultiThreadedEventLoopGroup?) {
+        Task {
+            await grpc?.shutdown()
+            try? await eventLoop?.shutdownGracefully()
+        }
     }
 
     /// Starts nodes 1...``size``.
@@ -305,7 +330,8 @@ public final class LocalCluster<Machine: StateMachine>: Sendable {
         for member in members {
             _ = await member.run.result
             await member.watch.value
-            member.grpc?.close()
+            await member.grpc?.shutdown()
+            try? await member.eventLoop?.shutdownGracefully()
         }
         _ = system("rm -rf '\(self.directory)'")
         if let failure = self.state.withLock({ $0.failure }) { throw failure }
