@@ -43,6 +43,10 @@ url = sut.start(to)
 try:
     lua = "/tmp/cpu_per_op.lua"
     open(lua, "w").write(RAFTY_READ_LUA if "--read" in sys.argv else RAFTY_LUA)
+    if "--read" in sys.argv:  # as kvbench.py does: one thread writes keys 0, 1, 2, ... once each
+        open(lua, "w").write(RAFTY_LUA)
+        wrk(url, lua, 16, 6, threads=1)
+        open(lua, "w").write(RAFTY_READ_LUA)
     wrk(url, lua, 4, 2)  # warm-up
     leader = sut.cluster.leader()
     pids = [n.proc.pid for n in [leader] + [n for n in sut.cluster.nodes if n is not leader]]

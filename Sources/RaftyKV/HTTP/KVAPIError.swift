@@ -22,24 +22,54 @@ struct KVAPIError: Error, HTTPResponseError {
         self.leader = leader
     }
 
-    private struct Body: Encodable {
-        struct Detail: Encodable {
-            var code: String
-            var message: String
-            var leader: String?
-        }
-        var error: Detail
-    }
-
     func response(from request: Request, context: some RequestContext) throws -> Response {
         self.response()
     }
 
     func response() -> Response {
-        let body = Body(error: .init(code: self.code, message: self.message, leader: self.leader))
-        var response = jsonResponse(body, status: self.status)
+        var response = Response(
+            status: self.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: self.body)))
         if let retryAfter = self.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
         return response
+    }
+
+    /// The JSON body, written by hand: with `JSONEncoder` a 404 for a missing key cost the leader
+    /// 60 % more CPU than a read that found its key.
+    var body: [UInt8] {
+        var json: [UInt8] = []
+        json.reserveCapacity(48 + self.code.utf8.count + self.message.utf8.count + (self.leader?.utf8.count ?? 0))
+        json.append(contentsOf: #"{"error":{"code":"#.utf8)
+        Self.appendString(self.code, to: &json)
+        json.append(contentsOf: #","message":"#.utf8)
+        Self.appendString(self.message, to: &json)
+        if let leader = self.leader {
+            json.append(contentsOf: #","leader":"#.utf8)
+            Self.appendString(leader, to: &json)
+        }
+        json.append(contentsOf: "}}".utf8)
+        return json
+    }
+
+    /// Appends `string` as a JSON string literal (RFC 8259: quote, backslash and control
+    /// characters escaped; everything else as UTF-8).
+    private static func appendString(_ string: String, to json: inout [UInt8]) {
+        let hex = Array("0123456789abcdef".utf8)
+        json.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): json.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): json.append(contentsOf: #"\\"#.utf8)
+            case UInt8(ascii: "\n"): json.append(contentsOf: #"\n"#.utf8)
+            case UInt8(ascii: "\r"): json.append(contentsOf: #"\r"#.utf8)
+            case UInt8(ascii: "\t"): json.append(contentsOf: #"\t"#.utf8)
+            case 0..<0x20:
+                json.append(contentsOf: #"\u00"#.utf8)
+                json.append(hex[Int(byte >> 4)])
+                json.append(hex[Int(byte & 0xF)])
+            default: json.append(byte)
+            }
+        }
+        json.append(UInt8(ascii: "\""))
     }
 
     // MARK: - Mapping
@@ -149,6 +179,20 @@ struct KVAPIError: Error, HTTPResponseError {
 func indexResponse(_ index: UInt64) -> Response {
     var buffer = ByteBuffer()
     buffer.writeString("{\"index\":\(index)}")
+    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+}
+
+/// `{"index":N,"deleted":B}`, the answer to a delete, formatted by hand like ``indexResponse(_:)``.
+func deleteResponse(index: UInt64, deleted: Bool) -> Response {
+    var buffer = ByteBuffer()
+    buffer.writeString("{\"index\":\(index),\"deleted\":\(deleted)}")
+    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+}
+
+/// `{"status":"S"}`, the answer of `/health` and `/ready` (polled often by load balancers).
+func healthResponse(_ status: StaticString) -> Response {
+    var buffer = ByteBuffer()
+    buffer.writeString("{\"status\":\"\(status)\"}")
     return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
 }
 

@@ -18,11 +18,6 @@ struct BootstrapJSON: Encodable {
     var members: [UInt64]
 }
 
-/// `{"status": "..."}`: the body of `/health` and `/ready`.
-struct HealthJSON: Encodable {
-    var status: String
-}
-
 extension KVHandlers {
     /// `GET /v1/status`.
     func status(_ request: Request, context: KVRequestContext) async throws -> Response {
@@ -82,7 +77,7 @@ extension KVHandlers {
 
     /// `GET /health` — 200 while the server serves.
     func health(_ request: Request, context: KVRequestContext) async throws -> Response {
-        jsonResponse(HealthJSON(status: "ok"))
+        healthResponse("ok")
     }
 
     /// `GET /ready` — 200 when a leader is known and everything committed is applied, else 503.
@@ -96,6 +91,6 @@ extension KVHandlers {
                 .serviceUnavailable, "not_ready",
                 "applied \(status.lastApplied) of \(status.commitIndex) committed entries", leader: status.leaderAddress)
         }
-        return jsonResponse(HealthJSON(status: "ready"))
+        return healthResponse("ready")
     }
 }

@@ -3,11 +3,6 @@ internal import NIOCore
 internal import Rafty
 
 /// `{"index": N, "deleted": Bool}`: a delete, and whether the key existed.
-struct DeleteJSON: Encodable {
-    var index: UInt64
-    var deleted: Bool
-}
-
 extension KVHandlers {
     /// `PUT /v1/kv/{key}` — a write; with `?prev=V` a compare-and-set; with `?prevExist=false`
     /// a create-if-absent. 409 on a failed comparison.
@@ -83,7 +78,7 @@ extension KVHandlers {
         _ = try self.query(request, allowed: [])
         do {
             let (index, existed) = try await self.client.delete(key, timeout: self.timeout)
-            return jsonResponse(DeleteJSON(index: index, deleted: existed))
+            return deleteResponse(index: index, deleted: existed)
         } catch {
             throw self.fail(error, .write)
         }

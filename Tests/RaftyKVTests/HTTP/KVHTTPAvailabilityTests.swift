@@ -20,7 +20,9 @@ struct KVHTTPAvailabilityTests {
             let ready = try await cluster.request(1, .get, "/ready")
             #expect(ready.status == .serviceUnavailable)
             #expect(try ready.errorCode() == "not_ready")
-            #expect(try await cluster.request(1, .get, "/health").status == .ok)
+            let health = try await cluster.request(1, .get, "/health")
+            #expect(health.status == .ok)
+            #expect(try health.json()["status"] as? String == "ok")
 
             let put = try await cluster.request(1, .put, "/v1/kv/k", body: [1])
             #expect(put.status == .serviceUnavailable, "\(put.text)")
@@ -40,6 +42,7 @@ struct KVHTTPAvailabilityTests {
             try await eventually("node 1 becomes ready once a leader is elected") {
                 try await cluster.request(1, .get, "/ready").status == .ok
             }
+            #expect(try await cluster.request(1, .get, "/ready").json()["status"] as? String == "ready")
             #expect(try await cluster.request(1, .put, "/v1/kv/k", body: [1]).status == .ok)
             #expect(cluster.store(1).value(forKey: Array("k".utf8)) == [1], "the refused writes never appeared")
 
