@@ -68,14 +68,18 @@ public final class GRPCTransport: RaftTransport {
     /// messages reach the peers' connections, on one thread, without waking a thread of Swift's
     /// pool at each step (on 2 cores: 30 % more writes/s at 16 clients, fewer than half the
     /// context switches on a follower). Blocking work (snapshot files) leaves it for the pool.
-    public var taskExecutor: (any TaskExecutor)? { self.eventLoopExecutor }
-
-    private let eventLoopExecutor: EventLoopTaskExecutor?
+    public let taskExecutor: EventLoopTaskExecutor?
 
     private struct State {
         var peers: [String: Peer] = [:]
         /// Peers closed whose tasks may still run (``shutdown()`` waits for them).
         var retired: [Peer] = []
+
+        /// Keeps `peers` (just closed) until their tasks end; forgets the retired ones that ended.
+        mutating func retire(_ peers: some Sequence<Peer>) {
+            self.retired.removeAll { $0.isFinished }
+            self.retired += peers
+        }
         var closed = false
         /// The node served, whose credentials go with every message sent.
         var handler: (any RaftTransportHandler)?
@@ -87,7 +91,7 @@ public final class GRPCTransport: RaftTransport {
     /// ``serve(_:at:)`` too, so a client-only transport is possible).
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
-        self.eventLoopExecutor = configuration.eventLoopGroup.map { EventLoopTaskExecutor($0.next()) }
+        self.taskExecutor = configuration.eventLoopGroup.map { EventLoopTaskExecutor($0.next()) }
     }
 
     deinit {
@@ -105,7 +109,7 @@ public final class GRPCTransport: RaftTransport {
             state.closed = false
             state.handler = handler
         }
-        self.eventLoopExecutor?.reopen()
+        self.taskExecutor?.reopen()
         defer { self.close() }
         let endpoint = try PeerAddress(parsing: address)
         if let tls = self.configuration.tls {
@@ -159,11 +163,11 @@ public final class GRPCTransport: RaftTransport {
     /// fail with `RaftError/Code/shuttingDown`, and tasks that prefer ``taskExecutor`` run in
     /// Swift's global pool (the event loop group may be shut down).
     public func close() {
-        self.eventLoopExecutor?.close()
+        self.taskExecutor?.close()
         let peers = self.state.withLock { state in
             defer { state.peers = [:] }
             state.closed = true
-            state.retired += state.peers.values
+            state.retire(state.peers.values)
             return Array(state.peers.values)
         }
         for peer in peers { peer.close() }
@@ -181,6 +185,9 @@ public final class GRPCTransport: RaftTransport {
         for peer in peers { await peer.finished() }
     }
 
+    /// Closed peers whose tasks may still run.
+    var retiredPeers: [Peer] { self.state.withLock { $0.retired } }
+
     // MARK: - Client side
 
     /// The peer addresses this transport keeps a client connection to.
@@ -190,7 +197,7 @@ public final class GRPCTransport: RaftTransport {
     public func disconnect(from address: String) {
         let peer = self.state.withLock { state in
             let peer = state.peers.removeValue(forKey: address)
-            if let peer { state.retired.append(peer) }
+            if let peer { state.retire([peer]) }
             return peer
         }
         peer?.close()
@@ -212,7 +219,7 @@ public final class GRPCTransport: RaftTransport {
             return (peer, existing)
         }
         if let replaced {
-            self.state.withLock { $0.retired.append(replaced) }
+            self.state.withLock { $0.retire([replaced]) }
             replaced.close()
         }
         return peer
@@ -376,6 +383,8 @@ final class Peer: Sendable {
 
     private struct State {
         var tasks: [Task<Void, Never>] = []
+        /// Of `tasks`, those still running.
+        var running = 0
         var snapshotInFlight = false
         var closed = false
     }
@@ -407,8 +416,15 @@ final class Peer: Sendable {
         self.grpcClient = grpcClient
         self.client = Rafty_V1_RaftPeer.Client(wrapping: grpcClient)
         self.outbound = OutboundQueue(limit: configuration.outboundQueueLimit)
-        let connections = Task(executorPreference: executor) { _ = try? await grpcClient.runConnections() }
-        let exchange = Task(executorPreference: executor) { [self] in await self.runExchange() }
+        self.state.withLock { $0.running = 2 }
+        let connections = Task(executorPreference: executor) { [self] in
+            defer { self.state.withLock { $0.running -= 1 } }
+            _ = try? await grpcClient.runConnections()
+        }
+        let exchange = Task(executorPreference: executor) { [self] in
+            defer { self.state.withLock { $0.running -= 1 } }
+            await self.runExchange()
+        }
         self.state.withLock { $0.tasks = [connections, exchange] }
     }
 
@@ -438,6 +454,9 @@ final class Peer: Sendable {
     private var isClosed: Bool { self.state.withLock { $0.closed } }
 
     /// Returns once the connection and stream tasks ended (after ``close()``).
+    /// Whether the connection and stream tasks ended.
+    var isFinished: Bool { self.state.withLock { $0.running == 0 } }
+
     func finished() async {
         for task in self.state.withLock({ $0.tasks }) { await task.value }
     }

@@ -27,8 +27,7 @@ struct KVAPIError: Error, HTTPResponseError {
     }
 
     func response() -> Response {
-        var response = Response(
-            status: self.status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: self.body)))
+        var response = jsonResponse(body: ByteBuffer(bytes: self.body), status: self.status)
         if let retryAfter = self.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
         return response
     }
@@ -177,31 +176,27 @@ struct KVAPIError: Error, HTTPResponseError {
 /// `{"index":N}`, the answer to every write: formatted by hand, as `JSONEncoder` would, because
 /// encoding it took about 3 % of a leader's CPU under a write load.
 func indexResponse(_ index: UInt64) -> Response {
-    var buffer = ByteBuffer()
-    buffer.writeString("{\"index\":\(index)}")
-    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+    jsonResponse(body: ByteBuffer(string: "{\"index\":\(index)}"))
 }
 
 /// `{"index":N,"deleted":B}`, the answer to a delete, formatted by hand like ``indexResponse(_:)``.
 func deleteResponse(index: UInt64, deleted: Bool) -> Response {
-    var buffer = ByteBuffer()
-    buffer.writeString("{\"index\":\(index),\"deleted\":\(deleted)}")
-    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+    jsonResponse(body: ByteBuffer(string: "{\"index\":\(index),\"deleted\":\(deleted)}"))
 }
 
 /// `{"status":"S"}`, the answer of `/health` and `/ready` (polled often by load balancers).
 func healthResponse(_ status: StaticString) -> Response {
-    var buffer = ByteBuffer()
-    buffer.writeString("{\"status\":\"\(status)\"}")
-    return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+    jsonResponse(body: ByteBuffer(string: "{\"status\":\"\(status)\"}"))
+}
+
+/// A JSON response whose body is already formatted.
+func jsonResponse(body: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
 }
 
 /// Encodes `value` as a JSON response.
 func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
     // Encoding these plain structs cannot fail.
     let data = (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
-    return Response(
-        status: status,
-        headers: [.contentType: "application/json"],
-        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    return jsonResponse(body: ByteBuffer(bytes: data), status: status)
 }

@@ -2,7 +2,6 @@ internal import Hummingbird
 internal import NIOCore
 internal import Rafty
 
-/// `{"index": N, "deleted": Bool}`: a delete, and whether the key existed.
 extension KVHandlers {
     /// `PUT /v1/kv/{key}` — a write; with `?prev=V` a compare-and-set; with `?prevExist=false`
     /// a create-if-absent. 409 on a failed comparison.
