@@ -50,6 +50,13 @@ public final class GRPCTransport: RaftTransport {
         /// the transport's tasks run on that loop too (``GRPCTransport/taskExecutor``); the caller
         /// shuts the group down after the transport closed.
         public var eventLoopGroup: MultiThreadedEventLoopGroup?
+        /// How long a connection may hold written bytes before it sends them, to send more at once
+        /// (grpc-swift's flush coalescing, up to 64 KiB); nil (default): sent at once. A peer's
+        /// messages of one loop iteration already leave together, and a delay here is paid twice
+        /// by every write (the append and its acknowledgement): the 100 µs gRPC's default asks
+        /// for cost 0.2–0.35 ms per hop on a 2-core VM (timer wake-ups), a quarter of the latency
+        /// of a write at one client.
+        public var flushDelay: Duration?
 
         /// The event loop group of the connections.
         var connectionGroup: MultiThreadedEventLoopGroup { self.eventLoopGroup ?? MultiThreadedEventLoopGroup.singleton }
@@ -124,6 +131,7 @@ public final class GRPCTransport: RaftTransport {
             address: try endpoint.bindAddress, transportSecurity: self.configuration.tls?.serverSecurity ?? .plaintext,
             config: .defaults { config in
                 config.rpc.maxRequestPayloadSize = self.configuration.maxMessageBytes
+                config.connection.flushCoalescing = self.configuration.flushDelay.map { .init(maxFlushDelay: $0, maxBytes: 64 << 10) }
             }, eventLoopGroup: self.configuration.connectionGroup)
         let server = GRPCServer(transport: transport, services: [service])
         // Not a child task: cancelling the caller must not cancel the server before its graceful
@@ -408,6 +416,7 @@ final class Peer: Sendable {
                     config.backoff = .init(
                         initial: configuration.reconnectBackoff.initial, max: configuration.reconnectBackoff.max,
                         multiplier: 1.6, jitter: 0.2)
+                    config.connection.flushCoalescing = configuration.flushDelay.map { .init(maxFlushDelay: $0, maxBytes: 64 << 10) }
                 }, eventLoopGroup: configuration.connectionGroup)
         } catch {
             throw RaftError(.unreachable, "cannot create a client for \(address): \(error)")
