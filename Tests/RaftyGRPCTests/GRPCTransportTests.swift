@@ -51,6 +51,22 @@ struct GRPCTransportTests {
         }
     }
 
+    @Test("With flush coalescing on (flushDelay), messages and answers arrive as without")
+    func flushDelay() async throws {
+        let handler = StubHandler(outcome: .success([4]))
+        var configuration = GRPCTransport.Configuration()
+        configuration.flushDelay = .microseconds(100)
+        try await withServedHandler(handler, configuration: configuration) { address, client in
+            for i in 0..<100 {
+                await client.send(RaftCore.Message(from: 1, to: 7, term: 1, body: .readIndex(context: UInt64(i))), snapshot: nil, to: address)
+            }
+            try await eventually("100 messages arrived in order") {
+                handler.messages.map(\.0.body) == (0..<100).map { .readIndex(context: UInt64($0)) }
+            }
+            #expect(try await client.forward(.submit([9]), to: address, timeout: .seconds(1)) == .result([4]))
+        }
+    }
+
     @Test("Forward carries the leader's RaftError code and leader back to the follower")
     func forwardErrors() async throws {
         let handler = StubHandler(outcome: .failure(RaftError(.notLeader, "not me", leader: 2)))

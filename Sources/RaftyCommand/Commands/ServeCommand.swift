@@ -272,8 +272,9 @@ struct ServeCommand: AsyncParsableCommand {
         transportConfiguration.unaryTimeout = transportConfiguration.unaryTimeout * self.timeMultiplier
         transportConfiguration.tls = try self.peerTLS()
         transportConfiguration.logger = logger
-        // The peer connections get an event loop of their own, and the node's tasks and the HTTP
-        // handlers run on it (below): fewer thread hand-offs per message (GRPCTransport.taskExecutor).
+        // The peer connections get an event loop of their own; the node's tasks, the HTTP
+        // connections and their handlers run on it too (below): fewer thread hand-offs per message
+        // (GRPCTransport.taskExecutor, KVHTTPServer's eventLoopGroup).
         // It lives as long as the process: it is not shut down.
         let peerLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         transportConfiguration.eventLoopGroup = peerLoop
@@ -288,7 +289,7 @@ struct ServeCommand: AsyncParsableCommand {
         let membershipTimeout = max(.seconds(30), configuration.memberCatchUpTimeout + .seconds(10))
         let server = KVHTTPServer(
             node: node, limits: limits, host: http.hostText, port: http.port, registry: registry,
-            membershipTimeout: membershipTimeout, security: try self.httpSecurity(), logger: logger)
+            membershipTimeout: membershipTimeout, security: try self.httpSecurity(), logger: logger, eventLoopGroup: peerLoop)
         logger.info(
             "starting",
             metadata: [
