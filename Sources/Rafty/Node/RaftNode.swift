@@ -489,6 +489,8 @@ extension RaftNode {
     /// the transport calls it before each inbound Raft message, so a node that falls behind
     /// stops reading its peers' streams instead of buffering without bound.
     package func awaitCapacity() async {
+        // The common case, room, needs no continuation (one per inbound message otherwise).
+        if self.shared.withLock({ !$0.accepting || $0.pending.count < Self.inboxLimit }) { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let full = self.shared.withLock { shared in
                 guard shared.accepting, shared.pending.count >= Self.inboxLimit else { return false }
